@@ -1,0 +1,136 @@
+//! `berth import`: a one-layer image from a root file system, like `docker import`.
+
+use std::io::Read;
+use std::path::Path;
+
+use berth_oci::change;
+use berth_oci::config::RootFs;
+use berth_oci::{
+    Algorithm, ContainerConfig, Descriptor, Digest, History, ImageConfig, ImageManifest, Platform,
+    Reference, media_type,
+};
+use berth_store::{LayerInfo, Store, StoreError};
+
+use crate::LayerError;
+use crate::source::{Entries, from_dir, from_tarball};
+use crate::write::{TarOptions, write_gzip_layer};
+
+/// Where the root file system comes from.
+pub enum ImportSource<'a> {
+    Dir(&'a Path),
+    /// A tarball (plain, gzip or zstd) and a name for it in messages.
+    Tarball(Box<dyn Read + 'a>, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub platform: Platform,
+    /// Dockerfile instructions applied to the config (`--change`).
+    pub changes: Vec<String>,
+    /// Clamps mtimes and sets the creation time, for reproducible images.
+    pub source_date_epoch: Option<i64>,
+    /// A history comment (`--message`).
+    pub message: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Change(#[from] change::ChangeError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import made.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub manifest: Descriptor,
+    pub config: Descriptor,
+    pub layer: Descriptor,
+    pub layer_info: LayerInfo,
+    /// Objects the layer couldn't hold (sockets), skipped.
+    pub skipped: Vec<String>,
+}
+
+/// Imports a root file system as a one-layer image and tags it `name`.
+///
+/// The image is a pure function of the tree and the options: entries are written in a fixed
+/// order with fixed headers, and the creation time is `source_date_epoch`, or else the newest
+/// mtime in the tree, never the clock. So importing the same tree twice gives the same digest.
+pub fn import(
+    store: &Store,
+    source: ImportSource<'_>,
+    name: Option<&Reference>,
+    opts: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    // Check the changes before doing any work.
+    let mut container = ContainerConfig::default();
+    for c in &opts.changes {
+        change::apply(&mut container, c)?;
+    }
+
+    let _lock = store.write_lock()?;
+    let entries: Entries = match source {
+        ImportSource::Dir(dir) => from_dir(dir)?,
+        ImportSource::Tarball(reader, label) => {
+            from_tarball(reader, &store.root().join("ingest"), &label)?
+        }
+    };
+    let tar_opts = TarOptions {
+        source_date_epoch: opts.source_date_epoch,
+    };
+    let writer = store.blobs().writer(Algorithm::Sha256)?;
+    let (writer, stats) = write_gzip_layer(&entries, &tar_opts, writer)?;
+    let compressed = writer.written();
+    let digest: Digest = writer.commit(None, None)?;
+    let layer = Descriptor::new(media_type::OCI_LAYER_GZIP, digest, compressed);
+    let layer_info = LayerInfo {
+        diff_id: stats.diff_id.clone(),
+        size: stats.size,
+    };
+    store.set_layer_info(&layer.digest, &layer_info)?;
+
+    let created = rfc3339(opts.source_date_epoch.or(stats.newest_mtime).unwrap_or(0));
+    let mut config = ImageConfig {
+        created: Some(created.clone()),
+        config: Some(container),
+        rootfs: RootFs {
+            diff_ids: vec![stats.diff_id],
+            ..RootFs::default()
+        },
+        history: vec![History {
+            created: Some(created),
+            created_by: Some("berth import".to_string()),
+            comment: opts.message.clone(),
+            ..History::default()
+        }],
+        ..ImageConfig::default()
+    };
+    config.set_platform(&opts.platform);
+    let config_bytes = config.to_bytes();
+    let config_desc = Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes);
+    store.blobs().write_bytes(&config_bytes)?;
+
+    let manifest_bytes = ImageManifest::new(config_desc.clone(), vec![layer.clone()]).to_bytes();
+    let manifest = Descriptor::of_bytes(media_type::OCI_MANIFEST, &manifest_bytes);
+    store.put_manifest(&manifest_bytes, &manifest)?;
+    let names: Vec<Reference> = name.into_iter().cloned().collect();
+    store.add_image(&manifest.digest, &names)?;
+    Ok(Imported {
+        manifest,
+        config: config_desc,
+        layer,
+        layer_info,
+        skipped: entries.skipped,
+    })
+}
+
+/// Seconds since the epoch as RFC 3339 UTC, whole seconds (`1970-01-01T00:00:00Z`).
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}

@@ -1,0 +1,16 @@
+//! berth's layers: turning a directory tree or a tarball into a deterministic tar stream.
+//!
+//! The same tree always gives the same bytes: entries in a fixed order (depth first, names
+//! sorted bytewise), numeric owners, whole-second mtimes (optionally clamped to
+//! SOURCE_DATE_EPOCH), xattrs as sorted PAX records, hard links resolved to the first name,
+//! and gzip with no name and no timestamp.
+
+pub mod entry;
+mod error;
+pub mod import;
+pub mod source;
+pub mod write;
+
+pub use error::LayerError;
+pub use source::{Entries, from_dir, from_tarball};
+pub use write::{TarOptions, TarStats, gzip, write_gzip_layer, write_tar};

@@ -1,0 +1,332 @@
+//! Reading a layer's entries from a directory tree or a tarball.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use berth_oci::media_type::Compression;
+
+use crate::entry::{Data, Entry, Kind, clean_path, settle};
+use crate::error::LayerError;
+
+/// Entries ready to be written, with whatever holds their file contents.
+pub struct Entries {
+    pub entries: Vec<Entry>,
+    /// For tarball sources: the unnamed temporary file holding the files' bytes.
+    pub spool: Option<File>,
+    /// Objects a tar stream can't hold (sockets), skipped.
+    pub skipped: Vec<String>,
+}
+
+/// Reads a directory tree: every object under `root`, not `root` itself.
+pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
+    let meta = fs::metadata(root).map_err(|e| LayerError::io(root, e))?;
+    if !meta.is_dir() {
+        return Err(LayerError::io(
+            root,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+        ));
+    }
+    let mut walk = Walk {
+        entries: Vec::new(),
+        groups: HashMap::new(),
+        inodes: HashMap::new(),
+        skipped: Vec::new(),
+    };
+    walk.dir(root, "")?;
+    Ok(Entries {
+        entries: settle(walk.entries, &walk.groups),
+        spool: None,
+        skipped: walk.skipped,
+    })
+}
+
+struct Walk {
+    entries: Vec<Entry>,
+    groups: HashMap<String, u64>,
+    inodes: HashMap<(u64, u64), u64>,
+    skipped: Vec<String>,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &Path, prefix: &str) -> Result<(), LayerError> {
+        let read = fs::read_dir(dir).map_err(|e| LayerError::io(dir, e))?;
+        let mut names = Vec::new();
+        for entry in read {
+            names.push(entry.map_err(|e| LayerError::io(dir, e))?.file_name());
+        }
+        names.sort();
+        for name in names {
+            let path = dir.join(&name);
+            let name = name
+                .to_str()
+                .ok_or_else(|| LayerError::NotUtf8(path.clone()))?;
+            let rel = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let meta = fs::symlink_metadata(&path).map_err(|e| LayerError::io(&path, e))?;
+            let ft = meta.file_type();
+            let kind = if ft.is_dir() {
+                Kind::Dir
+            } else if ft.is_file() {
+                if meta.nlink() > 1 {
+                    let next = self.inodes.len() as u64;
+                    let group = *self.inodes.entry((meta.dev(), meta.ino())).or_insert(next);
+                    self.groups.insert(rel.clone(), group);
+                }
+                Kind::File {
+                    size: meta.len(),
+                    data: Data::Path(path.clone()),
+                }
+            } else if ft.is_symlink() {
+                let target = fs::read_link(&path).map_err(|e| LayerError::io(&path, e))?;
+                let target = target
+                    .to_str()
+                    .ok_or_else(|| LayerError::NotUtf8(path.clone()))?
+                    .to_string();
+                Kind::Symlink { target }
+            } else if ft.is_char_device() {
+                let (major, minor) = split_dev(meta.rdev());
+                Kind::CharDevice { major, minor }
+            } else if ft.is_block_device() {
+                let (major, minor) = split_dev(meta.rdev());
+                Kind::BlockDevice { major, minor }
+            } else if ft.is_fifo() {
+                Kind::Fifo
+            } else {
+                self.skipped.push(rel);
+                continue;
+            };
+            let is_dir = matches!(kind, Kind::Dir);
+            self.entries.push(Entry {
+                path: rel.clone(),
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid() as u64,
+                gid: meta.gid() as u64,
+                mtime: meta.mtime(),
+                xattrs: read_xattrs(&path)?,
+            });
+            if is_dir {
+                self.dir(&path, &rel)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Linux's encoding of device numbers (glibc's `gnu_dev_major`/`gnu_dev_minor`).
+fn split_dev(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
+    let names = match xattr::list(path) {
+        Ok(names) => names,
+        // File systems without xattr support have none to keep.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(LayerError::io(path, e)),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(key) = name.to_str() else { continue };
+        if let Some(value) = xattr::get(path, &name).map_err(|e| LayerError::io(path, e))? {
+            out.push((key.to_string(), value));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads a tarball (plain, gzip or zstd), copying file contents to an unnamed spool file in
+/// `spool_dir`. Later entries replace earlier ones of the same path, as extraction would.
+pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<Entries, LayerError> {
+    let mut input = BufReader::with_capacity(256 * 1024, input);
+    let head = {
+        use std::io::BufRead;
+        input
+            .fill_buf()
+            .map_err(|e| LayerError::tar(name, e))?
+            .to_vec()
+    };
+    let reader: Box<dyn Read> = match Compression::sniff(&head) {
+        Compression::None if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) => {
+            return Err(LayerError::Unsupported(format!(
+                "{name} is xz-compressed; decompress it first (xz -d) or use gzip or zstd"
+            )));
+        }
+        Compression::None if head.starts_with(b"BZh") => {
+            return Err(LayerError::Unsupported(format!(
+                "{name} is bzip2-compressed; decompress it first (bunzip2) or use gzip or zstd"
+            )));
+        }
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Compression::Zstd => {
+            Box::new(zstd::Decoder::with_buffer(input).map_err(|e| LayerError::tar(name, e))?)
+        }
+    };
+    let mut spool = tempfile::tempfile_in(spool_dir).map_err(|e| LayerError::io(spool_dir, e))?;
+    let mut archive = tar::Archive::new(reader);
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut hardlinks: Vec<(String, String)> = Vec::new();
+    let mut offset = 0u64;
+    let mut seen_any = false;
+
+    for item in archive.entries().map_err(|e| LayerError::tar(name, e))? {
+        let mut item = item.map_err(|e| LayerError::tar(name, e))?;
+        seen_any = true;
+        let raw_path = String::from_utf8(item.path_bytes().into_owned())
+            .map_err(|_| LayerError::NotUtf8(PathBuf::from(name)))?;
+        let path = clean_path(&raw_path).map_err(|why| LayerError::Entry {
+            archive: name.to_string(),
+            why,
+        })?;
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        let header = item.header().clone();
+        let mut xattrs = Vec::new();
+        let (mut mtime, mut uid, mut gid) = (
+            header.mtime().unwrap_or(0) as i64,
+            header.uid().unwrap_or(0),
+            header.gid().unwrap_or(0),
+        );
+        if let Some(pax) = item
+            .pax_extensions()
+            .map_err(|e| LayerError::tar(name, e))?
+        {
+            for ext in pax {
+                let ext = ext.map_err(|e| LayerError::tar(name, e))?;
+                let Ok(key) = ext.key() else { continue };
+                let value = ext.value_bytes();
+                let text = std::str::from_utf8(value).unwrap_or("");
+                match key {
+                    k if k.starts_with("SCHILY.xattr.") => {
+                        xattrs.push((k["SCHILY.xattr.".len()..].to_string(), value.to_vec()));
+                    }
+                    "mtime" => {
+                        if let Ok(t) = text.split('.').next().unwrap_or("").parse() {
+                            mtime = t;
+                        }
+                    }
+                    "uid" => uid = text.parse().unwrap_or(uid),
+                    "gid" => gid = text.parse().unwrap_or(gid),
+                    _ => {}
+                }
+            }
+        }
+        xattrs.sort();
+        let link_target = || -> Result<String, LayerError> {
+            let raw = item
+                .link_name_bytes()
+                .map(|b| String::from_utf8(b.into_owned()))
+                .transpose()
+                .map_err(|_| LayerError::NotUtf8(PathBuf::from(&raw_path)))?;
+            raw.ok_or_else(|| LayerError::Entry {
+                archive: name.to_string(),
+                why: format!("link {raw_path:?} has no target"),
+            })
+        };
+        use tar::EntryType as T;
+        let kind = match header.entry_type() {
+            T::Directory => Kind::Dir,
+            T::Regular | T::Continuous | T::GNUSparse => {
+                let size = io::copy(&mut item, &mut spool).map_err(|e| LayerError::tar(name, e))?;
+                let data = Data::Spool { offset };
+                offset += size;
+                Kind::File { size, data }
+            }
+            T::Symlink => Kind::Symlink {
+                target: link_target()?,
+            },
+            T::Link => {
+                let target = clean_path(&link_target()?).map_err(|why| LayerError::Entry {
+                    archive: name.to_string(),
+                    why,
+                })?;
+                hardlinks.push((path.clone(), target.clone()));
+                Kind::Hardlink { target }
+            }
+            T::Char => Kind::CharDevice {
+                major: header.device_major().ok().flatten().unwrap_or(0),
+                minor: header.device_minor().ok().flatten().unwrap_or(0),
+            },
+            T::Block => Kind::BlockDevice {
+                major: header.device_major().ok().flatten().unwrap_or(0),
+                minor: header.device_minor().ok().flatten().unwrap_or(0),
+            },
+            T::Fifo => Kind::Fifo,
+            other => {
+                return Err(LayerError::Entry {
+                    archive: name.to_string(),
+                    why: format!("entry {raw_path:?} has unsupported type {other:?}"),
+                });
+            }
+        };
+        let entry = Entry {
+            path: path.clone(),
+            kind,
+            mode: header.mode().unwrap_or(0o644) & 0o7777,
+            uid,
+            gid,
+            mtime,
+            xattrs,
+        };
+        match index.get(&path) {
+            Some(&i) => entries[i] = entry,
+            None => {
+                index.insert(path, entries.len());
+                entries.push(entry);
+            }
+        }
+    }
+    if !seen_any {
+        return Err(LayerError::Entry {
+            archive: name.to_string(),
+            why: "is not a tar archive, or is empty".to_string(),
+        });
+    }
+    spool.flush().map_err(|e| LayerError::tar(name, e))?;
+    spool.rewind().map_err(|e| LayerError::tar(name, e))?;
+
+    // Hard links name their target by path, possibly another link; every name of one file
+    // shares the group of the file the chain ends at.
+    let link_of: HashMap<String, String> = hardlinks.into_iter().collect();
+    let mut groups: HashMap<String, u64> = HashMap::new();
+    for link in link_of.keys() {
+        let mut target = &link_of[link];
+        for _ in 0..link_of.len() {
+            match link_of.get(target) {
+                Some(next) => target = next,
+                None => break,
+            }
+        }
+        let is_file = index
+            .get(target)
+            .is_some_and(|&i| matches!(entries[i].kind, Kind::File { .. }));
+        if !is_file {
+            return Err(LayerError::Entry {
+                archive: name.to_string(),
+                why: format!(
+                    "hard link {link:?} points to {target:?}, which is not a file in the archive"
+                ),
+            });
+        }
+        let next = groups.len() as u64;
+        let group = *groups.entry(target.clone()).or_insert(next);
+        groups.insert(link.clone(), group);
+    }
+    Ok(Entries {
+        entries: settle(entries, &groups),
+        spool: Some(spool),
+        skipped: Vec::new(),
+    })
+}

@@ -1,0 +1,207 @@
+//! Writing entries as a deterministic tar stream, and compressing it.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+
+use berth_oci::{Algorithm, Digest};
+use berth_store::HashingWriter;
+use tar::{EntryType, Header};
+
+use crate::entry::{Data, Entry, Kind};
+use crate::error::LayerError;
+use crate::source::Entries;
+
+/// How entries are written.
+#[derive(Debug, Clone, Default)]
+pub struct TarOptions {
+    /// Clamp every mtime to at most this (SOURCE_DATE_EPOCH), for reproducible layers.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What a written layer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarStats {
+    /// sha256 of the uncompressed tar stream.
+    pub diff_id: Digest,
+    /// Length of the uncompressed tar stream.
+    pub size: u64,
+    /// Newest mtime written (after clamping); `None` for an empty layer.
+    pub newest_mtime: Option<i64>,
+}
+
+/// Writes `entries` as a tar stream into `out`.
+///
+/// Headers carry only what the file system says: numeric owners (no user names, which depend
+/// on the host's passwd), permission bits, whole-second mtimes, xattrs as PAX records.
+pub fn write_tar<W: Write>(
+    entries: &Entries,
+    opts: &TarOptions,
+    out: W,
+) -> Result<(W, TarStats), LayerError> {
+    let hashed = HashingWriter::new(out, Algorithm::Sha256);
+    let mut builder = tar::Builder::new(hashed);
+    let mut newest = None;
+    for entry in &entries.entries {
+        let mtime = match opts.source_date_epoch {
+            Some(epoch) => entry.mtime.min(epoch),
+            None => entry.mtime,
+        }
+        .max(0);
+        newest = newest.max(Some(mtime));
+        append(&mut builder, entry, mtime, entries.spool.as_ref())?;
+    }
+    let hashed = builder.into_inner().map_err(LayerError::Write)?;
+    let (out, diff_id, size) = hashed.finish();
+    Ok((
+        out,
+        TarStats {
+            diff_id,
+            size,
+            newest_mtime: newest,
+        },
+    ))
+}
+
+fn append<W: Write>(
+    builder: &mut tar::Builder<W>,
+    entry: &Entry,
+    mtime: i64,
+    spool: Option<&File>,
+) -> Result<(), LayerError> {
+    if !entry.xattrs.is_empty() {
+        let records: Vec<(String, &[u8])> = entry
+            .xattrs
+            .iter()
+            .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
+            .collect();
+        builder
+            .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+            .map_err(LayerError::Write)?;
+    }
+    let mut h = Header::new_gnu();
+    h.set_mode(entry.mode);
+    h.set_uid(entry.uid);
+    h.set_gid(entry.gid);
+    h.set_mtime(mtime as u64);
+    h.set_size(0);
+    let w = LayerError::Write;
+    match &entry.kind {
+        Kind::Dir => {
+            h.set_entry_type(EntryType::Directory);
+            builder
+                .append_data(&mut h, format!("{}/", entry.path), io::empty())
+                .map_err(w)
+        }
+        Kind::File { size, data } => {
+            h.set_entry_type(EntryType::Regular);
+            h.set_size(*size);
+            let reader: Box<dyn Read> = match data {
+                Data::Path(p) => {
+                    Box::new(File::open(p).map_err(|e| LayerError::io(p, e))?.take(*size))
+                }
+                Data::Spool { offset } => Box::new(SpoolReader {
+                    file: spool.expect("spooled entries come with their spool"),
+                    offset: *offset,
+                    remaining: *size,
+                }),
+            };
+            let mut counted = Counted {
+                inner: reader,
+                n: 0,
+            };
+            let result = builder.append_data(&mut h, &entry.path, &mut counted);
+            if counted.n != *size {
+                let path = match data {
+                    Data::Path(p) => p.clone(),
+                    Data::Spool { .. } => entry.path.clone().into(),
+                };
+                return Err(LayerError::Changed {
+                    path,
+                    expected: *size,
+                    actual: counted.n,
+                });
+            }
+            result.map_err(w)
+        }
+        Kind::Symlink { target } => {
+            h.set_entry_type(EntryType::Symlink);
+            builder.append_link(&mut h, &entry.path, target).map_err(w)
+        }
+        Kind::Hardlink { target } => {
+            h.set_entry_type(EntryType::Link);
+            builder.append_link(&mut h, &entry.path, target).map_err(w)
+        }
+        Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
+            let t = if matches!(entry.kind, Kind::CharDevice { .. }) {
+                EntryType::Char
+            } else {
+                EntryType::Block
+            };
+            h.set_entry_type(t);
+            h.set_device_major(*major).map_err(w)?;
+            h.set_device_minor(*minor).map_err(w)?;
+            builder
+                .append_data(&mut h, &entry.path, io::empty())
+                .map_err(w)
+        }
+        Kind::Fifo => {
+            h.set_entry_type(EntryType::Fifo);
+            builder
+                .append_data(&mut h, &entry.path, io::empty())
+                .map_err(w)
+        }
+    }
+}
+
+/// Reads a range of the spool file without moving a shared cursor.
+struct SpoolReader<'a> {
+    file: &'a File,
+    offset: u64,
+    remaining: u64,
+}
+
+impl Read for SpoolReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min(self.remaining as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        self.offset += n as u64;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts what passes, so a file that shrank while being read is caught.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// A deterministic gzip stream: no file name, zero mtime, fixed level.
+pub fn gzip<W: Write>(out: W) -> flate2::write::GzEncoder<W> {
+    flate2::GzBuilder::new()
+        .mtime(0)
+        .write(out, flate2::Compression::new(6))
+}
+
+/// Writes `entries` as a gzip-compressed layer into `out`.
+pub fn write_gzip_layer<W: Write>(
+    entries: &Entries,
+    opts: &TarOptions,
+    out: W,
+) -> Result<(W, TarStats), LayerError> {
+    let (gz, stats) = write_tar(entries, opts, gzip(out))?;
+    let out = gz.finish().map_err(LayerError::Write)?;
+    Ok((out, stats))
+}

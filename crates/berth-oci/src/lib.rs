@@ -1,0 +1,20 @@
+//! berth's image model: references, digests, media types, descriptors, manifests, image
+//! configs and platforms, as the OCI image spec and Docker's formats define them.
+//!
+//! This crate is pure: it parses, validates and serialises, and never touches a file or a socket.
+
+pub mod change;
+pub mod config;
+pub mod descriptor;
+pub mod digest;
+pub mod manifest;
+pub mod media_type;
+pub mod platform;
+pub mod reference;
+
+pub use config::{ContainerConfig, History, ImageConfig};
+pub use descriptor::Descriptor;
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use manifest::{ImageIndex, ImageManifest, Manifest, ManifestError};
+pub use platform::Platform;
+pub use reference::{Reference, ReferenceError, Repository};

@@ -1,0 +1,329 @@
+//! Content-addressed blobs on disk: `blobs/<algorithm>/<hex>`.
+//!
+//! A blob is written into a temporary file under `ingest/`, hashed as it is written, fsynced,
+//! and renamed to its final name only when its digest is known to be right; the rename is
+//! atomic, so a crash leaves either no blob or a whole one. Two writers of the same blob race
+//! harmlessly: both renames put identical bytes in place. Reads hash what they return and fail
+//! if the file no longer matches its name.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use berth_oci::{Algorithm, Digest};
+
+use crate::error::{StoreError, io_err};
+use crate::verify::{HashingWriter, Mismatch, VerifyingReader};
+
+/// The blob directory of a store (or of an OCI image layout: the same shape).
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    dir: PathBuf,
+    ingest: PathBuf,
+}
+
+impl Blobs {
+    /// Blobs under `dir` (`<dir>/sha256/…`), with temporary files in `ingest`, which must be
+    /// on the same filesystem so renames are atomic.
+    pub fn new(dir: PathBuf, ingest: PathBuf) -> Blobs {
+        Blobs { dir, ingest }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(digest.algorithm().name()).join(digest.hex())
+    }
+
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.path(digest).is_file()
+    }
+
+    /// Size on disk, or `None` if absent.
+    pub fn size(&self, digest: &Digest) -> Option<u64> {
+        fs::metadata(self.path(digest)).ok().map(|m| m.len())
+    }
+
+    /// Opens a blob for reading; the reader fails at the end if the bytes don't match `digest`
+    /// (or `size`, when given).
+    pub fn open(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<VerifyingReader<BufReader<File>>, StoreError> {
+        let path = self.path(digest);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::BlobNotFound(digest.clone()),
+            _ => io_err(&path, e),
+        })?;
+        let size = match size {
+            Some(s) => s,
+            None => file.metadata().map_err(|e| io_err(&path, e))?.len(),
+        };
+        Ok(VerifyingReader::new(
+            BufReader::with_capacity(256 * 1024, file),
+            digest,
+            Some(size),
+        ))
+    }
+
+    /// Reads a whole blob (a manifest or config), checked against its digest, refusing blobs
+    /// larger than `limit`.
+    pub fn read(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(digest);
+        let size = self
+            .size(digest)
+            .ok_or_else(|| StoreError::BlobNotFound(digest.clone()))?;
+        if size > limit {
+            return Err(StoreError::TooLarge {
+                digest: digest.clone(),
+                size,
+                limit,
+            });
+        }
+        let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        let actual = Digest::of(digest.algorithm(), &bytes);
+        if actual != *digest {
+            return Err(StoreError::Corrupt {
+                path,
+                mismatch: Mismatch::Digest {
+                    expected: digest.clone(),
+                    actual,
+                },
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Starts writing a new blob.
+    pub fn writer(&self, algorithm: Algorithm) -> Result<BlobWriter, StoreError> {
+        fs::create_dir_all(&self.ingest).map_err(|e| io_err(&self.ingest, e))?;
+        let temp = self.ingest.join(temp_name());
+        let file = File::create(&temp).map_err(|e| io_err(&temp, e))?;
+        Ok(BlobWriter {
+            blobs: self.clone(),
+            temp,
+            out: Some(HashingWriter::new(
+                io::BufWriter::with_capacity(256 * 1024, file),
+                algorithm,
+            )),
+        })
+    }
+
+    /// Writes a blob from a reader, keeping it only if it matches `digest` (and `size`, if given).
+    pub fn write_from(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        mut reader: impl Read,
+    ) -> Result<u64, StoreError> {
+        let mut w = self.writer(digest.algorithm())?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::from_read(digest, e)),
+            };
+            w.write_all(&buf[..n]).map_err(|e| io_err(&w.temp, e))?;
+        }
+        let written = w.written();
+        w.commit(Some(digest), size)?;
+        Ok(written)
+    }
+
+    /// Writes a blob held in memory (a manifest or config) and returns its digest.
+    pub fn write_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let digest = Digest::sha256(bytes);
+        if !self.contains(&digest) {
+            self.write_from(&digest, Some(bytes.len() as u64), bytes)?;
+        }
+        Ok(digest)
+    }
+
+    pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
+        let path = self.path(digest);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path, e)),
+        }
+    }
+
+    /// Every blob on disk, with its size. Files whose names aren't digests are skipped.
+    pub fn list(&self) -> Result<Vec<(Digest, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for alg in [Algorithm::Sha256, Algorithm::Sha512] {
+            let dir = self.dir.join(alg.name());
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_err(&dir, e))?;
+                let name = entry.file_name();
+                let Some(d) = name.to_str().and_then(|n| Digest::from_hex(alg, n).ok()) else {
+                    continue;
+                };
+                let len = entry
+                    .metadata()
+                    .map_err(|e| io_err(&entry.path(), e))?
+                    .len();
+                out.push((d, len));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes temporary files left behind by writers that died. Call only while no writer runs.
+    pub fn clear_ingest(&self) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        let entries = match fs::read_dir(&self.ingest) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err(&self.ingest, e)),
+        };
+        for entry in entries.flatten() {
+            if fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A blob being written. Dropped without [`BlobWriter::commit`], it leaves nothing behind.
+pub struct BlobWriter {
+    blobs: Blobs,
+    temp: PathBuf,
+    /// `None` once committed.
+    out: Option<HashingWriter<io::BufWriter<File>>>,
+}
+
+impl BlobWriter {
+    pub fn written(&self) -> u64 {
+        self.out.as_ref().map_or(0, HashingWriter::written)
+    }
+
+    /// Makes the blob visible under its digest. With `expected`, the blob is kept only if its
+    /// digest (and `size`, if given) match; otherwise nothing is kept and the mismatch returned.
+    pub fn commit(
+        mut self,
+        expected: Option<&Digest>,
+        size: Option<u64>,
+    ) -> Result<Digest, StoreError> {
+        let out = self.out.take().expect("a writer is committed once");
+        let result = self.finish_into_place(out, expected, size);
+        if result.is_err() {
+            let _ = fs::remove_file(&self.temp);
+        }
+        result
+    }
+
+    fn finish_into_place(
+        &self,
+        out: HashingWriter<io::BufWriter<File>>,
+        expected: Option<&Digest>,
+        size: Option<u64>,
+    ) -> Result<Digest, StoreError> {
+        let temp = &self.temp;
+        let (buf, digest, written) = out.finish();
+        let file = buf.into_inner().map_err(|e| io_err(temp, e.into_error()))?;
+        if let Some(expected) = expected {
+            let mismatch = if let Some(size) = size.filter(|&s| s != written) {
+                Some(Mismatch::Size {
+                    digest: expected.clone(),
+                    expected: size,
+                    actual: written,
+                })
+            } else if digest != *expected {
+                Some(Mismatch::Digest {
+                    expected: expected.clone(),
+                    actual: digest.clone(),
+                })
+            } else {
+                None
+            };
+            if let Some(mismatch) = mismatch {
+                return Err(StoreError::Rejected(mismatch));
+            }
+        }
+        file.sync_all().map_err(|e| io_err(temp, e))?;
+        drop(file);
+        let dest = self.blobs.path(&digest);
+        let parent = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        fs::rename(temp, &dest).map_err(|e| io_err(&dest, e))?;
+        sync_dir(parent)?;
+        Ok(digest)
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.out.as_mut() {
+            Some(out) => out.write(buf),
+            None => Err(io::Error::other("blob writer already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Makes a rename or a new file in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+/// A name no other writer, in this process or another, will pick.
+pub fn temp_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(".berth-{}-{n}-{nanos}.partial", std::process::id())
+}
+
+/// Replaces the file at `path` with `bytes` atomically: readers see the old file or the new
+/// one, never part of either, even if the process dies halfway.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let temp = dir.join(temp_name());
+    let result = (|| {
+        let mut f = File::create(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(io_err(path, e));
+    }
+    sync_dir(dir)
+}

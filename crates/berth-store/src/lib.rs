@@ -1,0 +1,25 @@
+//! berth's local content store.
+//!
+//! ```text
+//! <root>/
+//!   blobs/sha256/<hex>   content-addressed blobs (the same shape as an OCI layout's blobs/)
+//!   ingest/              blobs being written; renamed into blobs/ once their digest checks out
+//!   berth.db             metadata: manifests and what they reference, images, tags (SQLite)
+//!   lock                 writers share it, GC takes it alone
+//! ```
+
+pub mod blobs;
+mod error;
+mod gc;
+mod layer_info;
+pub mod lock;
+pub mod meta;
+mod store;
+pub mod verify;
+
+pub use blobs::{BlobWriter, Blobs};
+pub use error::StoreError;
+pub use gc::{FsckReport, GcReport};
+pub use meta::{ImageRecord, LayerInfo};
+pub use store::{ResolvedImage, Store};
+pub use verify::{HashingWriter, Mismatch, Verifier, VerifyingReader};

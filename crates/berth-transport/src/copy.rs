@@ -1,0 +1,254 @@
+//! Copying images from one place to another.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use berth_oci::media_type::{self, Kind};
+use berth_oci::{Descriptor, Digest, ImageManifest, Manifest, Platform};
+use futures::TryStreamExt;
+
+use crate::progress::{Event, Progress};
+use crate::stream::Counting;
+use crate::{ImageDestination, ImageSource, Root, TransportError};
+
+/// Which platforms of a multi-platform image to copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Platforms {
+    /// The whole index, where the destination can hold one (else the host's platform).
+    All,
+    /// Only this platform's image, which replaces the index.
+    One(Platform),
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    pub platforms: Platforms,
+    /// Blobs moved at once.
+    pub jobs: usize,
+}
+
+impl Default for CopyOptions {
+    fn default() -> CopyOptions {
+        CopyOptions {
+            platforms: Platforms::All,
+            jobs: 4,
+        }
+    }
+}
+
+struct Ctx<'a> {
+    src: &'a dyn ImageSource,
+    dst: &'a dyn ImageDestination,
+    opts: &'a CopyOptions,
+    progress: Arc<dyn Progress>,
+    /// Blobs already written in this copy.
+    done: Mutex<HashSet<Digest>>,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Copies `roots` from `src` to `dst`, then commits them under their names. Returns the roots
+/// as written (an index becomes one platform's image where a platform was chosen or the
+/// destination can't hold indexes). On any error nothing is committed.
+pub async fn copy(
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    roots: Vec<Root>,
+    opts: &CopyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<Root>, TransportError> {
+    let ctx = Ctx {
+        src,
+        dst,
+        opts,
+        progress,
+        done: Mutex::new(HashSet::new()),
+    };
+    let mut written = Vec::new();
+    for root in roots {
+        let descriptor = ctx.copy_root(root.descriptor).await?;
+        written.push(Root {
+            descriptor,
+            names: root.names,
+        });
+    }
+    dst.commit(&written).await?;
+    Ok(written)
+}
+
+impl Ctx<'_> {
+    /// Copies what a root names; returns the descriptor of what was written.
+    fn copy_root(&self, desc: Descriptor) -> BoxFuture<'_, Result<Descriptor, TransportError>> {
+        Box::pin(async move {
+            let (bytes, manifest) = self.fetch_manifest(&desc).await?;
+            let index = match manifest {
+                Manifest::Image(m) => {
+                    self.copy_image(&desc, bytes, &m).await?;
+                    return Ok(desc);
+                }
+                Manifest::Index(index) => index,
+            };
+            let one = match &self.opts.platforms {
+                Platforms::One(p) => Some(p.clone()),
+                Platforms::All if !self.dst.capabilities().indexes => Some(Platform::host()),
+                Platforms::All => None,
+            };
+            match one {
+                Some(platform) => {
+                    let child = platform.select(&index.manifests).ok_or_else(|| {
+                        TransportError::not_found(
+                            &self.src.describe(),
+                            format!("an image for {platform} in index {}", desc.digest),
+                        )
+                    })?;
+                    self.copy_root(child.clone()).await
+                }
+                None => {
+                    for child in &index.manifests {
+                        self.copy_tree(child.clone()).await?;
+                    }
+                    self.put_manifest(&desc, bytes).await?;
+                    Ok(desc)
+                }
+            }
+        })
+    }
+
+    /// Copies a manifest and everything under it, skipping what the destination has.
+    fn copy_tree(&self, desc: Descriptor) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async move {
+            if !media_type::is_manifest(&desc.media_type) {
+                return Err(TransportError::Unsupported {
+                    place: self.src.describe(),
+                    why: format!(
+                        "index entry {} has media type {:?}, not a manifest",
+                        desc.digest, desc.media_type
+                    ),
+                });
+            }
+            if self.dst.has_blob(&desc).await? {
+                return Ok(());
+            }
+            let (bytes, manifest) = self.fetch_manifest(&desc).await?;
+            match manifest {
+                Manifest::Image(m) => self.copy_image(&desc, bytes, &m).await,
+                Manifest::Index(index) => {
+                    for child in &index.manifests {
+                        self.copy_tree(child.clone()).await?;
+                    }
+                    self.put_manifest(&desc, bytes).await
+                }
+            }
+        })
+    }
+
+    async fn fetch_manifest(
+        &self,
+        desc: &Descriptor,
+    ) -> Result<(bytes::Bytes, Manifest), TransportError> {
+        if media_type::kind(&desc.media_type) == Kind::Schema1 {
+            return Err(TransportError::Unsupported {
+                place: self.src.describe(),
+                why: format!(
+                    "{} is a Docker schema 1 manifest, which berth does not read",
+                    desc.digest
+                ),
+            });
+        }
+        let bytes = self.src.manifest(desc).await?;
+        let manifest = Manifest::parse(&bytes, Some(&desc.media_type)).map_err(|source| {
+            TransportError::Manifest {
+                place: self.src.describe(),
+                digest: desc.digest.clone(),
+                source,
+            }
+        })?;
+        Ok((bytes, manifest))
+    }
+
+    async fn copy_image(
+        &self,
+        desc: &Descriptor,
+        bytes: bytes::Bytes,
+        manifest: &ImageManifest,
+    ) -> Result<(), TransportError> {
+        let mut blobs: Vec<&Descriptor> = Vec::new();
+        for b in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            if !blobs.iter().any(|x| x.digest == b.digest) {
+                blobs.push(b);
+            }
+        }
+        futures::stream::iter(blobs.into_iter().map(Ok))
+            .try_for_each_concurrent(self.opts.jobs.max(1), |b| self.copy_blob(b))
+            .await?;
+        self.put_manifest(desc, bytes).await
+    }
+
+    async fn copy_blob(&self, desc: &Descriptor) -> Result<(), TransportError> {
+        let seen = self
+            .done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&desc.digest);
+        if seen || self.dst.has_blob(desc).await? {
+            self.progress.event(Event::BlobExists {
+                digest: &desc.digest,
+                size: desc.size,
+            });
+            return Ok(());
+        }
+        self.progress.event(Event::BlobStart {
+            digest: &desc.digest,
+            size: desc.size,
+            media_type: &desc.media_type,
+        });
+        let stream = self.src.blob(desc).await?;
+        let progress = self.progress.clone();
+        let digest = desc.digest.clone();
+        let counted = Counting::new(stream, move |n| {
+            progress.event(Event::BlobProgress {
+                digest: &digest,
+                bytes: n,
+            })
+        });
+        self.dst
+            .put_blob(desc, Box::pin(counted))
+            .await
+            .map_err(|e| self.name_source(e, desc))?;
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(desc.digest.clone());
+        self.progress.event(Event::BlobDone {
+            digest: &desc.digest,
+        });
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        desc: &Descriptor,
+        bytes: bytes::Bytes,
+    ) -> Result<(), TransportError> {
+        self.dst.put_manifest(desc, bytes).await?;
+        self.progress.event(Event::ManifestWritten {
+            digest: &desc.digest,
+            media_type: &desc.media_type,
+        });
+        Ok(())
+    }
+
+    /// A damaged blob is the source's fault: say which source.
+    fn name_source(&self, e: TransportError, desc: &Descriptor) -> TransportError {
+        match e {
+            TransportError::Damaged { mismatch, .. } => TransportError::Damaged {
+                place: self.src.describe(),
+                digest: desc.digest.clone(),
+                mismatch,
+            },
+            other => other,
+        }
+    }
+}

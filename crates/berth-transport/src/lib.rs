@@ -1,0 +1,85 @@
+//! The places an image lives, behind one read interface ([`ImageSource`]) and one write
+//! interface ([`ImageDestination`]), and [`copy`] between any two of them.
+//!
+//! As in go-containerregistry, every place (the berth store, an OCI layout directory, an OCI
+//! archive, a Docker archive, and later a registry) only has to say what images it holds, hand
+//! out manifests and blobs by digest, and take them in. `save`, `load`, `push`, `pull` and `copy`
+//! are all the same operation: read from one place, write to another, byte for byte, checking
+//! every digest on the way, never holding a layer in memory.
+
+mod copy;
+mod detect;
+pub mod docker_archive;
+mod error;
+mod files;
+pub mod layout;
+pub mod local;
+pub mod progress;
+mod stream;
+mod tar_index;
+mod tar_out;
+
+use async_trait::async_trait;
+use berth_oci::{Descriptor, Reference};
+use bytes::Bytes;
+
+pub use copy::{CopyOptions, Platforms, copy};
+pub use detect::{Format, Input, open_any};
+pub use error::TransportError;
+pub use progress::{Event, NoProgress, Progress};
+pub use stream::BlobStream;
+
+/// An image or index a place holds, and the names it goes by there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Root {
+    pub descriptor: Descriptor,
+    pub names: Vec<Reference>,
+}
+
+/// Somewhere images can be read from.
+#[async_trait]
+pub trait ImageSource: Send + Sync {
+    /// The place, as the user would write it (`oci:/tmp/layout`), for messages.
+    fn describe(&self) -> String;
+
+    /// The images to read: the one the user named, or everything the place holds.
+    async fn roots(&self) -> Result<Vec<Root>, TransportError>;
+
+    /// A manifest's exact bytes, checked against the descriptor.
+    async fn manifest(&self, desc: &Descriptor) -> Result<Bytes, TransportError>;
+
+    /// A blob's bytes as a stream that fails at its end if they don't match the descriptor.
+    async fn blob(&self, desc: &Descriptor) -> Result<BlobStream, TransportError>;
+}
+
+/// What a destination can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Whether it can hold image indexes; if not, one platform's image is written instead.
+    pub indexes: bool,
+}
+
+/// Somewhere images can be written to. Nothing becomes visible (tagged, listed in an index,
+/// renamed into place) until [`ImageDestination::commit`]; a destination dropped before that
+/// leaves nothing a reader could mistake for an image.
+#[async_trait]
+pub trait ImageDestination: Send + Sync {
+    fn describe(&self) -> String;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { indexes: true }
+    }
+
+    /// Whether the blob is already there, so the copy can skip it.
+    async fn has_blob(&self, desc: &Descriptor) -> Result<bool, TransportError>;
+
+    /// Writes a blob, checking it against the descriptor as it arrives; on a mismatch nothing
+    /// is kept and the error says so.
+    async fn put_blob(&self, desc: &Descriptor, data: BlobStream) -> Result<(), TransportError>;
+
+    /// Writes a manifest. Everything it references has been put before.
+    async fn put_manifest(&self, desc: &Descriptor, bytes: Bytes) -> Result<(), TransportError>;
+
+    /// Makes the images visible under their names, all at once where the place allows.
+    async fn commit(&self, roots: &[Root]) -> Result<(), TransportError>;
+}

@@ -1,0 +1,55 @@
+//! `berth gc` and `berth fsck`
+
+use anyhow::bail;
+
+use crate::Context;
+use crate::cli::FsckArgs;
+use crate::ui::format;
+
+pub fn run(ctx: &Context) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let report = match store.gc(false)? {
+        Some(r) => r,
+        None => {
+            eprintln!("Waiting for other berth processes writing to the store…");
+            store.gc(true)?.expect("waited for the lock")
+        }
+    };
+    println!(
+        "Removed {} blobs, {} freed; forgot {} manifests; cleared {} partial files",
+        report.blobs_removed,
+        format::size(report.bytes_freed),
+        report.manifests_forgotten,
+        report.partial_files_removed
+    );
+    Ok(())
+}
+
+pub fn fsck(ctx: &Context, args: FsckArgs) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let report = store.fsck(args.repair)?;
+    for (digest, why) in &report.corrupt {
+        println!("corrupt: {digest}: {why}");
+    }
+    for (manifest, missing) in &report.incomplete {
+        println!("incomplete: manifest {manifest} needs {missing}, which is missing");
+    }
+    if args.repair && report.removed > 0 {
+        println!("removed {} damaged blobs", report.removed);
+    }
+    println!(
+        "checked {} blobs: {}",
+        report.blobs_checked,
+        if report.is_clean() {
+            "all good"
+        } else {
+            "problems found"
+        }
+    );
+    if !report.is_clean() {
+        bail!(
+            "the store has damaged or missing content; `berth fsck --repair` removes damaged blobs, then load or import the affected images again"
+        );
+    }
+    Ok(())
+}

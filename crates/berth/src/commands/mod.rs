@@ -1,0 +1,18 @@
+pub mod gc;
+pub mod history;
+pub mod images;
+pub mod import;
+pub mod inspect;
+pub mod load;
+pub mod rmi;
+pub mod save;
+pub mod tag;
+
+use anyhow::Context as _;
+use berth_oci::Platform;
+
+/// Parses an optional `--platform`.
+pub fn platform(arg: Option<&str>) -> anyhow::Result<Option<Platform>> {
+    arg.map(|p| Platform::parse(p).context("--platform"))
+        .transpose()
+}

@@ -1,0 +1,147 @@
+//! `berth`: build, ship and secure container images.
+
+mod cli;
+mod commands;
+mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use berth_store::Store;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, LogLevel};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    init_logging(cli.global.log_level);
+    let ctx = Context {
+        root: cli.global.root.clone(),
+    };
+    match run(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Import(args) => commands::import::run(ctx, args),
+        Command::Images(args) => commands::images::run(ctx, args),
+        Command::Tag(args) => commands::tag::run(ctx, args),
+        Command::Rmi(args) => commands::rmi::run(ctx, args),
+        Command::Inspect(args) => commands::inspect::run(ctx, args),
+        Command::History(args) => commands::history::run(ctx, args),
+        Command::Save(args) => commands::save::run(ctx, args),
+        Command::Load(args) => commands::load::run(ctx, args),
+        Command::Gc => commands::gc::run(ctx),
+        Command::Fsck(args) => commands::gc::fsck(ctx, args),
+    }
+}
+
+/// What every command needs: where the store is.
+pub struct Context {
+    root: Option<PathBuf>,
+}
+
+impl Context {
+    /// `--root`, else `$BERTH_ROOT`, else `$XDG_DATA_HOME/berth`, else `~/.local/share/berth`.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        if let Some(root) = &self.root {
+            return Ok(root.clone());
+        }
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(root) = env("BERTH_ROOT") {
+            return Ok(root);
+        }
+        if let Some(data) = env("XDG_DATA_HOME") {
+            return Ok(data.join("berth"));
+        }
+        let home = env("HOME").context("can't find the store: set --root, $BERTH_ROOT or $HOME")?;
+        Ok(home.join(".local/share/berth"))
+    }
+
+    pub fn store(&self) -> anyhow::Result<Arc<Store>> {
+        let root = self.root()?;
+        let store = Store::open(&root)
+            .with_context(|| format!("opening the berth store at {}", root.display()))?;
+        Ok(Arc::new(store))
+    }
+
+    /// A runtime for commands that move images.
+    pub fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause its parent already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace('\n', " ")
+}
+
+/// Help and version print as usual; a usage mistake prints one line and exits 1.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    eprintln!("berth: {first} (see 'berth --help')");
+    ExitCode::FAILURE
+}
+
+fn init_logging(level: LogLevel) {
+    let level = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
