@@ -28,6 +28,8 @@ pub enum StoreError {
     },
     #[error("no such image: {0}")]
     UnknownImage(String),
+    #[error(transparent)]
+    InvalidName(#[from] berth_oci::ReferenceError),
     #[error("manifest {digest}: {source}")]
     Manifest {
         digest: Digest,

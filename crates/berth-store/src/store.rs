@@ -131,7 +131,8 @@ impl Store {
                 Err(unknown())
             };
         }
-        if let Ok(reference) = Reference::parse(name) {
+        let parsed = Reference::parse(name);
+        if let Ok(reference) = &parsed {
             if let Some(d) = reference.digest() {
                 return if meta.has_manifest(d)? {
                     Ok((d.clone(), None))
@@ -139,8 +140,8 @@ impl Store {
                     Err(unknown())
                 };
             }
-            if let Some(d) = meta.tag_target(&reference)? {
-                return Ok((d, Some(reference)));
+            if let Some(d) = meta.tag_target(reference)? {
+                return Ok((d, Some(reference.clone())));
             }
         }
         let prefix = name.strip_prefix("sha256:").unwrap_or(name);
@@ -162,7 +163,11 @@ impl Store {
                 }
             }
         }
-        Err(unknown())
+        // Neither an image nor a name: say what is wrong with it as a name.
+        match parsed {
+            Err(e) => Err(StoreError::InvalidName(e)),
+            Ok(_) => Err(unknown()),
+        }
     }
 
     /// Reads and parses a stored manifest.

@@ -355,7 +355,14 @@ impl Writer {
                 ),
                 _ => zstd::Decoder::new(verified).and_then(|mut d| io::copy(&mut d, &mut hashed)),
             };
-            copied.map_err(read_err)?;
+            // A decoder fails on damaged data before the digest check can: name the blob.
+            copied.map_err(|e| match read_err(e) {
+                TransportError::Io { place, source } => TransportError::invalid(
+                    &place,
+                    format!("layer {} can't be decompressed: {source}", desc.digest),
+                ),
+                other => other,
+            })?;
             let (mut spool, diff_id, size) = hashed.finish();
             let layer = WrittenLayer {
                 path: format!("{}.tar", diff_id.hex()),

@@ -60,6 +60,15 @@ impl TarIndex {
     }
 
     fn scan(file: File) -> io::Result<TarIndex> {
+        TarIndex::scan_entries(file).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a tar archive, or a damaged one: {e}"),
+            )
+        })
+    }
+
+    fn scan_entries(file: File) -> io::Result<TarIndex> {
         let mut members = HashMap::new();
         let mut links = HashMap::new();
         {

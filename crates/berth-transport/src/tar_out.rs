@@ -59,14 +59,23 @@ impl TarOut {
     }
 
     /// Adds a file of `size` bytes read from `data`, which must yield exactly that many.
+    ///
+    /// `data` is read to its end, so a verifying reader gets to check what it passed on.
     pub fn file(&mut self, name: &str, size: u64, data: impl Read) -> io::Result<()> {
         let mut h = header(tar::EntryType::Regular, 0o644, size);
-        let mut counted = data.take(size);
-        self.builder()?.append_data(&mut h, name, &mut counted)?;
-        if counted.limit() != 0 {
+        let mut limited = data.take(size);
+        self.builder()?.append_data(&mut h, name, &mut limited)?;
+        if limited.limit() != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("{name}: source ended {} bytes early", counted.limit()),
+                format!("{name}: source ended {} bytes early", limited.limit()),
+            ));
+        }
+        let mut rest = limited.into_inner();
+        if rest.read(&mut [0u8; 1])? != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{name}: source is longer than the {size} bytes declared"),
             ));
         }
         self.names.insert(name.to_string());

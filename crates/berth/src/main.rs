@@ -121,13 +121,17 @@ fn usage_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // clap's first paragraph says what is wrong; the usage after it is for --help.
     let rendered = e.render().to_string();
-    let first = rendered
+    let first: Vec<&str> = rendered
+        .trim_start()
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    eprintln!("berth: {first} (see 'berth --help')");
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = first.join(" ");
+    let message = message.trim_start_matches("error: ");
+    eprintln!("berth: {message} (see 'berth --help')");
     ExitCode::FAILURE
 }
 

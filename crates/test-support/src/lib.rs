@@ -1,0 +1,279 @@
+//! Fixtures for berth's tests: a `berth` runner with its own store, root file systems, free
+//! loopback ports, and the real peer tools (distribution registry, skopeo, umoci, podman).
+//!
+//! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `berth` binary under test, with a store of its own.
+pub struct Berth {
+    bin: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Berth {
+    /// `bin` is `env!("CARGO_BIN_EXE_berth")` of the calling test.
+    pub fn new(bin: &str, root: &Path) -> Berth {
+        Berth {
+            bin: PathBuf::from(bin),
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&self.root);
+        c.env_remove("SOURCE_DATE_EPOCH");
+        c
+    }
+
+    /// Runs berth with `args`; returns the output whatever the status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("berth runs")
+    }
+
+    /// Runs berth and insists it succeeds; returns standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Runs berth and insists it fails with status 1 and a one-line error; returns the error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "berth {args:?} should fail with 1; stdout: {} stderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8(out.stderr).expect("utf-8 errors");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        // Progress lines may come first; the error is one line, the last.
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("berth: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one error line expected: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().last(),
+            Some(errors[0]),
+            "{stderr}"
+        );
+        format!("{}\n", errors[0])
+    }
+}
+
+/// Path of the static busybox the `busybox-static` package installs.
+pub fn busybox() -> PathBuf {
+    let p = PathBuf::from("/bin/busybox");
+    assert!(
+        p.is_file(),
+        "/bin/busybox is missing: install the busybox-static package (scripts/test does)"
+    );
+    p
+}
+
+/// A small root file system: busybox with a few applet links, a config file, a hard link,
+/// a setuid file, odd owners and a fifo.
+pub fn busybox_rootfs(dir: &Path) {
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    fs::copy(busybox(), dir.join("bin/busybox")).unwrap();
+    for applet in ["sh", "echo", "cat", "ls", "id", "stat"] {
+        symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    fs::create_dir_all(dir.join("etc")).unwrap();
+    fs::write(dir.join("etc/motd"), "hello from berth\n").unwrap();
+    fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("home/app")).unwrap();
+    fs::write(dir.join("home/app/data"), "owned by app\n").unwrap();
+    std::os::unix::fs::chown(dir.join("home/app"), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::chown(dir.join("home/app/data"), Some(1000), Some(1000)).unwrap();
+    fs::set_permissions(dir.join("home/app/data"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::write(dir.join("bin/suid"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(dir.join("bin/suid"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::hard_link(dir.join("etc/motd"), dir.join("etc/motd.hard")).unwrap();
+    fs::create_dir_all(dir.join("tmp")).unwrap();
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fails the test with a clear message if a peer tool is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/test, which installs the peer tools"
+    );
+}
+
+/// Runs a command and insists it succeeds; returns standard output.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A distribution registry (`docker-registry` 2.8) on a free loopback port, stopped on drop.
+pub struct Registry {
+    child: Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        require("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        registry.wait_ready();
+        registry
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(&self.addr) {
+                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
+                let mut buf = String::new();
+                let _ = s.read_to_string(&mut buf);
+                if buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the distribution registry did not start on {}", self.addr);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// podman with its own storage under `dir`, set up to run here: runc (crun fails on this
+/// kernel's hybrid cgroups), cgroupfs, no network, and limits the sandbox allows.
+pub struct Podman {
+    dir: PathBuf,
+}
+
+impl Podman {
+    pub fn new(dir: &Path) -> Podman {
+        require("podman");
+        require("runc");
+        Podman {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
+                "--runtime",
+                "runc",
+            ]);
+        c
+    }
+
+    /// `podman run --rm` with the flags this sandbox needs.
+    pub fn run_image(&self, image: &str, args: &[&str]) -> String {
+        let mut c = self.command();
+        c.args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            image,
+        ])
+        .args(args);
+        run_ok(&mut c)
+    }
+}
+
+/// The shared test corpus beside the checkout, if it is there.
+pub fn corpus(name: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(name);
+    p.is_dir().then(|| p.canonicalize().unwrap())
+}
+
+/// The body of a JSON document as a value, for assertions.
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
