@@ -20,7 +20,17 @@ fn gz_of(dir: &Path, opts: &TarOptions) -> Vec<u8> {
 }
 
 /// What a tar holds, entry by entry: (path, type, mode, uid, gid, mtime, link, xattrs, content).
-type Listing = Vec<(String, String, u32, u64, u64, u64, String, BTreeMap<String, Vec<u8>>, Vec<u8>)>;
+type Listing = Vec<(
+    String,
+    String,
+    u32,
+    u64,
+    u64,
+    u64,
+    String,
+    BTreeMap<String, Vec<u8>>,
+    Vec<u8>,
+)>;
 
 fn list(tar: &[u8]) -> Listing {
     let mut archive = tar::Archive::new(tar);
@@ -67,7 +77,14 @@ fn set_mtime(path: &Path, secs: i64) {
         tv_nsec: 0,
     };
     let times = [t, t];
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     assert_eq!(rc, 0, "utimensat {}", path.display());
 }
 
@@ -102,8 +119,13 @@ fn make_tree(root: &Path, reverse: bool) {
     let fifo = std::ffi::CString::new(root.join("z/fifo").display().to_string()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let dev = std::ffi::CString::new(root.join("z/null").display().to_string()).unwrap();
-    assert_eq!(unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) }, 0);
-    for p in ["a/b/one", "a/two", "z/three", "a-b", "a.txt", "z", "a/b", "a", "z/null", "z/fifo"] {
+    assert_eq!(
+        unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+        0
+    );
+    for p in [
+        "a/b/one", "a/two", "z/three", "a-b", "a.txt", "z", "a/b", "a", "z/null", "z/fifo",
+    ] {
         set_mtime(&root.join(p), 1_700_000_000);
     }
 }
@@ -114,8 +136,14 @@ fn the_same_tree_gives_the_same_layer_whatever_order_it_was_made_in() {
     make_tree(&t.path().join("x"), false);
     make_tree(&t.path().join("y"), true);
     let opts = TarOptions::default();
-    assert_eq!(gz_of(&t.path().join("x"), &opts), gz_of(&t.path().join("y"), &opts));
-    assert_eq!(gz_of(&t.path().join("x"), &opts), gz_of(&t.path().join("x"), &opts));
+    assert_eq!(
+        gz_of(&t.path().join("x"), &opts),
+        gz_of(&t.path().join("y"), &opts)
+    );
+    assert_eq!(
+        gz_of(&t.path().join("x"), &opts),
+        gz_of(&t.path().join("x"), &opts)
+    );
 }
 
 #[test]
@@ -127,12 +155,18 @@ fn keeps_modes_owners_links_devices_and_xattrs_in_canonical_order() {
     let paths: Vec<&str> = listing.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
         paths,
-        ["a/", "a/b/", "a/b/one", "a/two", "a-b", "a.txt", "z/", "z/fifo", "z/hard", "z/link", "z/null", "z/three"]
+        [
+            "a/", "a/b/", "a/b/one", "a/two", "a-b", "a.txt", "z/", "z/fifo", "z/hard", "z/link",
+            "z/null", "z/three"
+        ]
     );
     let get = |p: &str| listing.iter().find(|e| e.0 == p).unwrap();
     let one = get("a/b/one");
     assert_eq!((one.3, one.4), (123, 456));
-    assert_eq!(one.7.get("user.berth").map(Vec::as_slice), Some(&b"kept"[..]));
+    assert_eq!(
+        one.7.get("user.berth").map(Vec::as_slice),
+        Some(&b"kept"[..])
+    );
     assert_eq!(one.8, b"a/b/one");
     assert_eq!(get("a/two").2, 0o4750);
     assert_eq!(get("z/link").1, "Symlink");
@@ -141,7 +175,11 @@ fn keeps_modes_owners_links_devices_and_xattrs_in_canonical_order() {
     assert_eq!(get("z/hard").6, "a/two");
     assert_eq!(get("z/fifo").1, "Fifo");
     assert_eq!(get("z/null").1, "Char");
-    assert!(listing.iter().all(|e| e.0 == "z/link" || e.5 == 1_700_000_000 || e.0 == "z/" || e.0 == "z/hard"));
+    assert!(
+        listing
+            .iter()
+            .all(|e| e.0 == "z/link" || e.5 == 1_700_000_000 || e.0 == "z/" || e.0 == "z/hard")
+    );
     assert_eq!(stats.size, tar.len() as u64);
     assert_eq!(stats.diff_id, berth_oci::Digest::sha256(&tar));
 }
@@ -161,7 +199,10 @@ fn source_date_epoch_clamps_times() {
         source_date_epoch: Some(2_000_000_000),
     };
     let (tar, _) = tar_of(t.path(), &opts);
-    assert_eq!(list(&tar).iter().find(|e| e.0 == "a/two").unwrap().5, 1_700_000_000);
+    assert_eq!(
+        list(&tar).iter().find(|e| e.0 == "a/two").unwrap().5,
+        1_700_000_000
+    );
 }
 
 #[test]
@@ -173,7 +214,15 @@ fn a_tarball_of_the_tree_gives_the_same_layer_as_the_tree() {
     // GNU tar lists entries in its own order, with ./ prefixes and user names.
     let tarball = t.path().join("tree.tar.gz");
     let ok = std::process::Command::new("tar")
-        .args(["--xattrs", "--xattrs-include=user.*", "-C", &root.display().to_string(), "-czf", &tarball.display().to_string(), "."])
+        .args([
+            "--xattrs",
+            "--xattrs-include=user.*",
+            "-C",
+            &root.display().to_string(),
+            "-czf",
+            &tarball.display().to_string(),
+            ".",
+        ])
         .status()
         .unwrap()
         .success();
@@ -197,7 +246,10 @@ fn tarballs_with_escaping_paths_or_dangling_links_are_refused() {
     h.set_cksum();
     b.append(&h, &b"x"[..]).unwrap();
     let bytes = b.into_inner().unwrap();
-    let err = from_tarball(&bytes[..], t.path(), "evil.tar").err().unwrap().to_string();
+    let err = from_tarball(&bytes[..], t.path(), "evil.tar")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("climbs out"), "{err}");
 
     let mut b = tar::Builder::new(Vec::new());
@@ -206,9 +258,15 @@ fn tarballs_with_escaping_paths_or_dangling_links_are_refused() {
     h.set_size(0);
     b.append_link(&mut h, "link", "missing").unwrap();
     let bytes = b.into_inner().unwrap();
-    let err = from_tarball(&bytes[..], t.path(), "dangling.tar").err().unwrap().to_string();
+    let err = from_tarball(&bytes[..], t.path(), "dangling.tar")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("not a file in the archive"), "{err}");
 
-    let err = from_tarball(&b"not a tarball at all, just text"[..], t.path(), "text").err().unwrap().to_string();
+    let err = from_tarball(&b"not a tarball at all, just text"[..], t.path(), "text")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("text"), "{err}");
 }

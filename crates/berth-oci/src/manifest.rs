@@ -119,6 +119,9 @@ impl ImageIndex {
 }
 
 /// A parsed manifest of either kind.
+// Manifests are parsed a few at a time and matched on often; boxing the bigger variant would
+// cost every match a dereference to save memory nobody misses.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Manifest {
     Image(ImageManifest),

@@ -1,7 +1,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use berth_oci::{Digest, ManifestError, Reference};
+use berth_oci::{Digest, ManifestError};
 
 use crate::verify::Mismatch;
 
@@ -42,8 +42,6 @@ pub enum StoreError {
     },
     #[error("manifest {manifest} references {missing}, which is not in the store")]
     Incomplete { manifest: Digest, missing: Digest },
-    #[error("image {image} is used by tag {tag}; remove the tag first or use --force")]
-    InUse { image: Digest, tag: Reference },
     #[error("metadata database {path}: {source}")]
     Db {
         path: PathBuf,

@@ -14,6 +14,8 @@ use crate::stream::Counting;
 use crate::{ImageDestination, ImageSource, Root, TransportError};
 
 /// Which platforms of a multi-platform image to copy.
+// One value per copy: its size doesn't matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Platforms {
     /// The whole index, where the destination can hold one (else the host's platform).

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::Write;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use test_support::{Berth, busybox_rootfs, json};
 
