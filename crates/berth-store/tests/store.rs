@@ -1,0 +1,149 @@
+//! The content store's promises: only verified bytes under a digest's name, only complete
+//! manifests recorded, tags only on images, GC never racing a writer.
+
+use std::fs;
+use std::io::Read;
+use std::sync::Arc;
+
+use berth_oci::{Descriptor, Digest, ImageManifest, Reference, media_type};
+use berth_store::{Store, StoreError};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("root")).unwrap();
+    (dir, store)
+}
+
+fn ingest_is_empty(store: &Store) -> bool {
+    fs::read_dir(store.root().join("ingest")).unwrap().next().is_none()
+}
+
+#[test]
+fn a_blob_is_kept_only_if_it_matches_its_digest() {
+    let (_d, store) = store();
+    let good = Digest::sha256(b"hello");
+    store.blobs().write_from(&good, Some(5), &b"hello"[..]).unwrap();
+    assert!(store.blobs().contains(&good));
+
+    let err = store.blobs().write_from(&good, Some(5), &b"hellO"[..]).unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    let other = Digest::sha256(b"other");
+    let err = store.blobs().write_from(&other, Some(5), &b"hello"[..]).unwrap_err();
+    assert!(err.to_string().contains(&other.to_string()), "{err}");
+    assert!(!store.blobs().contains(&other));
+    let err = store.blobs().write_from(&other, Some(9), &b"other"[..]).unwrap_err();
+    assert!(err.to_string().contains("5 bytes, but 9"), "{err}");
+    assert!(ingest_is_empty(&store), "no temporary file may stay behind");
+}
+
+#[test]
+fn a_blob_damaged_on_disk_is_reported_when_read() {
+    let (_d, store) = store();
+    let digest = store.blobs().write_bytes(b"{\"a\":1}").unwrap();
+    fs::write(store.blobs().path(&digest), b"{\"a\":2}").unwrap();
+    let err = store.blobs().read(&digest, 1024).unwrap_err().to_string();
+    assert!(err.contains("corrupt") && err.contains(&digest.to_string()), "{err}");
+    let err = store
+        .blobs()
+        .open(&digest, None)
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("corrupt"), "{err}");
+    let report = store.fsck(true).unwrap();
+    assert_eq!(report.corrupt.len(), 1);
+    assert!(!store.blobs().contains(&digest), "repair removes it");
+}
+
+fn manifest_for(store: &Store, layer: &[u8]) -> (Descriptor, Vec<u8>) {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_desc = Descriptor::of_bytes(media_type::OCI_CONFIG, config);
+    let layer_desc = Descriptor::of_bytes(media_type::OCI_LAYER, layer);
+    store.blobs().write_bytes(config).unwrap();
+    let bytes = ImageManifest::new(config_desc, vec![layer_desc]).to_bytes();
+    (Descriptor::of_bytes(media_type::OCI_MANIFEST, &bytes), bytes)
+}
+
+#[test]
+fn only_complete_manifests_are_recorded_and_only_images_tagged() {
+    let (_d, store) = store();
+    let (desc, bytes) = manifest_for(&store, b"layer bytes");
+    let err = store.put_manifest(&bytes, &desc).unwrap_err();
+    assert!(matches!(err, StoreError::Incomplete { .. }), "{err}");
+    assert!(err.to_string().contains(&Digest::sha256(b"layer bytes").to_string()));
+    let name = Reference::parse("x:1").unwrap();
+    assert!(store.add_image(&desc.digest, std::slice::from_ref(&name)).is_err());
+
+    store.blobs().write_bytes(b"layer bytes").unwrap();
+    store.put_manifest(&bytes, &desc).unwrap();
+    store.add_image(&desc.digest, &[name]).unwrap();
+    assert_eq!(store.lookup("x:1").unwrap().0, desc.digest);
+    assert_eq!(store.lookup(&desc.digest.hex()[..8]).unwrap().0, desc.digest);
+    let err = store.lookup("x:2").unwrap_err().to_string();
+    assert_eq!(err, "no such image: x:2");
+}
+
+#[test]
+fn gc_waits_for_writers_and_keeps_what_images_use() {
+    let (_d, store) = store();
+    let (desc, bytes) = manifest_for(&store, b"kept layer");
+    store.blobs().write_bytes(b"kept layer").unwrap();
+    store.put_manifest(&bytes, &desc).unwrap();
+    store.add_image(&desc.digest, &[]).unwrap();
+    let stray = store.blobs().write_bytes(b"stray").unwrap();
+
+    // A writer is running: GC must not touch its (so far unreferenced) blobs.
+    let lock = store.write_lock().unwrap();
+    assert!(store.gc(false).unwrap().is_none());
+    drop(lock);
+
+    let report = store.gc(false).unwrap().unwrap();
+    assert_eq!(report.blobs_removed, 1);
+    assert!(!store.blobs().contains(&stray));
+    assert!(store.blobs().contains(&desc.digest));
+    assert!(store.fsck(false).unwrap().is_clean());
+
+    // Once the image goes, so does everything it used.
+    store.meta().remove_image(&desc.digest).unwrap();
+    let report = store.gc(true).unwrap().unwrap();
+    assert_eq!(report.blobs_removed, 3);
+    assert_eq!(report.manifests_forgotten, 1);
+}
+
+#[test]
+fn threads_writing_the_same_blob_and_tag_all_succeed() {
+    let (_d, store) = store();
+    let store = Arc::new(store);
+    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let digest = Digest::sha256(&data);
+    let data = Arc::new(data);
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, data, digest) = (store.clone(), data.clone(), digest.clone());
+            std::thread::spawn(move || {
+                store
+                    .blobs()
+                    .write_from(&digest, Some(data.len() as u64), &data[..])
+                    .unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(fs::read(store.blobs().path(&digest)).unwrap(), *data);
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn a_store_from_a_newer_berth_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    drop(Store::open(&root).unwrap());
+    let conn = rusqlite::Connection::open(root.join("berth.db")).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = Store::open(&root).err().unwrap().to_string();
+    assert!(err.contains("newer berth"), "{err}");
+}
