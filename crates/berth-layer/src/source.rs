@@ -7,6 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use berth_oci::media_type::Compression;
+use berth_store::compression::decoder;
 
 use crate::entry::{Data, Entry, Kind, clean_path, settle};
 use crate::error::LayerError;
@@ -155,23 +156,12 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
             .map_err(|e| LayerError::tar(name, e))?
             .to_vec()
     };
-    let reader: Box<dyn Read> = match Compression::sniff(&head) {
-        Compression::None if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) => {
-            return Err(LayerError::Unsupported(format!(
-                "{name} is xz-compressed; decompress it first (xz -d) or use gzip or zstd"
-            )));
-        }
-        Compression::None if head.starts_with(b"BZh") => {
-            return Err(LayerError::Unsupported(format!(
-                "{name} is bzip2-compressed; decompress it first (bunzip2) or use gzip or zstd"
-            )));
-        }
-        Compression::None => Box::new(input),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Compression::Zstd => {
-            Box::new(zstd::Decoder::with_buffer(input).map_err(|e| LayerError::tar(name, e))?)
-        }
-    };
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) || head.starts_with(b"BZh") {
+        return Err(LayerError::Unsupported(format!(
+            "{name} is xz- or bzip2-compressed; decompress it first, or use gzip or zstd"
+        )));
+    }
+    let reader = decoder(Compression::sniff(&head), input).map_err(|e| LayerError::tar(name, e))?;
     let mut spool = tempfile::tempfile_in(spool_dir).map_err(|e| LayerError::io(spool_dir, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut entries: Vec<Entry> = Vec::new();

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod blobs;
+pub mod compression;
 mod error;
 mod gc;
 mod layer_info;

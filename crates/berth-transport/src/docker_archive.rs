@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use berth_oci::media_type::{self, Compression, Kind};
 use berth_oci::{Algorithm, Descriptor, Digest, ImageConfig, ImageManifest, Manifest, Reference};
+use berth_store::compression::{decoder, read_head};
 use berth_store::{HashingWriter, VerifyingReader};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -166,9 +167,8 @@ impl DockerArchiveSource {
             .open(path)
             .map_err(|e| TransportError::io(place, e))?
             .ok_or_else(missing)?;
-        let mut head = [0u8; 4];
-        let n = read_up_to(&mut reader, &mut head).map_err(|e| TransportError::io(place, e))?;
-        let compression = Compression::sniff(&head[..n]);
+        let head = read_head(&mut reader, 4).map_err(|e| TransportError::io(place, e))?;
+        let compression = Compression::sniff(&head);
         let file_name = path.rsplit('/').next().unwrap_or(path);
         let stem = file_name.strip_suffix(".tar").unwrap_or(file_name);
         let named = Digest::from_hex(Algorithm::Sha256, stem).ok();
@@ -176,7 +176,7 @@ impl DockerArchiveSource {
             Some(d) => d,
             None => {
                 let mut w = HashingWriter::new(io::sink(), Algorithm::Sha256);
-                w.write_all(&head[..n])
+                w.write_all(&head)
                     .map_err(|e| TransportError::io(place, e))?;
                 io::copy(&mut reader, &mut w).map_err(|e| TransportError::io(place, e))?;
                 w.finish().1
@@ -184,17 +184,6 @@ impl DockerArchiveSource {
         };
         Ok(Descriptor::new(compression.oci_layer(), digest, size))
     }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 #[async_trait]
@@ -348,13 +337,8 @@ impl Writer {
             let spool =
                 tempfile::tempfile_in(&self.spool_dir).map_err(|e| TransportError::io(place, e))?;
             let mut hashed = HashingWriter::new(spool, Algorithm::Sha256);
-            let copied = match compression {
-                Compression::Gzip => io::copy(
-                    &mut flate2::read::MultiGzDecoder::new(verified),
-                    &mut hashed,
-                ),
-                _ => zstd::Decoder::new(verified).and_then(|mut d| io::copy(&mut d, &mut hashed)),
-            };
+            let copied =
+                decoder(compression, verified).and_then(|mut d| io::copy(&mut d, &mut hashed));
             // A decoder fails on damaged data before the digest check can: name the blob.
             copied.map_err(|e| match read_err(e) {
                 TransportError::Io { place, source } => TransportError::invalid(
@@ -437,7 +421,6 @@ impl Writer {
         let tags: Vec<String> = root
             .names
             .iter()
-            .filter(|n| n.tag().is_some())
             .filter_map(|n| n.tagged().map(|t| t.to_string()))
             .collect();
         Ok(Entry {
@@ -490,7 +473,7 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     async fn put_manifest(&self, desc: &Descriptor, bytes: Bytes) -> Result<(), TransportError> {
-        crate::layout::check_bytes(&self.place, desc, &bytes)?;
+        crate::check_bytes(&self.place, desc, &bytes)?;
         let manifest = match Manifest::parse(&bytes, Some(&desc.media_type)) {
             Ok(Manifest::Image(m)) => m,
             Ok(Manifest::Index(_)) => {

@@ -83,3 +83,19 @@ pub trait ImageDestination: Send + Sync {
     /// Makes the images visible under their names, all at once where the place allows.
     async fn commit(&self, roots: &[Root]) -> Result<(), TransportError>;
 }
+
+/// Checks bytes read whole against their descriptor.
+pub(crate) fn check_bytes(
+    place: &str,
+    desc: &Descriptor,
+    bytes: &[u8],
+) -> Result<(), TransportError> {
+    let mut v = berth_store::Verifier::new(&desc.digest, Some(desc.size));
+    v.update(bytes)
+        .and_then(|()| v.finish())
+        .map_err(|mismatch| TransportError::Damaged {
+            place: place.to_string(),
+            digest: desc.digest.clone(),
+            mismatch,
+        })
+}

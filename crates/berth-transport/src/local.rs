@@ -62,7 +62,7 @@ impl ImageSource for StoreSource {
         })
         .await
         .map_err(|e| TransportError::io(PLACE, io::Error::other(e)))??;
-        crate::layout::check_bytes(PLACE, desc, &bytes)?;
+        crate::check_bytes(PLACE, desc, &bytes)?;
         Ok(Bytes::from(bytes))
     }
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use berth_oci::media_type::Compression;
+use berth_store::compression::{decoder, read_head};
 
 /// Where a regular member's bytes lie in the archive.
 #[derive(Debug, Clone, Copy)]
@@ -29,10 +30,9 @@ impl TarIndex {
     /// Indexes the archive at `path`, decompressing it into `temp_dir` first if it's compressed.
     pub fn open(path: &Path, temp_dir: &Path) -> io::Result<TarIndex> {
         let mut file = File::open(path)?;
-        let mut head = [0u8; 6];
-        let n = read_up_to(&mut file, &mut head)?;
+        let head = read_head(&mut file, 6)?;
         file.rewind()?;
-        match sniff(&head[..n]) {
+        match sniff(&head) {
             Some(Compression::None) => TarIndex::scan(file),
             _ => TarIndex::from_reader(file, temp_dir),
         }
@@ -42,17 +42,13 @@ impl TarIndex {
     pub fn from_reader(reader: impl Read, temp_dir: &Path) -> io::Result<TarIndex> {
         let mut input = BufReader::with_capacity(256 * 1024, reader);
         let head = input.fill_buf()?.to_vec();
-        let mut decoded: Box<dyn Read> = match sniff(&head) {
-            Some(Compression::None) => Box::new(input),
-            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(input)),
-            Some(Compression::Zstd) => Box::new(zstd::Decoder::with_buffer(input)?),
-            None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not a tar archive (xz and bzip2 archives must be decompressed first)",
-                ));
-            }
-        };
+        let compression = sniff(&head).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a tar archive (xz and bzip2 archives must be decompressed first)",
+            )
+        })?;
+        let mut decoded = decoder(compression, input)?;
         let mut temp = tempfile::tempfile_in(temp_dir)?;
         io::copy(&mut decoded, &mut temp)?;
         temp.rewind()?;
@@ -191,15 +187,4 @@ fn sniff(head: &[u8]) -> Option<Compression> {
         return None;
     }
     Some(Compression::sniff(head))
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }

@@ -98,7 +98,7 @@ impl ImageDestination for OciArchiveDestination {
     }
 
     async fn put_manifest(&self, desc: &Descriptor, bytes: Bytes) -> Result<(), TransportError> {
-        super::check_bytes(&self.place, desc, &bytes)?;
+        crate::check_bytes(&self.place, desc, &bytes)?;
         with_out(&self.out, |out| add_blob(out, desc, &bytes[..]))
             .map_err(|e| TransportError::io(&self.place, e))
     }

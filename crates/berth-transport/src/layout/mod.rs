@@ -203,7 +203,7 @@ impl ImageSource for LayoutSource {
             .ok_or_else(|| {
                 TransportError::not_found(&self.place, format!("manifest {}", desc.digest))
             })?;
-        check_bytes(&self.place, desc, &bytes)?;
+        crate::check_bytes(&self.place, desc, &bytes)?;
         Ok(Bytes::from(bytes))
     }
 
@@ -215,22 +215,6 @@ impl ImageSource for LayoutSource {
             Some(desc.size),
         )))
     }
-}
-
-/// Checks bytes read whole against their descriptor.
-pub(crate) fn check_bytes(
-    place: &str,
-    desc: &Descriptor,
-    bytes: &[u8],
-) -> Result<(), TransportError> {
-    let mut v = berth_store::Verifier::new(&desc.digest, Some(desc.size));
-    v.update(bytes)
-        .and_then(|()| v.finish())
-        .map_err(|mismatch| TransportError::Damaged {
-            place: place.to_string(),
-            digest: desc.digest.clone(),
-            mismatch,
-        })
 }
 
 /// Builds the `index.json` a layout writer ends with.
