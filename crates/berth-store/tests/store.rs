@@ -15,23 +15,38 @@ fn store() -> (tempfile::TempDir, Store) {
 }
 
 fn ingest_is_empty(store: &Store) -> bool {
-    fs::read_dir(store.root().join("ingest")).unwrap().next().is_none()
+    fs::read_dir(store.root().join("ingest"))
+        .unwrap()
+        .next()
+        .is_none()
 }
 
 #[test]
 fn a_blob_is_kept_only_if_it_matches_its_digest() {
     let (_d, store) = store();
     let good = Digest::sha256(b"hello");
-    store.blobs().write_from(&good, Some(5), &b"hello"[..]).unwrap();
+    store
+        .blobs()
+        .write_from(&good, Some(5), &b"hello"[..])
+        .unwrap();
     assert!(store.blobs().contains(&good));
 
-    let err = store.blobs().write_from(&good, Some(5), &b"hellO"[..]).unwrap_err();
+    let err = store
+        .blobs()
+        .write_from(&good, Some(5), &b"hellO"[..])
+        .unwrap_err();
     assert!(matches!(err, StoreError::Rejected(_)), "{err}");
     let other = Digest::sha256(b"other");
-    let err = store.blobs().write_from(&other, Some(5), &b"hello"[..]).unwrap_err();
+    let err = store
+        .blobs()
+        .write_from(&other, Some(5), &b"hello"[..])
+        .unwrap_err();
     assert!(err.to_string().contains(&other.to_string()), "{err}");
     assert!(!store.blobs().contains(&other));
-    let err = store.blobs().write_from(&other, Some(9), &b"other"[..]).unwrap_err();
+    let err = store
+        .blobs()
+        .write_from(&other, Some(9), &b"other"[..])
+        .unwrap_err();
     assert!(err.to_string().contains("5 bytes, but 9"), "{err}");
     assert!(ingest_is_empty(&store), "no temporary file may stay behind");
 }
@@ -42,7 +57,10 @@ fn a_blob_damaged_on_disk_is_reported_when_read() {
     let digest = store.blobs().write_bytes(b"{\"a\":1}").unwrap();
     fs::write(store.blobs().path(&digest), b"{\"a\":2}").unwrap();
     let err = store.blobs().read(&digest, 1024).unwrap_err().to_string();
-    assert!(err.contains("corrupt") && err.contains(&digest.to_string()), "{err}");
+    assert!(
+        err.contains("corrupt") && err.contains(&digest.to_string()),
+        "{err}"
+    );
     let err = store
         .blobs()
         .open(&digest, None)
@@ -57,12 +75,16 @@ fn a_blob_damaged_on_disk_is_reported_when_read() {
 }
 
 fn manifest_for(store: &Store, layer: &[u8]) -> (Descriptor, Vec<u8>) {
-    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config_desc = Descriptor::of_bytes(media_type::OCI_CONFIG, config);
     let layer_desc = Descriptor::of_bytes(media_type::OCI_LAYER, layer);
     store.blobs().write_bytes(config).unwrap();
     let bytes = ImageManifest::new(config_desc, vec![layer_desc]).to_bytes();
-    (Descriptor::of_bytes(media_type::OCI_MANIFEST, &bytes), bytes)
+    (
+        Descriptor::of_bytes(media_type::OCI_MANIFEST, &bytes),
+        bytes,
+    )
 }
 
 #[test]
@@ -71,15 +93,25 @@ fn only_complete_manifests_are_recorded_and_only_images_tagged() {
     let (desc, bytes) = manifest_for(&store, b"layer bytes");
     let err = store.put_manifest(&bytes, &desc).unwrap_err();
     assert!(matches!(err, StoreError::Incomplete { .. }), "{err}");
-    assert!(err.to_string().contains(&Digest::sha256(b"layer bytes").to_string()));
+    assert!(
+        err.to_string()
+            .contains(&Digest::sha256(b"layer bytes").to_string())
+    );
     let name = Reference::parse("x:1").unwrap();
-    assert!(store.add_image(&desc.digest, std::slice::from_ref(&name)).is_err());
+    assert!(
+        store
+            .add_image(&desc.digest, std::slice::from_ref(&name))
+            .is_err()
+    );
 
     store.blobs().write_bytes(b"layer bytes").unwrap();
     store.put_manifest(&bytes, &desc).unwrap();
     store.add_image(&desc.digest, &[name]).unwrap();
     assert_eq!(store.lookup("x:1").unwrap().0, desc.digest);
-    assert_eq!(store.lookup(&desc.digest.hex()[..8]).unwrap().0, desc.digest);
+    assert_eq!(
+        store.lookup(&desc.digest.hex()[..8]).unwrap().0,
+        desc.digest
+    );
     let err = store.lookup("x:2").unwrap_err().to_string();
     assert_eq!(err, "no such image: x:2");
 }
