@@ -61,36 +61,61 @@ pub fn canonical_order(a: &str, b: &str) -> Ordering {
     a.split('/').cmp(b.split('/'))
 }
 
-/// Sorts entries canonically and settles hard links: within each set of names for one file, the
-/// first name in canonical order carries the data and the others link to it, so a link never
+/// Which paths name the same file (an inode), and what that file is. A tarball can replace a
+/// name after linking to it; the file lives on under its other names, as it would on disk.
+#[derive(Debug, Default)]
+pub struct Inodes {
+    of: HashMap<String, u64>,
+    file: HashMap<u64, Entry>,
+}
+
+impl Inodes {
+    /// Registers `entry` (a regular file) as a new file; returns its inode.
+    pub fn add_file(&mut self, entry: &Entry) -> u64 {
+        let id = self.file.len() as u64;
+        self.file.insert(id, entry.clone());
+        self.of.insert(entry.path.clone(), id);
+        id
+    }
+
+    /// Gives the file `id` another name.
+    pub fn link(&mut self, path: &str, id: u64) {
+        self.of.insert(path.to_string(), id);
+    }
+
+    /// The file a path names, if it names a regular file.
+    pub fn of(&self, path: &str) -> Option<u64> {
+        self.of.get(path).copied()
+    }
+
+    /// The path no longer names its file (it was replaced).
+    pub fn forget(&mut self, path: &str) {
+        self.of.remove(path);
+    }
+}
+
+/// Sorts entries canonically and settles hard links: of the names a file has, the first in
+/// canonical order carries its data and attributes and the others link to it, so a link never
 /// comes before its target whatever order the source listed them in.
-///
-/// `groups` maps a path to a key shared by every name of the same file.
-pub fn settle(mut entries: Vec<Entry>, groups: &HashMap<String, u64>) -> Vec<Entry> {
+pub fn settle(mut entries: Vec<Entry>, inodes: &Inodes) -> Vec<Entry> {
     entries.sort_by(|a, b| canonical_order(&a.path, &b.path));
-    let mut holder: HashMap<u64, usize> = HashMap::new();
-    for i in 0..entries.len() {
-        let Some(&group) = groups.get(&entries[i].path) else {
+    let mut holder: HashMap<u64, String> = HashMap::new();
+    for entry in &mut entries {
+        let Some(id) = inodes.of(&entry.path) else {
             continue;
         };
-        match holder.get(&group) {
+        match holder.get(&id) {
             None => {
-                holder.insert(group, i);
+                holder.insert(id, entry.path.clone());
+                let path = std::mem::take(&mut entry.path);
+                *entry = Entry {
+                    path,
+                    ..inodes.file[&id].clone()
+                };
             }
-            Some(&first) => {
-                // This name comes later: make it a link to the first one. If the data was here
-                // (the source listed the names in another order), move the file to the first.
-                if matches!(entries[i].kind, Kind::File { .. })
-                    && matches!(entries[first].kind, Kind::Hardlink { .. })
-                {
-                    let path = std::mem::take(&mut entries[first].path);
-                    entries[first] = Entry {
-                        path,
-                        ..entries[i].clone()
-                    };
-                }
-                entries[i].kind = Kind::Hardlink {
-                    target: entries[first].path.clone(),
+            Some(first) => {
+                entry.kind = Kind::Hardlink {
+                    target: first.clone(),
                 };
             }
         }
@@ -140,16 +165,35 @@ mod tests {
 
     #[test]
     fn first_name_in_order_holds_the_data() {
+        let mut inodes = Inodes::default();
+        let data = file("z/data");
+        let id = inodes.add_file(&data);
+        inodes.link("a/link", id);
         let mut link = file("a/link");
         link.kind = Kind::Hardlink {
             target: "z/data".into(),
         };
-        let entries = vec![file("z/data"), link];
-        let groups = HashMap::from([("z/data".to_string(), 1), ("a/link".to_string(), 1)]);
-        let out = settle(entries, &groups);
+        let out = settle(vec![data, link], &inodes);
         assert_eq!(out[0].path, "a/link");
         assert!(matches!(out[0].kind, Kind::File { .. }));
         assert!(matches!(&out[1].kind, Kind::Hardlink { target } if target == "a/link"));
+    }
+
+    #[test]
+    fn a_replaced_name_leaves_the_file_to_its_other_names() {
+        let mut inodes = Inodes::default();
+        let f = file("f");
+        let id = inodes.add_file(&f);
+        inodes.link("c", id);
+        // `f` is replaced by a directory: `c` keeps the file.
+        inodes.forget("f");
+        let mut dir = file("f");
+        dir.kind = Kind::Dir;
+        let mut c = file("c");
+        c.kind = Kind::Hardlink { target: "f".into() };
+        let out = settle(vec![dir, c], &inodes);
+        assert!(matches!(out[0].kind, Kind::File { .. }), "{:?}", out[0]);
+        assert!(matches!(out[1].kind, Kind::Dir));
     }
 
     #[test]

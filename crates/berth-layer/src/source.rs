@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use berth_oci::media_type::Compression;
 use berth_store::compression::decoder;
 
-use crate::entry::{Data, Entry, Kind, clean_path, settle};
+use crate::entry::{Data, Entry, Inodes, Kind, clean_path, settle};
 use crate::error::LayerError;
 
 /// Entries ready to be written, with whatever holds their file contents.
@@ -32,13 +32,13 @@ pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
     }
     let mut walk = Walk {
         entries: Vec::new(),
-        groups: HashMap::new(),
-        inodes: HashMap::new(),
+        inodes: Inodes::default(),
+        by_device: HashMap::new(),
         skipped: Vec::new(),
     };
     walk.dir(root, "")?;
     Ok(Entries {
-        entries: settle(walk.entries, &walk.groups),
+        entries: settle(walk.entries, &walk.inodes),
         spool: None,
         skipped: walk.skipped,
     })
@@ -46,8 +46,9 @@ pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
 
 struct Walk {
     entries: Vec<Entry>,
-    groups: HashMap<String, u64>,
-    inodes: HashMap<(u64, u64), u64>,
+    inodes: Inodes,
+    /// Files with several names, by (device, inode number).
+    by_device: HashMap<(u64, u64), u64>,
     skipped: Vec<String>,
 }
 
@@ -74,11 +75,6 @@ impl Walk {
             let kind = if ft.is_dir() {
                 Kind::Dir
             } else if ft.is_file() {
-                if meta.nlink() > 1 {
-                    let next = self.inodes.len() as u64;
-                    let group = *self.inodes.entry((meta.dev(), meta.ino())).or_insert(next);
-                    self.groups.insert(rel.clone(), group);
-                }
                 Kind::File {
                     size: meta.len(),
                     data: Data::Path(path.clone()),
@@ -103,7 +99,7 @@ impl Walk {
                 continue;
             };
             let is_dir = matches!(kind, Kind::Dir);
-            self.entries.push(Entry {
+            let entry = Entry {
                 path: rel.clone(),
                 kind,
                 mode: meta.mode() & 0o7777,
@@ -111,7 +107,17 @@ impl Walk {
                 gid: meta.gid() as u64,
                 mtime: meta.mtime(),
                 xattrs: read_xattrs(&path)?,
-            });
+            };
+            if ft.is_file() && meta.nlink() > 1 {
+                match self.by_device.get(&(meta.dev(), meta.ino())) {
+                    Some(&id) => self.inodes.link(&rel, id),
+                    None => {
+                        let id = self.inodes.add_file(&entry);
+                        self.by_device.insert((meta.dev(), meta.ino()), id);
+                    }
+                }
+            }
+            self.entries.push(entry);
             if is_dir {
                 self.dir(&path, &rel)?;
             }
@@ -166,13 +172,11 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
     let mut archive = tar::Archive::new(reader);
     let mut entries: Vec<Entry> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut hardlinks: Vec<(String, String)> = Vec::new();
+    let mut inodes = Inodes::default();
     let mut offset = 0u64;
-    let mut seen_any = false;
 
     for item in archive.entries().map_err(|e| LayerError::tar(name, e))? {
         let mut item = item.map_err(|e| LayerError::tar(name, e))?;
-        seen_any = true;
         let raw_path = String::from_utf8(item.path_bytes().into_owned())
             .map_err(|_| LayerError::NotUtf8(PathBuf::from(name)))?;
         let path = clean_path(&raw_path).map_err(|why| LayerError::Entry {
@@ -242,7 +246,6 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
                     archive: name.to_string(),
                     why,
                 })?;
-                hardlinks.push((path.clone(), target.clone()));
                 Kind::Hardlink { target }
             }
             T::Char => Kind::CharDevice {
@@ -270,6 +273,24 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
             mtime,
             xattrs,
         };
+        // A name given again replaces what it named; the file it named lives on under its
+        // other names.
+        inodes.forget(&path);
+        match &entry.kind {
+            Kind::File { .. } => {
+                inodes.add_file(&entry);
+            }
+            Kind::Hardlink { target } => {
+                let id = inodes.of(target).ok_or_else(|| LayerError::Entry {
+                    archive: name.to_string(),
+                    why: format!(
+                        "hard link {path:?} points to {target:?}, which is not a regular file earlier in the archive"
+                    ),
+                })?;
+                inodes.link(&path, id);
+            }
+            _ => {}
+        }
         match index.get(&path) {
             Some(&i) => entries[i] = entry,
             None => {
@@ -278,44 +299,16 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
             }
         }
     }
-    if !seen_any {
+    if head.is_empty() {
         return Err(LayerError::Entry {
             archive: name.to_string(),
-            why: "is not a tar archive, or is empty".to_string(),
+            why: "is empty; an empty layer is a tar archive with no entries".to_string(),
         });
     }
     spool.flush().map_err(|e| LayerError::tar(name, e))?;
     spool.rewind().map_err(|e| LayerError::tar(name, e))?;
-
-    // Hard links name their target by path, possibly another link; every name of one file
-    // shares the group of the file the chain ends at.
-    let link_of: HashMap<String, String> = hardlinks.into_iter().collect();
-    let mut groups: HashMap<String, u64> = HashMap::new();
-    for link in link_of.keys() {
-        let mut target = &link_of[link];
-        for _ in 0..link_of.len() {
-            match link_of.get(target) {
-                Some(next) => target = next,
-                None => break,
-            }
-        }
-        let is_file = index
-            .get(target)
-            .is_some_and(|&i| matches!(entries[i].kind, Kind::File { .. }));
-        if !is_file {
-            return Err(LayerError::Entry {
-                archive: name.to_string(),
-                why: format!(
-                    "hard link {link:?} points to {target:?}, which is not a file in the archive"
-                ),
-            });
-        }
-        let next = groups.len() as u64;
-        let group = *groups.entry(target.clone()).or_insert(next);
-        groups.insert(link.clone(), group);
-    }
     Ok(Entries {
-        entries: settle(entries, &groups),
+        entries: settle(entries, &inodes),
         spool: Some(spool),
         skipped: Vec::new(),
     })

@@ -12,6 +12,9 @@ use crate::entry::{Data, Entry, Kind};
 use crate::error::LayerError;
 use crate::source::Entries;
 
+/// Bytes a tar header holds of a link target; longer ones go in a PAX `linkpath` record.
+const LINK_FIELD: usize = 100;
+
 /// How entries are written.
 #[derive(Debug, Clone, Default)]
 pub struct TarOptions {
@@ -69,12 +72,22 @@ fn append<W: Write>(
     mtime: i64,
     spool: Option<&File>,
 ) -> Result<(), LayerError> {
-    if !entry.xattrs.is_empty() {
-        let records: Vec<(String, &[u8])> = entry
-            .xattrs
-            .iter()
-            .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
-            .collect();
+    // Extended attributes, and link targets too long for the header, go in one PAX record
+    // set before the entry.
+    let link_target = match &entry.kind {
+        Kind::Symlink { target } | Kind::Hardlink { target } => Some(target.as_str()),
+        _ => None,
+    };
+    let long_link = link_target.filter(|t| t.len() > LINK_FIELD);
+    let mut records: Vec<(String, &[u8])> = entry
+        .xattrs
+        .iter()
+        .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
+        .collect();
+    if let Some(target) = long_link {
+        records.push(("linkpath".to_string(), target.as_bytes()));
+    }
+    if !records.is_empty() {
         builder
             .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
             .map_err(LayerError::Write)?;
@@ -124,13 +137,18 @@ fn append<W: Write>(
             }
             result.map_err(w)
         }
-        Kind::Symlink { target } => {
-            h.set_entry_type(EntryType::Symlink);
-            builder.append_link(&mut h, &entry.path, target).map_err(w)
-        }
-        Kind::Hardlink { target } => {
-            h.set_entry_type(EntryType::Link);
-            builder.append_link(&mut h, &entry.path, target).map_err(w)
+        Kind::Symlink { target } | Kind::Hardlink { target } => {
+            h.set_entry_type(if matches!(entry.kind, Kind::Symlink { .. }) {
+                EntryType::Symlink
+            } else {
+                EntryType::Link
+            });
+            // Literally: a symlink's target is data, not a path to tidy (`a//b` stays).
+            let field = &target.as_bytes()[..target.len().min(LINK_FIELD)];
+            h.set_link_name_literal(field).map_err(w)?;
+            builder
+                .append_data(&mut h, &entry.path, io::empty())
+                .map_err(w)
         }
         Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
             let t = if matches!(entry.kind, Kind::CharDevice { .. }) {

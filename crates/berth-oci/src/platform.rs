@@ -106,23 +106,21 @@ impl Platform {
             os => os.to_string(),
         };
         let arch = self.architecture.to_lowercase();
-        let variant = self.variant.take().map(|v| v.to_lowercase());
+        // Variants are spelled `v8`; `8`, `8.0` and `v8.0` mean the same.
+        let variant = self.variant.take().map(|v| {
+            let v = versioned(v.to_lowercase());
+            match v.strip_suffix(".0") {
+                Some(major) if !major.contains('.') => major.to_string(),
+                _ => v,
+            }
+        });
         let (arch, variant) = match arch.as_str() {
-            "x86_64" | "x86-64" | "amd64" => (
-                "amd64",
-                variant.filter(|v| v != "v1" && v != "1").map(versioned),
-            ),
+            "x86_64" | "x86-64" | "amd64" => ("amd64", variant.filter(|v| v != "v1")),
             "i386" | "i686" | "386" | "x86" => ("386", None),
-            "aarch64" | "arm64" => (
-                "arm64",
-                Some(match variant.as_deref() {
-                    None | Some("8" | "v8" | "v8.0") => "v8".to_string(),
-                    Some(v) => versioned(v.to_string()),
-                }),
-            ),
+            "aarch64" | "arm64" => ("arm64", Some(variant.unwrap_or_else(|| "v8".to_string()))),
             "armhf" => ("arm", Some("v7".to_string())),
             "armel" => ("arm", Some("v6".to_string())),
-            "arm" => ("arm", Some(variant.map_or("v7".to_string(), versioned))),
+            "arm" => ("arm", Some(variant.unwrap_or_else(|| "v7".to_string()))),
             _ => {
                 self.architecture = arch;
                 self.variant = variant;
@@ -243,6 +241,10 @@ mod tests {
         assert_eq!(p("linux/armhf").to_string(), "linux/arm/v7");
         assert_eq!(p("linux/arm").to_string(), "linux/arm/v7");
         assert_eq!(p("linux/arm/6").to_string(), "linux/arm/v6");
+        assert_eq!(p("linux/arm64/8.0").to_string(), "linux/arm64/v8");
+        assert_eq!(p("linux/arm64/v8.2").to_string(), "linux/arm64/v8.2");
+        assert_eq!(p("linux/amd64/v1").to_string(), "linux/amd64");
+        assert_eq!(p("linux/amd64/3").to_string(), "linux/amd64/v3");
         assert_eq!(p("linux/i386").to_string(), "linux/386");
         assert_eq!(p("linux/riscv64").to_string(), "linux/riscv64");
         assert_eq!(p("linux").os, "linux");

@@ -96,6 +96,10 @@ impl Repository {
     }
 
     /// The shortest form Docker shows for this repository: `nginx`, `user/app`, `ghcr.io/x/y`.
+    ///
+    /// Unlike Docker, berth keeps `docker.io/` where dropping it would make the name read as
+    /// another registry's (`docker.io/a.b/c` is not `a.b/c`), so a familiar name always parses
+    /// back to the same repository.
     pub fn familiar(&self) -> String {
         if self.registry == DOCKER_HUB {
             if let Some(rest) = self.path.strip_prefix(OFFICIAL_PREFIX) {
@@ -103,7 +107,10 @@ impl Repository {
                     return rest.to_string();
                 }
             }
-            return self.path.clone();
+            let (first, _) = split_registry(&self.path);
+            if first == DOCKER_HUB {
+                return self.path.clone();
+            }
         }
         format!("{}/{}", self.registry, self.path)
     }

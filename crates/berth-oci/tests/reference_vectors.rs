@@ -87,6 +87,16 @@ const ACCEPTED: &[(&str, &str, Option<&str>)] = &[
     ),
     ("a.b/c", "a.b/c:latest", None),
     (
+        "docker.io/a.b/c",
+        "docker.io/a.b/c:latest",
+        Some("docker.io/a.b/c:latest"),
+    ),
+    (
+        "docker.io/localhost/x",
+        "docker.io/localhost/x:latest",
+        Some("docker.io/localhost/x:latest"),
+    ),
+    (
         "x@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "docker.io/library/x@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         Some("x@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),

@@ -8,7 +8,7 @@
 //! but the same config and diff IDs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -139,8 +139,17 @@ impl DockerArchiveSource {
         self.paths
             .insert(config_desc.digest.clone(), entry.config.clone());
         let mut layers = Vec::new();
-        for path in &entry.layers {
-            let layer = self.describe_layer(path)?;
+        for (path, want) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
+            let (layer, diff_id) = self.describe_layer(path)?;
+            // As `docker load` does: the layers must be the ones the config names.
+            if diff_id != *want {
+                return Err(TransportError::invalid(
+                    &place,
+                    format!(
+                        "layer {path:?} of image {i} has diff ID {diff_id}, but its config lists {want}; the archive is inconsistent"
+                    ),
+                ));
+            }
             self.paths.insert(layer.digest.clone(), path.clone());
             layers.push(layer);
         }
@@ -151,38 +160,39 @@ impl DockerArchiveSource {
         Ok(desc)
     }
 
-    /// A layer file's descriptor: its compression from its first bytes, its digest from its
-    /// name when the name is one (`blobs/sha256/<hex>`, `<hex>.tar`; checked when read) or else
-    /// by hashing it.
-    fn describe_layer(&self, path: &str) -> Result<Descriptor, TransportError> {
+    /// A layer file's descriptor and diff ID. Its compression is told by its first bytes; its
+    /// digest by its name when the name is one (`blobs/sha256/<hex>`, `<hex>.tar`; the bytes
+    /// are checked against it when read), or else by hashing it. A compressed layer (rare in
+    /// Docker archives) is decompressed once to learn its diff ID.
+    fn describe_layer(&self, path: &str) -> Result<(Descriptor, Digest), TransportError> {
         let place = &self.place;
+        let io_err = |e| TransportError::io(place, e);
         let missing = || TransportError::not_found(place, format!("layer {path:?}"));
-        let size = self
-            .files
-            .size(path)
-            .map_err(|e| TransportError::io(place, e))?
-            .ok_or_else(missing)?;
-        let mut reader = self
-            .files
-            .open(path)
-            .map_err(|e| TransportError::io(place, e))?
-            .ok_or_else(missing)?;
-        let head = read_head(&mut reader, 4).map_err(|e| TransportError::io(place, e))?;
+        let open = || -> Result<Box<dyn Read + Send>, TransportError> {
+            self.files.open(path).map_err(io_err)?.ok_or_else(missing)
+        };
+        let size = self.files.size(path).map_err(io_err)?.ok_or_else(missing)?;
+        let head = read_head(&mut open()?, 4).map_err(io_err)?;
         let compression = Compression::sniff(&head);
+        let hash = |reader: &mut dyn Read| -> Result<Digest, TransportError> {
+            let mut w = HashingWriter::new(io::sink(), Algorithm::Sha256);
+            io::copy(reader, &mut w).map_err(io_err)?;
+            Ok(w.finish().1)
+        };
         let file_name = path.rsplit('/').next().unwrap_or(path);
         let stem = file_name.strip_suffix(".tar").unwrap_or(file_name);
-        let named = Digest::from_hex(Algorithm::Sha256, stem).ok();
-        let digest = match named {
-            Some(d) => d,
-            None => {
-                let mut w = HashingWriter::new(io::sink(), Algorithm::Sha256);
-                w.write_all(&head)
-                    .map_err(|e| TransportError::io(place, e))?;
-                io::copy(&mut reader, &mut w).map_err(|e| TransportError::io(place, e))?;
-                w.finish().1
-            }
+        let digest = match Digest::from_hex(Algorithm::Sha256, stem) {
+            Ok(named) => named,
+            Err(_) => hash(&mut open()?)?,
         };
-        Ok(Descriptor::new(compression.oci_layer(), digest, size))
+        let diff_id = match compression {
+            Compression::None => digest.clone(),
+            c => hash(&mut decoder(c, open()?).map_err(io_err)?)?,
+        };
+        Ok((
+            Descriptor::new(compression.oci_layer(), digest, size),
+            diff_id,
+        ))
     }
 }
 
