@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use berth_oci::Digest;
-use test_support::{Berth, Podman, Registry, busybox_rootfs, json, require, run_ok};
+use test_support::{Berth, Dockerd, Podman, Registry, busybox_rootfs, json, require, run_ok};
 
 fn setup() -> (tempfile::TempDir, Berth, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -263,5 +263,63 @@ fn podman_loads_and_runs_berths_archives_and_berth_loads_podmans() {
     assert_eq!(
         rootfs,
         json(&b.ok(&["inspect", "peer/busybox:1"]))[0]["RootFS"]
+    );
+}
+
+#[test]
+fn docker_loads_and_runs_berths_archive_and_berth_loads_dockers() {
+    let (dir, b, digest) = setup();
+    let archive = p(&dir, "image.tar");
+    b.ok(&["save", "peer/busybox:1", "-o", &archive]);
+    let dockerd = Dockerd::start();
+    let out = run_ok(dockerd.command().args(["load", "-i", &archive]));
+    assert_eq!(out.trim(), "Loaded image: peer/busybox:1");
+    let out = run_ok(
+        dockerd
+            .command()
+            .args(["run", "--rm", "--network=none", "peer/busybox:1"]),
+    );
+    assert_eq!(out, "hello from berth\n");
+    let id = run_ok(
+        dockerd
+            .command()
+            .args(["inspect", "--format", "{{.Id}}", "peer/busybox:1"]),
+    );
+
+    // docker save gives back what berth's own Docker archive loads as: the same image.
+    let saved = p(&dir, "docker-saved.tar");
+    run_ok(
+        dockerd
+            .command()
+            .args(["save", "-o", &saved, "peer/busybox:1"]),
+    );
+    let b2 = Berth::new(env!("CARGO_BIN_EXE_berth"), &dir.path().join("root2"));
+    b2.ok(&["load", "-i", &saved]);
+    let b3 = Berth::new(env!("CARGO_BIN_EXE_berth"), &dir.path().join("root3"));
+    b3.ok(&["load", "-i", &archive]);
+    let via_docker = json(&b2.ok(&["inspect", "peer/busybox:1"]));
+    let via_berth = json(&b3.ok(&["inspect", "peer/busybox:1"]));
+    assert_eq!(via_docker[0]["Id"], via_berth[0]["Id"]);
+    assert_ne!(
+        via_docker[0]["Id"], digest,
+        "Docker archives hold uncompressed layers"
+    );
+    let config = berth_oci::Manifest::parse(
+        &fs::read(
+            b2.root
+                .join("blobs/sha256")
+                .join(&via_docker[0]["Id"].as_str().unwrap()[7..]),
+        )
+        .unwrap(),
+        None,
+    )
+    .unwrap();
+    let berth_oci::Manifest::Image(m) = config else {
+        panic!("an image manifest")
+    };
+    assert_eq!(
+        m.config.digest.to_string(),
+        id.trim(),
+        "Docker's image ID is the config digest"
     );
 }
