@@ -92,11 +92,26 @@ impl Ctx<'_> {
                 }
                 Manifest::Index(index) => index,
             };
-            let one = match &self.opts.platforms {
+            let mut one = match &self.opts.platforms {
                 Platforms::One(p) => Some(p.clone()),
                 Platforms::All if !self.dst.capabilities().indexes => Some(Platform::host()),
                 Platforms::All => None,
             };
+            // Docker and containerd save multi-platform indexes with only the platforms they
+            // pulled. Such an index can't be kept whole: keep the host's image instead.
+            if one.is_none() {
+                if let Some(missing) = self.first_missing(&index.manifests).await? {
+                    let host = Platform::host();
+                    self.progress.event(Event::Warning {
+                        message: &format!(
+                            "{}: index {} lacks {missing}; keeping only its {host} image",
+                            self.src.describe(),
+                            desc.digest
+                        ),
+                    });
+                    one = Some(host);
+                }
+            }
             match one {
                 Some(platform) => {
                     let child = platform.select(&index.manifests).ok_or_else(|| {
@@ -116,6 +131,27 @@ impl Ctx<'_> {
                 }
             }
         })
+    }
+
+    /// The first child of an index the source doesn't have, described for a message.
+    async fn first_missing(
+        &self,
+        children: &[Descriptor],
+    ) -> Result<Option<String>, TransportError> {
+        for child in children {
+            match self.src.manifest(child).await {
+                Ok(_) => {}
+                Err(TransportError::NotFound { .. }) => {
+                    let what = match &child.platform {
+                        Some(p) => format!("its {p} image ({})", child.digest),
+                        None => format!("manifest {}", child.digest),
+                    };
+                    return Ok(Some(what));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// Copies a manifest and everything under it, skipping what the destination has.

@@ -311,6 +311,38 @@ fn multi_platform_indexes_are_kept_or_narrowed() {
     let _ = amd;
 }
 
+#[test]
+fn an_index_saved_with_only_some_platforms_loads_the_hosts() {
+    let env = Env::new();
+    let (layout, _, amd, arm) = two_platform_layout(&env);
+    // Docker and containerd save indexes listing platforms they never pulled.
+    let host_is_arm = Platform::host().architecture == "arm64";
+    let (kept, dropped) = if host_is_arm { (arm, amd) } else { (amd, arm) };
+    fs::remove_file(layout.join("blobs/sha256").join(&dropped[7..])).unwrap();
+    let b = env.berth();
+    let out = b
+        .command()
+        .args(["load", "-i", &layout.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("berth: warning:") && stderr.contains(&dropped),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Loaded image: multi:1"
+    );
+    assert_eq!(id(&b, "multi:1"), kept);
+    assert!(b.ok(&["fsck"]).contains("all good"));
+}
+
 /// Damages a layout: truncates or alters the largest blob (the layer).
 fn damage(layout: &Path, truncate: bool) -> String {
     let dir = layout.join("blobs/sha256");

@@ -43,6 +43,9 @@ fn short(d: &berth_oci::Digest) -> String {
 impl Progress for Reporter {
     fn event(&self, event: Event<'_>) {
         match (self, event) {
+            (Reporter::Quiet | Reporter::Plain, Event::Warning { message }) => {
+                eprintln!("berth: warning: {message}");
+            }
             (Reporter::Quiet, _) => {}
             (Reporter::Plain, Event::BlobDone { digest }) => {
                 eprintln!("Copying blob {} done", short(digest));
@@ -85,6 +88,9 @@ impl Progress for Reporter {
                     }
                     Event::ManifestWritten { digest, .. } => {
                         let _ = multi.println(format!("manifest {} written", short(digest)));
+                    }
+                    Event::Warning { message } => {
+                        let _ = multi.println(format!("berth: warning: {message}"));
                     }
                     Event::BlobStart { .. } => {}
                 }
