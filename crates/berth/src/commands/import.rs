@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
     let imported = import(&store, source, name.as_ref(), &opts)
         .with_context(|| format!("importing {}", args.source))?;
     for skipped in &imported.skipped {
-        eprintln!("berth: skipped {skipped}: sockets can't be stored in a layer");
+        eprintln!("berth: warning: skipped {skipped}: a socket can't be stored in a layer");
     }
     if !args.quiet {
         if let Some(name) = &name {
