@@ -310,10 +310,7 @@ pub fn temp_name() -> String {
 /// Replaces the file at `path` with `bytes` atomically: readers see the old file or the new
 /// one, never part of either, even if the process dies halfway.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let temp = dir.join(temp_name());
     let result = (|| {
         let mut f = File::create(&temp)?;
@@ -326,4 +323,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         return Err(io_err(path, e));
     }
     sync_dir(dir)
+}
+
+/// The directory a path is in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }

@@ -10,11 +10,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_oci::media_type::{self, Compression, Kind};
 use berth_oci::{Algorithm, Descriptor, Digest, ImageConfig, ImageManifest, Manifest, Reference};
+use berth_store::blobs::parent_dir;
 use berth_store::compression::{decoder, read_head};
 use berth_store::{HashingWriter, VerifyingReader};
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::Files;
 use crate::stream::{self, BlobStream};
-use crate::tar_out::TarOut;
+use crate::tar_out::{Pending, TarOut};
 use crate::{Capabilities, ImageDestination, ImageSource, Root, TransportError};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -247,27 +248,23 @@ struct Writer {
 /// Writes a Docker archive into a temporary file beside `path`, renamed into place at commit.
 pub struct DockerArchiveDestination {
     place: String,
-    /// `None` once committed.
-    writer: Arc<Mutex<Option<Writer>>>,
+    writer: Pending<Writer>,
 }
 
 impl DockerArchiveDestination {
     pub fn new(path: &Path) -> Result<DockerArchiveDestination, TransportError> {
         let place = format!("docker-archive:{}", path.display());
         let out = TarOut::create(path).map_err(|e| TransportError::io(&place, e))?;
-        let spool_dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let spool_dir = parent_dir(path).to_path_buf();
         Ok(DockerArchiveDestination {
             place,
-            writer: Arc::new(Mutex::new(Some(Writer {
+            writer: Pending::new(Writer {
                 out,
                 spool_dir,
                 configs: HashMap::new(),
                 layers: HashMap::new(),
                 manifests: HashMap::new(),
-            }))),
+            }),
         })
     }
 
@@ -280,18 +277,15 @@ impl DockerArchiveDestination {
 }
 
 fn with_writer<T>(
-    writer: &Mutex<Option<Writer>>,
+    writer: &Pending<Writer>,
     place: &str,
     f: impl FnOnce(&mut Writer) -> Result<T, TransportError>,
 ) -> Result<T, TransportError> {
-    let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-    match guard.as_mut() {
-        Some(w) => f(w),
-        None => Err(TransportError::invalid(
-            place,
-            "the archive was already committed",
-        )),
-    }
+    writer.with(f).unwrap_or_else(|| Err(committed(place)))
+}
+
+fn committed(place: &str) -> TransportError {
+    TransportError::invalid(place, "the archive was already committed")
 }
 
 impl Writer {
@@ -511,10 +505,7 @@ impl ImageDestination for DockerArchiveDestination {
         let place = self.place.clone();
         let roots = roots.to_vec();
         tokio::task::spawn_blocking(move || {
-            let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut w = guard.take().ok_or_else(|| {
-                TransportError::invalid(&place, "the archive was already committed")
-            })?;
+            let mut w = writer.take().ok_or_else(|| committed(&place))?;
             let entries = roots
                 .iter()
                 .map(|r| w.entry(&place, r))

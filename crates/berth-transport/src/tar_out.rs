@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use berth_store::blobs::{sync_dir, temp_name};
+use berth_store::blobs::{parent_dir, sync_dir, temp_name};
 
 pub struct TarOut {
     builder: Option<tar::Builder<BufWriter<File>>>,
@@ -18,10 +19,7 @@ pub struct TarOut {
 
 impl TarOut {
     pub fn create(dest: &Path) -> io::Result<TarOut> {
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = parent_dir(dest);
         if dest.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::IsADirectory,
@@ -98,10 +96,7 @@ impl TarOut {
             .map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&self.temp, &self.dest)?;
-        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-            sync_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
-        }
-        Ok(())
+        sync_dir(parent_dir(&self.dest)).map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -122,4 +117,31 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h.set_uid(0);
     h.set_gid(0);
     h
+}
+
+/// An archive being written, shared by a copy's tasks until it is taken out to be finished;
+/// after that every use finds nothing.
+pub struct Pending<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Clone for Pending<T> {
+    fn clone(&self) -> Self {
+        Pending(self.0.clone())
+    }
+}
+
+impl<T> Pending<T> {
+    pub fn new(value: T) -> Pending<T> {
+        Pending(Arc::new(Mutex::new(Some(value))))
+    }
+
+    /// Runs `f` on the value, or returns `None` if it was taken.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_mut().map(f)
+    }
+
+    /// Takes the value out, once.
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }

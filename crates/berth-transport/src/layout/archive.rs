@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_oci::Descriptor;
@@ -14,7 +14,7 @@ use super::{
 };
 use crate::stream::{self, BlobStream};
 use crate::tar_index::TarIndex;
-use crate::tar_out::TarOut;
+use crate::tar_out::{Pending, TarOut};
 use crate::{ImageDestination, Root, TransportError};
 
 /// Opens an OCI archive for reading. `temp_dir` takes the decompressed copy of a compressed one.
@@ -32,8 +32,7 @@ pub fn open_archive(
 /// `index.json` close it at commit, when it is renamed into place.
 pub struct OciArchiveDestination {
     place: String,
-    /// `None` once committed.
-    out: Arc<Mutex<Option<TarOut>>>,
+    out: Pending<TarOut>,
 }
 
 impl OciArchiveDestination {
@@ -46,21 +45,21 @@ impl OciArchiveDestination {
             .map_err(|e| TransportError::io(&place, e))?;
         Ok(OciArchiveDestination {
             place,
-            out: Arc::new(Mutex::new(Some(out))),
+            out: Pending::new(out),
         })
     }
 }
 
 /// Runs `f` on the archive being written, unless it was committed already.
 fn with_out<T>(
-    out: &Mutex<Option<TarOut>>,
+    out: &Pending<TarOut>,
     f: impl FnOnce(&mut TarOut) -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut guard = out.lock().unwrap_or_else(|p| p.into_inner());
-    match guard.as_mut() {
-        Some(out) => f(out),
-        None => Err(io::Error::other("the archive was already committed")),
-    }
+    out.with(f).unwrap_or_else(|| Err(committed()))
+}
+
+fn committed() -> io::Error {
+    io::Error::other("the archive was already committed")
 }
 
 /// Adds a blob under `blobs/<algorithm>/<hex>` unless it is there already.
@@ -107,10 +106,7 @@ impl ImageDestination for OciArchiveDestination {
         let index = merge_index(None, index_entries(roots));
         let out = self.out.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = out.lock().unwrap_or_else(|p| p.into_inner());
-            let mut archive = guard
-                .take()
-                .ok_or_else(|| io::Error::other("the archive was already committed"))?;
+            let mut archive = out.take().ok_or_else(committed)?;
             archive.bytes(INDEX_FILE, &index.to_bytes())?;
             archive.finish()
         })
