@@ -59,11 +59,14 @@ pub struct Imported {
 /// The image is a pure function of the tree and the options: entries are written in a fixed
 /// order with fixed headers, and the creation time is `source_date_epoch`, or else the newest
 /// mtime in the tree, never the clock. So importing the same tree twice gives the same digest.
+///
+/// `report` is called with (content bytes written, content bytes in all) as the layer is made.
 pub fn import(
     store: &Store,
     source: ImportSource<'_>,
     name: Option<&Reference>,
     opts: &ImportOptions,
+    report: &dyn Fn(u64, u64),
 ) -> Result<Imported, ImportError> {
     // Check the changes before doing any work.
     let mut container = ContainerConfig::default();
@@ -82,7 +85,10 @@ pub fn import(
         source_date_epoch: opts.source_date_epoch,
     };
     let writer = store.blobs().writer(Algorithm::Sha256)?;
-    let (writer, stats) = write_gzip_layer(&entries, &tar_opts, writer)?;
+    let total = entries.content_size();
+    report(0, total);
+    let (writer, stats) =
+        write_gzip_layer(&entries, &tar_opts, writer, &|done| report(done, total))?;
     let compressed = writer.written();
     let digest: Digest = writer.commit(None, None)?;
     let layer = Descriptor::new(media_type::OCI_LAYER_GZIP, digest, compressed);

@@ -13,4 +13,4 @@ pub mod write;
 
 pub use error::LayerError;
 pub use source::{Entries, from_dir, from_tarball};
-pub use write::{TarOptions, TarStats, gzip, write_gzip_layer, write_tar};
+pub use write::{TarOptions, TarStats, gzip, write_gzip_layer, write_tar, write_tar_reporting};

@@ -21,6 +21,19 @@ pub struct Entries {
     pub skipped: Vec<String>,
 }
 
+impl Entries {
+    /// Bytes of file content the layer will hold.
+    pub fn content_size(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| match e.kind {
+                Kind::File { size, .. } => size,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
 /// Reads a directory tree: every object under `root`, not `root` itself.
 pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
     let meta = fs::metadata(root).map_err(|e| LayerError::io(root, e))?;

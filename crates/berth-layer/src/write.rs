@@ -42,6 +42,18 @@ pub fn write_tar<W: Write>(
     opts: &TarOptions,
     out: W,
 ) -> Result<(W, TarStats), LayerError> {
+    write_tar_reporting(entries, opts, out, &|_| {})
+}
+
+/// [`write_tar`], calling `report` with the bytes of file content written so far after each
+/// file ([`Entries::content_size`] is the total).
+pub fn write_tar_reporting<W: Write>(
+    entries: &Entries,
+    opts: &TarOptions,
+    out: W,
+    report: &dyn Fn(u64),
+) -> Result<(W, TarStats), LayerError> {
+    let mut done = 0;
     let hashed = HashingWriter::new(out, Algorithm::Sha256);
     let mut builder = tar::Builder::new(hashed);
     let mut newest = None;
@@ -53,6 +65,10 @@ pub fn write_tar<W: Write>(
         .max(0);
         newest = newest.max(Some(mtime));
         append(&mut builder, entry, mtime, entries.spool.as_ref())?;
+        if let Kind::File { size, .. } = entry.kind {
+            done += size;
+            report(done);
+        }
     }
     let hashed = builder.into_inner().map_err(LayerError::Write)?;
     let (out, diff_id, size) = hashed.finish();
@@ -213,13 +229,15 @@ pub fn gzip<W: Write>(out: W) -> flate2::write::GzEncoder<W> {
         .write(out, flate2::Compression::new(6))
 }
 
-/// Writes `entries` as a gzip-compressed layer into `out`.
+/// Writes `entries` as a gzip-compressed layer into `out`, reporting as
+/// [`write_tar_reporting`] does.
 pub fn write_gzip_layer<W: Write>(
     entries: &Entries,
     opts: &TarOptions,
     out: W,
+    report: &dyn Fn(u64),
 ) -> Result<(W, TarStats), LayerError> {
-    let (gz, stats) = write_tar(entries, opts, gzip(out))?;
+    let (gz, stats) = write_tar_reporting(entries, opts, gzip(out), report)?;
     let out = gz.finish().map_err(LayerError::Write)?;
     Ok((out, stats))
 }

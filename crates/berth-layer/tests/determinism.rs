@@ -16,7 +16,9 @@ fn tar_of(dir: &Path, opts: &TarOptions) -> (Vec<u8>, berth_layer::TarStats) {
 
 fn gz_of(dir: &Path, opts: &TarOptions) -> Vec<u8> {
     let entries = from_dir(dir).unwrap();
-    write_gzip_layer(&entries, opts, Vec::new()).unwrap().0
+    write_gzip_layer(&entries, opts, Vec::new(), &|_| {})
+        .unwrap()
+        .0
 }
 
 /// What a tar holds, entry by entry: (path, type, mode, uid, gid, mtime, link, xattrs, content).

@@ -1,12 +1,13 @@
 //! `berth import SOURCE [REF]`
 
 use std::fs::File;
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use berth_layer::import::{ImportOptions, ImportSource, import};
 use berth_oci::{Platform, Reference};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::Context;
 use crate::cli::ImportArgs;
@@ -36,8 +37,17 @@ pub fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         ImportSource::Tarball(Box::new(file), path.display().to_string())
     };
-    let imported = import(&store, source, name.as_ref(), &opts)
-        .with_context(|| format!("importing {}", args.source))?;
+    let bar = progress_bar(args.quiet);
+    let imported = import(&store, source, name.as_ref(), &opts, &|done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let imported = imported.with_context(|| format!("importing {}", args.source))?;
     for skipped in &imported.skipped {
         eprintln!("berth: warning: skipped {skipped}: a socket can't be stored in a layer");
     }
@@ -48,4 +58,20 @@ pub fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
     }
     println!("{}", imported.manifest.digest);
     Ok(())
+}
+
+/// A bar on a terminal for the file content written into the layer; nothing otherwise.
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "Importing [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
 }
