@@ -26,7 +26,7 @@ pub enum StoreError {
         size: u64,
         limit: u64,
     },
-    #[error("no such image: {0}")]
+    #[error("no such image: {0} (`berth images` lists the images in the store)")]
     UnknownImage(String),
     #[error(transparent)]
     InvalidName(#[from] berth_oci::ReferenceError),

@@ -113,7 +113,7 @@ fn only_complete_manifests_are_recorded_and_only_images_tagged() {
         desc.digest
     );
     let err = store.lookup("x:2").unwrap_err().to_string();
-    assert_eq!(err, "no such image: x:2");
+    assert!(err.starts_with("no such image: x:2 "), "{err}");
 }
 
 #[test]
