@@ -145,6 +145,24 @@ impl Blobs {
         Ok(digest)
     }
 
+    /// Moves a finished file, already hashed to `digest` by whoever wrote it, into place. The
+    /// file must be on the store's file system. If the blob is there already the file is
+    /// dropped instead.
+    pub fn adopt(&self, file: &Path, digest: &Digest) -> Result<(), StoreError> {
+        let dest = self.path(digest);
+        if dest.is_file() {
+            let _ = fs::remove_file(file);
+            return Ok(());
+        }
+        File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_err(file, e))?;
+        let parent = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        fs::rename(file, &dest).map_err(|e| io_err(&dest, e))?;
+        sync_dir(parent)
+    }
+
     pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
         let path = self.path(digest);
         match fs::remove_file(&path) {

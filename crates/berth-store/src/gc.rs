@@ -2,11 +2,16 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::time::Duration;
 
 use berth_oci::Digest;
 
 use crate::error::StoreError;
 use crate::store::Store;
+
+/// How long registry content may stay unreferenced before GC takes it: long enough for a
+/// client to upload an image's blobs and then push its manifest.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(60 * 60);
 
 /// What a GC run removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,10 +41,14 @@ impl FsckReport {
 }
 
 impl Store {
-    /// Removes every blob and manifest record no image reaches, and writers' leftovers.
+    /// Removes every blob and manifest record nothing keeps alive (see [`Meta::reachable`]),
+    /// and writers' leftovers. Registry content pushed within `grace` is kept even if nothing
+    /// references it yet: a blob uploaded for a manifest still to come.
     ///
     /// Waits for running writers when `wait`; otherwise returns `None` if one is running.
-    pub fn gc(&self, wait: bool) -> Result<Option<GcReport>, StoreError> {
+    ///
+    /// [`Meta::reachable`]: crate::meta::Meta::reachable
+    pub fn gc(&self, wait: bool, grace: Duration) -> Result<Option<GcReport>, StoreError> {
         let Some(_lock) = self.gc_lock(wait)? else {
             return Ok(None);
         };
@@ -47,7 +56,8 @@ impl Store {
             partial_files_removed: self.blobs().clear_ingest()?,
             ..GcReport::default()
         };
-        let live = self.meta().reachable()?;
+        let cutoff = crate::meta::now() - grace.as_secs() as i64;
+        let live = self.meta().reachable(cutoff)?;
         report.manifests_forgotten = self.meta().forget_unreachable(&live)?;
         for (digest, size) in self.blobs().list()? {
             if !live.contains(&digest) {

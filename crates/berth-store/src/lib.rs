@@ -15,12 +15,13 @@ mod gc;
 mod layer_info;
 pub mod lock;
 pub mod meta;
+pub mod repos;
 mod store;
 pub mod verify;
 
 pub use blobs::{BlobWriter, Blobs};
 pub use error::StoreError;
-pub use gc::{FsckReport, GcReport};
+pub use gc::{DEFAULT_GRACE, FsckReport, GcReport};
 pub use meta::{ImageRecord, LayerInfo};
 pub use store::{ResolvedImage, Store};
 pub use verify::{HashingWriter, Mismatch, Verifier, VerifyingReader};

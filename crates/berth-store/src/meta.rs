@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE manifests (
@@ -57,6 +57,44 @@ CREATE TABLE layers (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: what `berth registry` keeps per repository.
+const SCHEMA_V2: &str = "
+CREATE TABLE repo_blobs (
+    repo   TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    added  INTEGER NOT NULL,
+    PRIMARY KEY (repo, digest)
+) WITHOUT ROWID;
+CREATE INDEX repo_blobs_digest ON repo_blobs(digest);
+CREATE TABLE repo_manifests (
+    repo          TEXT NOT NULL,
+    digest        TEXT NOT NULL REFERENCES manifests(digest),
+    added         INTEGER NOT NULL,
+    subject       TEXT,
+    artifact_type TEXT,
+    annotations   TEXT,
+    PRIMARY KEY (repo, digest)
+) WITHOUT ROWID;
+CREATE INDEX repo_manifests_subject ON repo_manifests(subject);
+CREATE INDEX repo_manifests_digest ON repo_manifests(digest);
+CREATE TABLE repo_tags (
+    repo    TEXT NOT NULL,
+    tag     TEXT NOT NULL,
+    digest  TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (repo, tag),
+    FOREIGN KEY (repo, digest) REFERENCES repo_manifests(repo, digest)
+) WITHOUT ROWID;
+CREATE INDEX repo_tags_digest ON repo_tags(repo, digest);
+CREATE TABLE uploads (
+    id        TEXT PRIMARY KEY,
+    repo      TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    offset    INTEGER NOT NULL,
+    updated   INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// An image record: a root manifest or index the store keeps, and its tags.
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
@@ -76,8 +114,8 @@ pub struct LayerInfo {
 }
 
 pub struct Meta {
-    conn: Connection,
-    path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
 }
 
 impl Meta {
@@ -100,7 +138,7 @@ impl Meta {
         Ok(meta)
     }
 
-    fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
         db_err(&self.path)
     }
 
@@ -120,8 +158,13 @@ impl Meta {
                 known: SCHEMA_VERSION,
             });
         }
-        if version == 0 {
+        if version < 1 {
             tx.execute_batch(SCHEMA).map_err(db)?;
+        }
+        if version < 2 {
+            tx.execute_batch(SCHEMA_V2).map_err(db)?;
+        }
+        if version < SCHEMA_VERSION {
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
                 .map_err(db)?;
         }
@@ -356,19 +399,25 @@ impl Meta {
         Ok(out)
     }
 
-    /// Every digest reachable from an image: manifests, and what they reference.
-    pub fn reachable(&self) -> Result<HashSet<Digest>, StoreError> {
+    /// Every digest something keeps alive: images, registry tags, registry manifests without a
+    /// subject, and anything pushed to the registry since `cutoff` (Unix seconds); then what
+    /// those reference, and the referrers of anything alive.
+    pub fn reachable(&self, cutoff: i64) -> Result<HashSet<Digest>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "WITH RECURSIVE live(d) AS (
                      SELECT digest FROM images
-                     UNION SELECT child FROM refs JOIN live ON refs.parent = live.d)
+                     UNION SELECT digest FROM repo_tags
+                     UNION SELECT digest FROM repo_manifests WHERE subject IS NULL OR added >= ?1
+                     UNION SELECT digest FROM repo_blobs WHERE added >= ?1
+                     UNION SELECT child FROM refs JOIN live ON refs.parent = live.d
+                     UNION SELECT m.digest FROM repo_manifests m JOIN live ON m.subject = live.d)
                  SELECT d FROM live",
             )
             .map_err(self.db())?;
         let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
+            .query_map([cutoff], |r| r.get::<_, String>(0))
             .map_err(self.db())?;
         let mut out = HashSet::new();
         for row in rows {
@@ -415,6 +464,30 @@ impl Meta {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
+        // Registry rows first: they reference the manifests and blobs about to go.
+        let repo_rows: Vec<(String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT repo, digest FROM repo_manifests UNION ALL SELECT repo, digest FROM repo_blobs")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        for (repo, digest) in repo_rows {
+            if !Digest::parse(&digest).is_ok_and(|d| live.contains(&d)) {
+                tx.execute(
+                    "DELETE FROM repo_manifests WHERE repo = ?1 AND digest = ?2",
+                    params![repo, digest],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
+                    params![repo, digest],
+                )
+                .map_err(db)?;
+            }
+        }
         let mut removed = 0;
         for (d, _) in all.iter().filter(|(d, _)| !live.contains(d)) {
             removed += tx
@@ -469,7 +542,7 @@ impl Meta {
     }
 }
 
-fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+pub(crate) fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
     move |source| StoreError::Db {
         path: path.to_path_buf(),
         source,

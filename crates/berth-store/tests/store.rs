@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use berth_oci::{Descriptor, Digest, ImageManifest, Reference, media_type};
 use berth_store::{Store, StoreError};
@@ -127,10 +128,10 @@ fn gc_waits_for_writers_and_keeps_what_images_use() {
 
     // A writer is running: GC must not touch its (so far unreferenced) blobs.
     let lock = store.write_lock().unwrap();
-    assert!(store.gc(false).unwrap().is_none());
+    assert!(store.gc(false, Duration::ZERO).unwrap().is_none());
     drop(lock);
 
-    let report = store.gc(false).unwrap().unwrap();
+    let report = store.gc(false, Duration::ZERO).unwrap().unwrap();
     assert_eq!(report.blobs_removed, 1);
     assert!(!store.blobs().contains(&stray));
     assert!(store.blobs().contains(&desc.digest));
@@ -138,7 +139,7 @@ fn gc_waits_for_writers_and_keeps_what_images_use() {
 
     // Once the image goes, so does everything it used.
     store.meta().remove_image(&desc.digest).unwrap();
-    let report = store.gc(true).unwrap().unwrap();
+    let report = store.gc(true, Duration::ZERO).unwrap().unwrap();
     assert_eq!(report.blobs_removed, 3);
     assert_eq!(report.manifests_forgotten, 1);
 }

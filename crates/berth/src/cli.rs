@@ -24,9 +24,9 @@ pub struct Global {
     /// Store directory [default: $BERTH_ROOT, else $XDG_DATA_HOME/berth or ~/.local/share/berth]
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// How much to log on standard error
-    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
-    pub log_level: LogLevel,
+    /// How much to log on standard error [default: warn; info for `registry serve`]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -60,6 +60,37 @@ pub enum Command {
     Gc,
     /// Check every blob against its digest and every image for missing parts
     Fsck(FsckArgs),
+    /// Run a registry: the OCI distribution API over this store
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Serve the registry until SIGTERM or SIGINT
+    Serve(ServeArgs),
+    /// Expire stale uploads, apply retention and collect garbage, as the server does hourly
+    Gc(RegistryGcArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:5000, or the config file's]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<std::net::SocketAddr>,
+    /// Configuration file (TOML): auth, policies, TLS, GC
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RegistryGcArgs {
+    /// Configuration file (TOML), for policies and the grace period
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Keep unreferenced uploads younger than this (e.g. 30m, 1h) [default: the config's, 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
 }
 
 #[derive(Args, Debug)]

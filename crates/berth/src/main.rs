@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    init_logging(cli.global.log_level);
+    let default_level = match &cli.command {
+        Command::Registry(cli::RegistryCommand::Serve(_)) => LogLevel::Info,
+        _ => LogLevel::Warn,
+    };
+    init_logging(cli.global.log_level.unwrap_or(default_level));
     let ctx = Context {
         root: cli.global.root.clone(),
     };
@@ -44,12 +48,13 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Load(args) => commands::load::run(ctx, args),
         Command::Gc => commands::gc::run(ctx),
         Command::Fsck(args) => commands::gc::fsck(ctx, args),
+        Command::Registry(cmd) => commands::registry::run(ctx, cmd),
     }
 }
 
 /// What every command needs: where the store is.
 pub struct Context {
-    root: Option<PathBuf>,
+    pub root: Option<PathBuf>,
 }
 
 impl Context {
@@ -146,6 +151,6 @@ fn init_logging(level: LogLevel) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
-        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

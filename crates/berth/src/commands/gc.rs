@@ -8,11 +8,13 @@ use crate::ui::format;
 
 pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let store = ctx.store()?;
-    let report = match store.gc(false)? {
+    let report = match store.gc(false, berth_store::DEFAULT_GRACE)? {
         Some(r) => r,
         None => {
             eprintln!("Waiting for other berth processes writing to the store…");
-            store.gc(true)?.expect("waited for the lock")
+            store
+                .gc(true, berth_store::DEFAULT_GRACE)?
+                .expect("waited for the lock")
         }
     };
     println!(

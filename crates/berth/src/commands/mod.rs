@@ -4,6 +4,7 @@ pub mod images;
 pub mod import;
 pub mod inspect;
 pub mod load;
+pub mod registry;
 pub mod rmi;
 pub mod save;
 pub mod tag;

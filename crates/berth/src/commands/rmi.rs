@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: RmiArgs) -> anyhow::Result<()> {
         }
     }
     // Free the space now unless another berth process is writing; `berth gc` catches up later.
-    if let Some(report) = store.gc(false)? {
+    if let Some(report) = store.gc(false, berth_store::DEFAULT_GRACE)? {
         if report.blobs_removed > 0 {
             eprintln!(
                 "Freed {} ({} blobs)",

@@ -1,0 +1,69 @@
+//! The registry's shared state.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use berth_oci::Digest;
+use berth_store::Store;
+use bytes::Bytes;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::uploads::Sessions;
+
+/// Manifest bytes total the in-memory cache may hold.
+const MANIFEST_CACHE_BYTES: usize = 64 << 20;
+
+pub struct App {
+    pub store: Arc<Store>,
+    pub config: Config,
+    pub auth: Authenticator,
+    pub sessions: Sessions,
+    pub metrics: Metrics,
+    pub manifests: ManifestCache,
+}
+
+impl App {
+    pub fn new(store: Arc<Store>, config: Config, auth: Authenticator) -> App {
+        let dir: PathBuf = store.root().join("uploads");
+        App {
+            sessions: Sessions::new(dir),
+            store,
+            config,
+            auth,
+            metrics: Metrics::default(),
+            manifests: ManifestCache::default(),
+        }
+    }
+}
+
+/// Manifest bytes by digest. Content-addressed, so never stale; bounded in size.
+#[derive(Default)]
+pub struct ManifestCache {
+    inner: Mutex<(HashMap<Digest, Bytes>, usize)>,
+}
+
+impl ManifestCache {
+    pub fn get(&self, digest: &Digest) -> Option<Bytes> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(digest)
+            .cloned()
+    }
+
+    pub fn put(&self, digest: &Digest, bytes: Bytes) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, size) = &mut *guard;
+        if *size + bytes.len() > MANIFEST_CACHE_BYTES {
+            // Simple and fair enough: start over when full.
+            map.clear();
+            *size = 0;
+        }
+        *size += bytes.len();
+        map.insert(digest.clone(), bytes);
+    }
+}
