@@ -213,6 +213,112 @@ impl Drop for Registry {
     }
 }
 
+/// `berth registry serve` on a free loopback port, stopped (SIGTERM) on drop.
+pub struct BerthRegistry {
+    child: Option<Child>,
+    bin: PathBuf,
+    pub root: PathBuf,
+    config: Option<PathBuf>,
+    pub addr: String,
+}
+
+impl BerthRegistry {
+    /// `bin` is `env!("CARGO_BIN_EXE_berth")`; `config` is TOML for `--config`, if any.
+    pub fn start(bin: &str, root: &Path, config: Option<&str>) -> BerthRegistry {
+        let config = config.map(|text| {
+            let path = root.with_extension("registry.toml");
+            fs::create_dir_all(root).unwrap();
+            fs::write(&path, text).unwrap();
+            path
+        });
+        let mut registry = BerthRegistry {
+            child: None,
+            bin: PathBuf::from(bin),
+            root: root.to_path_buf(),
+            config,
+            addr: format!("127.0.0.1:{}", free_port()),
+        };
+        registry.restart();
+        registry
+    }
+
+    /// Starts the server (again), on the same port and store.
+    pub fn restart(&mut self) {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&self.root).args([
+            "--log-level",
+            "warn",
+            "registry",
+            "serve",
+            "--addr",
+            &self.addr,
+        ]);
+        if let Some(config) = &self.config {
+            c.arg("--config").arg(config);
+        }
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("berth registry starts");
+        self.child = Some(child);
+        wait_for_http(&self.addr);
+    }
+
+    /// kill -9: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGTERM, and wait for a clean exit; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for BerthRegistry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Waits until something answers HTTP on `addr` (any status).
+fn wait_for_http(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(addr) {
+            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing answered HTTP on {addr}");
+}
+
 /// podman with its own storage under `dir`, set up to run here: runc (crun fails on this
 /// kernel's hybrid cgroups), cgroupfs, no network, and limits the sandbox allows.
 pub struct Podman {
