@@ -1,0 +1,161 @@
+//! kill -9 of `berth registry` in the middle of parallel pushes: after a restart, every push a
+//! client saw succeed still pulls, byte for byte, and the store is consistent.
+
+use std::fs;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use test_support::{Berth, BerthRegistry, busybox_rootfs, require, run_ok};
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth");
+
+/// An image of `megabytes` of incompressible data in its own layout; returns (layout, digest).
+fn random_image(dir: &std::path::Path, n: usize, megabytes: usize) -> (String, String) {
+    let rootfs = dir.join(format!("rootfs{n}"));
+    busybox_rootfs(&rootfs);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (n as u64 + 1);
+    for i in 0..megabytes {
+        let mut f = fs::File::create(rootfs.join(format!("data{i}"))).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        for chunk in buf.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes());
+        }
+        f.write_all(&buf).unwrap();
+    }
+    let berth = Berth::new(BIN, &dir.join(format!("cli{n}")));
+    let digest = berth
+        .ok(&[
+            "import",
+            "-q",
+            &rootfs.display().to_string(),
+            &format!("crash/img{n}:1"),
+        ])
+        .trim()
+        .to_string();
+    let layout = dir.join(format!("layout{n}")).display().to_string();
+    berth.ok(&[
+        "save",
+        &format!("crash/img{n}:1"),
+        "--format",
+        "oci-dir",
+        "-o",
+        &layout,
+    ]);
+    (layout, digest)
+}
+
+/// skopeo pushing a layout. Each push gets an empty HOME, so skopeo's blob cache can't turn
+/// uploads into cross-repository mounts: every round moves every byte again.
+fn push(layout: &str, dest: &str) -> Child {
+    static PUSHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PUSHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let home = std::env::temp_dir().join(format!("berth-crash-home-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(&home).unwrap();
+    Command::new("skopeo")
+        .env("HOME", &home)
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{layout}:1"),
+            dest,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn acknowledged_pushes_survive_kill_9() {
+    require("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let images: Vec<(String, String)> = (0..4).map(|n| random_image(dir.path(), n, 6)).collect();
+    let mut reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
+
+    // How long the parallel pushes take when left alone, to spread the kills across them.
+    let start = Instant::now();
+    let mut children: Vec<Child> = images
+        .iter()
+        .enumerate()
+        .map(|(n, (layout, _))| {
+            push(
+                layout,
+                &format!("docker://{}/crash/img{n}:warmup", reg.addr),
+            )
+        })
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    let full = start.elapsed();
+
+    let mut acknowledged: Vec<(String, String)> = Vec::new();
+    let mut interrupted = 0;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..6 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = full.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let targets: Vec<(String, String)> = images
+            .iter()
+            .enumerate()
+            .map(|(n, (_, digest))| {
+                (
+                    format!("{}/crash/r{round}/img{n}:1", reg.addr),
+                    digest.clone(),
+                )
+            })
+            .collect();
+        let mut children: Vec<Child> = images
+            .iter()
+            .zip(&targets)
+            .map(|((layout, _), (target, _))| push(layout, &format!("docker://{target}")))
+            .collect();
+        std::thread::sleep(delay);
+        reg.kill();
+        for (child, target) in children.iter_mut().zip(&targets) {
+            if child.wait().unwrap().success() {
+                acknowledged.push(target.clone());
+            } else {
+                interrupted += 1;
+            }
+        }
+        reg.restart();
+        // Everything acknowledged so far pulls whole, with the pushed digest.
+        for (target, digest) in &acknowledged {
+            let out = dir.path().join("check");
+            let _ = fs::remove_dir_all(&out);
+            run_ok(Command::new("skopeo").args([
+                "--insecure-policy",
+                "copy",
+                "--src-tls-verify=false",
+                &format!("docker://{target}"),
+                &format!("oci:{}:x", out.display()),
+            ]));
+            let index: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+            assert_eq!(
+                index["manifests"][0]["digest"], *digest,
+                "round {round}: {target}"
+            );
+        }
+    }
+    assert!(
+        interrupted >= 4,
+        "only {interrupted} pushes were interrupted: the kills came too late"
+    );
+    // And the store underneath is consistent.
+    let fsck = Berth::new(BIN, &reg.root).run(&["fsck"]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+}
