@@ -48,16 +48,8 @@ fn random_image(dir: &std::path::Path, n: usize, megabytes: usize) -> (String, S
     (layout, digest)
 }
 
-/// skopeo pushing a layout. Each push gets an empty HOME, so skopeo's blob cache can't turn
-/// uploads into cross-repository mounts: every round moves every byte again.
 fn push(layout: &str, dest: &str) -> Child {
-    static PUSHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = PUSHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let home = std::env::temp_dir().join(format!("berth-crash-home-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&home);
-    fs::create_dir_all(&home).unwrap();
     Command::new("skopeo")
-        .env("HOME", &home)
         .args([
             "--insecure-policy",
             "copy",
@@ -75,12 +67,19 @@ fn push(layout: &str, dest: &str) -> Child {
 fn acknowledged_pushes_survive_kill_9() {
     require("skopeo");
     let dir = tempfile::tempdir().unwrap();
-    let images: Vec<(String, String)> = (0..4).map(|n| random_image(dir.path(), n, 6)).collect();
+    // Fresh images every round: skopeo remembers which blobs a registry has and would mount
+    // them instead of uploading, and the kills must land in uploads.
+    let images_for = |round: usize| -> Vec<(String, String)> {
+        (0..4)
+            .map(|n| random_image(dir.path(), round * 10 + n, 4))
+            .collect()
+    };
     let mut reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
 
     // How long the parallel pushes take when left alone, to spread the kills across them.
+    let warmup = images_for(99);
     let start = Instant::now();
-    let mut children: Vec<Child> = images
+    let mut children: Vec<Child> = warmup
         .iter()
         .enumerate()
         .map(|(n, (layout, _))| {
@@ -103,6 +102,7 @@ fn acknowledged_pushes_survive_kill_9() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = full.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let images = images_for(round);
         let targets: Vec<(String, String)> = images
             .iter()
             .enumerate()
@@ -147,6 +147,7 @@ fn acknowledged_pushes_survive_kill_9() {
             );
         }
     }
+    eprintln!("{interrupted} pushes interrupted, {} acknowledged", acknowledged.len());
     assert!(
         interrupted >= 4,
         "only {interrupted} pushes were interrupted: the kills came too late"
