@@ -94,14 +94,17 @@ fn acknowledged_pushes_survive_kill_9() {
     }
     let full = start.elapsed();
 
+    let mut full = full;
     let mut acknowledged: Vec<(String, String)> = Vec::new();
     let mut interrupted = 0;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for round in 0..6 {
+    for round in 0..8 {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = full.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        // Some rounds are killed mid-upload, some after everything was acknowledged.
+        let deadline = full.mul_f64(1.3 * fraction);
         let images = images_for(round);
         let targets: Vec<(String, String)> = images
             .iter()
@@ -113,15 +116,29 @@ fn acknowledged_pushes_survive_kill_9() {
                 )
             })
             .collect();
+        let start = Instant::now();
         let mut children: Vec<Child> = images
             .iter()
             .zip(&targets)
             .map(|((layout, _), (target, _))| push(layout, &format!("docker://{target}")))
             .collect();
-        std::thread::sleep(delay);
+        let mut statuses = vec![None; children.len()];
+        while start.elapsed() < deadline && statuses.iter().any(Option::is_none) {
+            for (child, status) in children.iter_mut().zip(statuses.iter_mut()) {
+                if status.is_none() {
+                    *status = child.try_wait().unwrap();
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        if statuses.iter().all(Option::is_some) {
+            // Finished before the kill: learn how long a round takes.
+            full = (full + start.elapsed()) / 2;
+        }
         reg.kill();
-        for (child, target) in children.iter_mut().zip(&targets) {
-            if child.wait().unwrap().success() {
+        for ((child, status), target) in children.iter_mut().zip(statuses).zip(&targets) {
+            let status = status.unwrap_or_else(|| child.wait().unwrap());
+            if status.success() {
                 acknowledged.push(target.clone());
             } else {
                 interrupted += 1;
@@ -147,10 +164,14 @@ fn acknowledged_pushes_survive_kill_9() {
             );
         }
     }
-    eprintln!("{interrupted} pushes interrupted, {} acknowledged", acknowledged.len());
+    eprintln!(
+        "{interrupted} pushes interrupted, {} acknowledged",
+        acknowledged.len()
+    );
     assert!(
-        interrupted >= 4,
-        "only {interrupted} pushes were interrupted: the kills came too late"
+        interrupted >= 4 && acknowledged.len() >= 4,
+        "{interrupted} pushes were interrupted and {} acknowledged: the kills must land both in and after uploads",
+        acknowledged.len()
     );
     // And the store underneath is consistent.
     let fsck = Berth::new(BIN, &reg.root).run(&["fsck"]);
