@@ -1,6 +1,6 @@
 //! The registry's shared state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +18,10 @@ const MANIFEST_CACHE_BYTES: usize = 64 << 20;
 
 pub struct App {
     pub store: Arc<Store>,
+    /// Blobs whose bytes this process has checked against their digest (received them, or
+    /// served them once); later reads skip the hashing. Clients check too, and `berth fsck`
+    /// checks at rest.
+    pub verified: Mutex<HashSet<Digest>>,
     pub config: Config,
     pub auth: Authenticator,
     pub sessions: Sessions,
@@ -29,6 +33,7 @@ impl App {
     pub fn new(store: Arc<Store>, config: Config, auth: Authenticator) -> App {
         let dir: PathBuf = store.root().join("uploads");
         App {
+            verified: Mutex::default(),
             sessions: Sessions::new(dir),
             store,
             config,

@@ -352,6 +352,11 @@ async fn finish_session(
     .await
     .map_err(|e| ApiError::internal("storing a blob", e))??;
     req.app.sessions.forget(id);
+    req.app
+        .verified
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(digest.clone());
     Ok(blob_created(name, digest, who))
 }
 
