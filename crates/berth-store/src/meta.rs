@@ -400,7 +400,7 @@ impl Meta {
     }
 
     /// Every digest something keeps alive: images, registry tags, registry manifests without a
-    /// subject, and anything pushed to the registry since `cutoff` (Unix seconds); then what
+    /// subject, and anything pushed to the registry after `cutoff` (Unix seconds); then what
     /// those reference, and the referrers of anything alive.
     pub fn reachable(&self, cutoff: i64) -> Result<HashSet<Digest>, StoreError> {
         let mut stmt = self
@@ -409,8 +409,8 @@ impl Meta {
                 "WITH RECURSIVE live(d) AS (
                      SELECT digest FROM images
                      UNION SELECT digest FROM repo_tags
-                     UNION SELECT digest FROM repo_manifests WHERE subject IS NULL OR added >= ?1
-                     UNION SELECT digest FROM repo_blobs WHERE added >= ?1
+                     UNION SELECT digest FROM repo_manifests WHERE subject IS NULL OR added > ?1
+                     UNION SELECT digest FROM repo_blobs WHERE added > ?1
                      UNION SELECT child FROM refs JOIN live ON refs.parent = live.d
                      UNION SELECT m.digest FROM repo_manifests m JOIN live ON m.subject = live.d)
                  SELECT d FROM live",

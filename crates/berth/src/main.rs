@@ -107,7 +107,8 @@ fn one_line(e: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
-    out.replace('\n', " ")
+    // Multi-line messages (a TOML parser's, say) fold onto the one line.
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Help and version print as usual; a usage mistake prints one line and exits 1.

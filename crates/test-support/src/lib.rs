@@ -302,21 +302,17 @@ impl Drop for BerthRegistry {
     }
 }
 
-/// Waits until something answers HTTP on `addr` (any status).
+/// Waits until the server listens on `addr` (it binds before it serves, so a connection
+/// that is accepted will be answered, over HTTP or TLS).
 fn wait_for_http(addr: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(addr) {
-            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            if buf.starts_with("HTTP/") {
-                return;
-            }
+        if TcpStream::connect(addr).is_ok() {
+            return;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("nothing answered HTTP on {addr}");
+    panic!("nothing listens on {addr}");
 }
 
 /// podman with its own storage under `dir`, set up to run here: runc (crun fails on this
