@@ -16,6 +16,8 @@ use crate::config::{Action, Auth, AuthMode, glob};
 use crate::error::{ApiError, Code};
 
 const ISSUER: &str = "berth";
+/// How long `docker login`'s refresh token lasts.
+const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a checked password is trusted before bcrypt runs again.
 const PASSWORD_CACHE: Duration = Duration::from_secs(300);
 
@@ -114,7 +116,8 @@ impl Authenticator {
     }
 
     /// Whether `who` may do `action` to `repo`, by the rules (all signed-in users may do
-    /// anything when there are none).
+    /// anything when there are none). What anonymous users may do, signed-in users may too:
+    /// clients send their credentials to every repository of a registry.
     pub fn allows(&self, who: &Identity, repo: &str, action: Action) -> bool {
         if self.config.mode == AuthMode::None {
             return true;
@@ -127,7 +130,7 @@ impl Authenticator {
                 && rule.repositories.iter().any(|p| glob(p, repo))
                 && rule.users.iter().any(|u| match who {
                     Identity::Anonymous => u == "anonymous",
-                    Identity::User(name) => u == "*" || u == name,
+                    Identity::User(name) => u == "*" || u == "anonymous" || u == name,
                 })
         })
     }
@@ -349,11 +352,46 @@ impl Authenticator {
         (token, ttl)
     }
 
-    /// Checks a token's signature, issuer, audience and times.
+    /// A refresh token for `docker login`: it names the user and grants nothing itself; its
+    /// own audience keeps it from passing for an access token.
+    pub fn issue_refresh_token(&self, who: &Identity) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            iss: ISSUER.to_string(),
+            sub: who.name().to_string(),
+            aud: self.refresh_audience(),
+            exp: now + REFRESH_TTL.as_secs(),
+            nbf: now.saturating_sub(5),
+            iat: now,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            access: Vec::new(),
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .expect("HS256 signing can't fail")
+    }
+
+    fn refresh_audience(&self) -> String {
+        format!("{}/refresh", self.config.service)
+    }
+
+    /// Checks a refresh token (and only a refresh token).
+    pub fn verify_refresh_token(&self, token: &str) -> Result<Claims, String> {
+        self.verify(token, &self.refresh_audience())
+    }
+
+    /// Checks an access token's signature, issuer, audience and times.
     pub fn verify_token(&self, token: &str) -> Result<Claims, String> {
+        self.verify(token, &self.config.service)
+    }
+
+    fn verify(&self, token: &str, audience: &str) -> Result<Claims, String> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[ISSUER]);
-        v.set_audience(&[&self.config.service]);
+        v.set_audience(&[audience]);
         v.leeway = 5;
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&self.secret), &v)
             .map(|d| d.claims)

@@ -14,7 +14,7 @@
 //! token_ttl = "5m"
 //!
 //! [[auth.rules]]                  # without rules, any signed-in user may do anything
-//! users = ["alice"]               # names; "*" is any signed-in user, "anonymous" nobody signed in
+//! users = ["alice"]               # names; "*" is any signed-in user, "anonymous" anyone at all
 //! repositories = ["alice/**"]     # * matches within a path component, ** across them
 //! actions = ["pull", "push", "delete"]
 //!

@@ -51,13 +51,14 @@ impl Code {
 }
 
 /// An error response: status, spec code, a message for people, optional detail, extra headers.
+/// The rarely used parts are boxed: every handler's `Result` carries one of these.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: Code,
     pub message: String,
-    pub detail: Option<serde_json::Value>,
-    pub headers: HeaderMap,
+    pub detail: Option<Box<serde_json::Value>>,
+    pub headers: Box<HeaderMap>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -69,12 +70,12 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
-            headers: HeaderMap::new(),
+            headers: Box::default(),
         }
     }
 
     pub fn detail(mut self, detail: serde_json::Value) -> ApiError {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -114,7 +115,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(detail) = self.detail {
-            error["detail"] = detail;
+            error["detail"] = *detail;
         }
         let body = json!({ "errors": [error] }).to_string();
         let mut response = (self.status, body).into_response();

@@ -86,7 +86,9 @@ fn retain(store: &Store, config: &Config, report: &mut Report) -> Result<(), Sto
         }
         if let Some(age) = retention.untagged_older_than {
             let cutoff = now() - age.as_secs() as i64;
-            for digest in store.meta().untagged_manifests(&repo, cutoff)? {
+            // Its own statement: the metadata lock must be let go before the loop takes it.
+            let untagged = store.meta().untagged_manifests(&repo, cutoff)?;
+            for digest in untagged {
                 if store.meta().delete_repo_manifest(&repo, &digest)? {
                     report.manifests_retired += 1;
                 }

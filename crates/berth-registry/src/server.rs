@@ -223,6 +223,9 @@ async fn collect_periodically(app: Arc<App>) {
         let (store, config) = (app.store.clone(), app.config.clone());
         match tokio::task::spawn_blocking(move || maintenance::run(&store, &config)).await {
             Ok(Ok(report)) => {
+                // Sessions the pass expired go from memory too.
+                app.sessions
+                    .retain(|id| !matches!(app.store.meta().upload(id), Ok(None)));
                 app.metrics
                     .set_storage(report.storage_bytes, report.storage_blobs);
                 tracing::info!(

@@ -65,7 +65,7 @@ pub async fn token(
                 _ => return unauthorized(),
             },
             Some("refresh_token") => {
-                match get("refresh_token").map(|t| app.auth.verify_token(&t)) {
+                match get("refresh_token").map(|t| app.auth.verify_refresh_token(&t)) {
                     Some(Ok(claims)) if !claims.sub.is_empty() => Identity::User(claims.sub),
                     _ => return unauthorized(),
                 }
@@ -89,8 +89,7 @@ pub async fn token(
     });
     // A refresh token lets `docker login` keep signing in without the password.
     if method == Method::POST && matches!(who, Identity::User(_)) {
-        let (refresh, _) = app.auth.issue_token(&who, &[]);
-        body["refresh_token"] = json!(refresh);
+        body["refresh_token"] = json!(app.auth.issue_refresh_token(&who));
     }
     let mut response = (StatusCode::OK, body.to_string()).into_response();
     response.headers_mut().insert(

@@ -54,6 +54,15 @@ impl Sessions {
             .clone()
     }
 
+    /// Drops the state of sessions `keep` says are over (expired, say): their open files
+    /// would otherwise hold on to the disk space of files already removed.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| keep(id));
+    }
+
     pub fn forget(&self, id: &str) {
         self.live
             .lock()
@@ -75,24 +84,31 @@ impl Sessions {
         let len = file.metadata()?.len();
         let offset = offset.min(len);
         file.set_len(offset)?;
-        let mut hasher = algorithm.hasher();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut pos = 0;
-        while pos < offset {
-            let want = buf.len().min((offset - pos) as usize);
-            let n = file.read_at(&mut buf[..want], pos)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            pos += n as u64;
-        }
+        let (hasher, pos) = hash_prefix(&file, algorithm, offset)?;
         Ok(Session {
             file: Arc::new(file),
             hasher,
             offset: pos,
         })
     }
+}
+
+/// Hashes the first `len` bytes of a session file; returns the hash and how many bytes there
+/// were (fewer than `len` if the file is shorter).
+pub fn hash_prefix(file: &File, algorithm: Algorithm, len: u64) -> io::Result<(Hasher, u64)> {
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0;
+    while pos < len {
+        let want = buf.len().min((len - pos) as usize);
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok((hasher, pos))
 }
 
 /// Writes `bytes` at `offset` on a blocking thread.

@@ -68,6 +68,15 @@ pub struct Upload {
     pub updated: i64,
 }
 
+/// Now, in microseconds since the epoch: when tags move. Seconds are too coarse to tell which
+/// of the tags a build pushes one after another is the newest.
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 impl Meta {
     /// Whether the repository holds anything at all.
     pub fn repo_exists(&self, repo: &str) -> Result<bool, StoreError> {
@@ -190,11 +199,12 @@ impl Meta {
             ],
         )
         .map_err(db)?;
+        let moved = now_micros();
         for tag in m.tags {
             tx.execute(
                 "INSERT INTO repo_tags (repo, tag, digest, updated) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(repo, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated",
-                params![repo, tag, digest, time],
+                params![repo, tag, digest, moved],
             )
             .map_err(db)?;
         }
@@ -378,7 +388,8 @@ impl Meta {
         Ok(out)
     }
 
-    /// Tags of a repository with their manifests and when they last moved, newest first.
+    /// Tags of a repository and when they last moved (microseconds since the epoch; whole
+    /// seconds for tags set before that, which sort as older), newest first.
     pub fn repo_tag_times(&self, repo: &str) -> Result<Vec<(String, i64)>, StoreError> {
         let mut stmt = self
             .conn

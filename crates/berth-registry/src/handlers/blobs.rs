@@ -118,7 +118,10 @@ async fn map_blob(req: &Request<'_>, digest: &Digest) -> ApiResult<Bytes> {
         // valid, and nothing truncates a blob.
         let map = unsafe { memmap2::Mmap::map(&file)? };
         if !checked && !d.matches(&map) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("blob {d} is damaged on disk")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob {d} is damaged on disk"),
+            ));
         }
         Ok(Bytes::from_owner(map))
     })

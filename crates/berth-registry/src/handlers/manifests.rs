@@ -101,6 +101,7 @@ pub async fn put(
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Push))?;
     if super::content_length(req.headers).is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
+        super::drain(body.into_data_stream(), 0).await;
         return Err(too_large());
     }
     let bytes = read_body(body, MAX_MANIFEST_SIZE, too_large).await?;
@@ -245,7 +246,13 @@ pub async fn put(
         h.insert("OCI-Subject", header_value(&s.digest.to_string()));
     }
     if !query_tags.is_empty() {
-        h.insert("OCI-Tag", header_value(&query_tags.join(", ")));
+        let mut accepted: Vec<&str> = Vec::new();
+        for t in &query_tags {
+            if !accepted.contains(t) {
+                accepted.push(t);
+            }
+        }
+        h.insert("OCI-Tag", header_value(&accepted.join(", ")));
     }
     Ok(with_user(response, &who))
 }

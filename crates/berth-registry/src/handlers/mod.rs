@@ -162,6 +162,10 @@ pub fn push_need(name: &str) -> Need<'_> {
     Need::Repo(name, Action::Push)
 }
 
+/// How much of a body too large to take is still read (and dropped) before refusing it: a
+/// client still sending when the connection closes sees a broken pipe, not the refusal.
+const DRAIN_MAX: usize = 64 << 20;
+
 /// Reads a whole request body, refusing more than `limit` bytes.
 pub async fn read_body(
     body: Body,
@@ -178,11 +182,26 @@ pub async fn read_body(
             )
         })?;
         if buf.len() + chunk.len() > limit {
+            drain(stream, buf.len() + chunk.len()).await;
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// Reads and drops the rest of a body (up to [`DRAIN_MAX`] in all), so the answer to it
+/// reaches the client.
+pub async fn drain(
+    mut stream: impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+    mut read: usize,
+) {
+    while read <= DRAIN_MAX {
+        match stream.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
 }
 
 /// The declared Content-Length, if any.

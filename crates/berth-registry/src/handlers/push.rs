@@ -13,7 +13,7 @@ use crate::auth::{Identity, Need};
 use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::route::{check_name, parse_digest};
-use crate::uploads::{Session, write_at};
+use crate::uploads::{Session, hash_prefix, write_at};
 
 /// The smallest chunk (but the last) clients should PATCH: fewer, larger writes.
 pub const CHUNK_MIN: u64 = 1 << 20;
@@ -77,6 +77,8 @@ pub async fn start(req: &Request<'_>, name: &str, body: Body) -> ApiResult<Respo
             ));
         }
     };
+    // A malformed digest is refused before a session exists to be left behind.
+    let single = req.query.get("digest").map(parse_digest).transpose()?;
     let id = uuid::Uuid::new_v4().to_string();
     req.app
         .sessions
@@ -88,8 +90,7 @@ pub async fn start(req: &Request<'_>, name: &str, body: Body) -> ApiResult<Respo
         .create_upload(&id, name, algorithm.name())?;
 
     // Single-request upload: the whole blob in the POST.
-    if let Some(d) = req.query.get("digest") {
-        let digest = parse_digest(d)?;
+    if let Some(digest) = single {
         let session = req
             .app
             .sessions
@@ -158,6 +159,10 @@ async fn session_slot(
     id: &str,
 ) -> ApiResult<(Algorithm, tokio::sync::OwnedMutexGuard<Option<Session>>)> {
     let row = req.app.store.meta().upload(id)?;
+    if row.is_none() {
+        // Expired or cancelled elsewhere: let go of what this process still holds of it.
+        req.app.sessions.forget(id);
+    }
     let Some(row) = row.filter(|r| r.repo == name) else {
         return Err(unknown_upload(id));
     };
@@ -316,19 +321,19 @@ async fn finish_session(
         return Err(e);
     }
     let session = slot.take().expect("session present");
-    if session.hasher.algorithm() != digest.algorithm() {
-        cancel_session(req, id)?;
-        return Err(ApiError::bad_request(
-            Code::DigestInvalid,
-            format!(
-                "the upload was hashed with {}, but the digest is {}; start it with ?digest-algorithm={}",
-                session.hasher.algorithm(),
-                digest.algorithm(),
-                digest.algorithm()
-            ),
-        ));
-    }
-    let actual = session.hasher.clone().finish();
+    let actual = if session.hasher.algorithm() == digest.algorithm() {
+        session.hasher.clone().finish()
+    } else {
+        // Closed with another algorithm than the session was started with (clients rarely
+        // send ?digest-algorithm=): hash the bytes again with the one the digest names.
+        let (file, algorithm, len) = (session.file.clone(), digest.algorithm(), session.offset);
+        tokio::task::spawn_blocking(move || hash_prefix(&file, algorithm, len))
+            .await
+            .map_err(|e| ApiError::internal("hashing an upload", e))?
+            .map_err(|e| ApiError::internal("hashing an upload", e))?
+            .0
+            .finish()
+    };
     if actual != *digest {
         cancel_session(req, id)?;
         return Err(ApiError::bad_request(
@@ -380,7 +385,7 @@ pub async fn status(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Respon
 pub async fn cancel(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Response> {
     let who = req.authorize(push_need(name))?;
     let row = req.app.store.meta().upload(id)?;
-    if !row.is_some_and(|r| r.repo == name) {
+    if row.is_none_or(|r| r.repo != name) {
         return Err(unknown_upload(id));
     }
     let _guard = req.app.sessions.slot(id).lock_owned().await;
