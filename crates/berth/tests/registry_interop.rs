@@ -357,33 +357,31 @@ fn oras_pushes_an_artifact_with_a_subject_and_finds_it_by_referrers() {
         &format!("oci:{}:1", p(&e.dir, "layout")),
         &format!("docker://{}/art/app:1", reg.addr),
     ]));
-    let script = format!(
-        r#"
+    let script = r#"
 import json, os, sys
 import oras.client, oras.oci
 host, digest, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
 os.chdir(workdir)
 with open("sbom.json", "w") as f:
-    f.write('{{"bom": "berth"}}')
+    f.write('{"bom": "berth"}')
 client = oras.client.OrasClient(hostname=host, insecure=True)
-manifest = client.get_manifest(f"{{host}}/art/app:1")
+manifest = client.get_manifest(f"{host}/art/app:1")
 subject = oras.oci.Subject(mediaType=manifest["mediaType"], digest=digest, size=len(json.dumps(manifest)))
-subject.size = int(client.do_request(f"http://{{host}}/v2/art/app/manifests/1", "HEAD").headers["Content-Length"])
-resp = client.push(target=f"{{host}}/art/app:sbom", files=["sbom.json:application/vnd.example.sbom+json"], subject=subject, manifest_annotations={{"org.example.kind": "sbom"}})
+subject.size = int(client.do_request(f"http://{host}/v2/art/app/manifests/1", "HEAD").headers["Content-Length"])
+resp = client.push(target=f"{host}/art/app:sbom", files=["sbom.json:application/vnd.example.sbom+json"], subject=subject, manifest_annotations={"org.example.kind": "sbom"})
 assert resp.status_code == 201, resp.text
 pushed = resp.headers["Docker-Content-Digest"]
 assert resp.headers.get("OCI-Subject") == digest, dict(resp.headers)
-refs = client.do_request(f"http://{{host}}/v2/art/app/referrers/{{digest}}", "GET").json()
-print(json.dumps({{"pushed": pushed, "referrers": refs}}))
+refs = client.do_request(f"http://{host}/v2/art/app/referrers/{digest}", "GET").json()
+print(json.dumps({"pushed": pushed, "referrers": refs}))
 os.mkdir("pulled")
-client.pull(target=f"{{host}}/art/app:sbom", outdir="pulled")
+client.pull(target=f"{host}/art/app:sbom", outdir="pulled")
 print(open("pulled/sbom.json").read(), file=sys.stderr)
-"#
-    );
+"#;
     let out = Command::new("python3")
         .args([
             "-c",
-            &script,
+            script,
             &reg.addr,
             &e.digest,
             &e.dir.path().display().to_string(),
