@@ -237,6 +237,19 @@ impl Ctx<'_> {
             });
             return Ok(());
         }
+        if let Some(origin) = self.src.origin() {
+            if self.dst.mount_blob(desc, &origin).await? {
+                self.progress.event(Event::BlobMounted {
+                    digest: &desc.digest,
+                    size: desc.size,
+                });
+                self.done
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(desc.digest.clone());
+                return Ok(());
+            }
+        }
         self.progress.event(Event::BlobStart {
             digest: &desc.digest,
             size: desc.size,

@@ -230,6 +230,25 @@ impl ImageSource for DockerArchiveSource {
     }
 }
 
+/// Opens a Docker archive (a file, or a directory it was unpacked into) for reading;
+/// `selector` picks one image: a name from its RepoTags, or `@N` for the N-th.
+pub fn open(
+    path: &std::path::Path,
+    selector: Option<&str>,
+    temp_dir: &std::path::Path,
+) -> Result<DockerArchiveSource, TransportError> {
+    let place = format!("docker-archive:{}", path.display());
+    let files: Arc<dyn Files> = if path.is_dir() {
+        Arc::new(crate::files::DirFiles::new(path))
+    } else {
+        Arc::new(
+            crate::tar_index::TarIndex::open(path, temp_dir)
+                .map_err(|e| TransportError::io(&place, e))?,
+        )
+    };
+    DockerArchiveSource::new(place, files, selector)
+}
+
 /// A layer as written into the archive.
 #[derive(Debug, Clone)]
 struct WrittenLayer {

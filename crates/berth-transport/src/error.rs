@@ -28,6 +28,9 @@ pub enum TransportError {
     },
     #[error("{place}: {why}")]
     Unsupported { place: String, why: String },
+    /// A failure of a place defined outside this crate (a registry).
+    #[error(transparent)]
+    External(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl TransportError {

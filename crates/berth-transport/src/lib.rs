@@ -50,6 +50,19 @@ pub trait ImageSource: Send + Sync {
 
     /// A blob's bytes as a stream that fails at its end if they don't match the descriptor.
     async fn blob(&self, desc: &Descriptor) -> Result<BlobStream, TransportError>;
+
+    /// Where in a registry the images come from, if they do: a destination in the same
+    /// registry can mount blobs instead of copying them.
+    fn origin(&self) -> Option<Origin> {
+        None
+    }
+}
+
+/// A repository in a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub registry: String,
+    pub repository: String,
 }
 
 /// What a destination can hold.
@@ -72,6 +85,12 @@ pub trait ImageDestination: Send + Sync {
 
     /// Whether the blob is already there, so the copy can skip it.
     async fn has_blob(&self, desc: &Descriptor) -> Result<bool, TransportError>;
+
+    /// Links a blob another repository of the same registry has, without moving its bytes;
+    /// returns whether it could.
+    async fn mount_blob(&self, _desc: &Descriptor, _from: &Origin) -> Result<bool, TransportError> {
+        Ok(false)
+    }
 
     /// Writes a blob, checking it against the descriptor as it arrives; on a mismatch nothing
     /// is kept and the error says so.

@@ -27,6 +27,12 @@ pub struct Global {
     /// How much to log on standard error [default: warn; info for `registry serve`]
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
+    /// Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.0/8 always are
+    #[arg(long, global = true, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Trust this CA certificate (PEM) for registries, besides the system's
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -63,6 +69,126 @@ pub enum Command {
     /// Run a registry: the OCI distribution API over this store
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Sign in to a registry; the credential goes where Docker keeps it
+    Login(LoginArgs),
+    /// Forget a registry's credential
+    Logout(LogoutArgs),
+    /// Push an image from the store to a registry
+    Push(PushArgs),
+    /// Pull an image from a registry into the store
+    Pull(PullArgs),
+    /// Copy images between registries, layouts, archives and the store
+    Copy(CopyArgs),
+    /// Print the digest a reference names now, as REF@sha256:…
+    Resolve(ResolveArgs),
+    /// Look at manifests
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+    /// List a repository's tags
+    Tags(TagsArgs),
+    /// Delete an image (its manifest) from a registry
+    Delete(DeleteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Registry host, e.g. registry.example.com or localhost:5000
+    pub registry: String,
+    /// User name [default: asked on the terminal]
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Read the password from standard input (so it is never on a command line)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub registry: String,
+}
+
+/// How a transfer reports itself.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// No progress, only the result
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Progress and result as JSON lines on standard output
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Image in the store
+    pub image: String,
+    /// Where to push [default: the image's own name]
+    pub destination: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Image reference, e.g. localhost:5000/team/app:1.0
+    pub image: String,
+    /// From a multi-platform image, this platform's image [default: this host's]
+    #[arg(long, conflicts_with = "all_platforms")]
+    pub platform: Option<String>,
+    /// Pull the whole multi-platform image
+    #[arg(long)]
+    pub all_platforms: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// docker://REF, oci:PATH[:REF], oci-archive:PATH[:REF], docker-archive:PATH[:REF], local:REF
+    pub source: String,
+    /// Same forms as the source
+    pub destination: String,
+    /// From a multi-platform image, this platform's image [default: the host's from a registry, all otherwise]
+    #[arg(long, conflicts_with = "all_platforms")]
+    pub platform: Option<String>,
+    /// Copy the whole multi-platform image, every platform
+    #[arg(long)]
+    pub all_platforms: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// Image reference (a registry's, or any location)
+    pub image: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestCommand {
+    /// Print an image's manifest (or index) exactly as stored
+    Inspect(ManifestInspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManifestInspectArgs {
+    /// Image reference (a registry's, or any location)
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct TagsArgs {
+    /// Repository, e.g. localhost:5000/team/app
+    pub repository: String,
+    /// Tags asked for per request (the registry may send fewer, and Link to the rest)
+    #[arg(long, default_value_t = 1000)]
+    pub page_size: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Image reference; a tag deletes the manifest it names, and so every tag on it
+    pub image: String,
 }
 
 #[derive(Subcommand, Debug)]

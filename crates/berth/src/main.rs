@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod location;
 mod ui;
 
 use std::path::PathBuf;
@@ -26,6 +27,13 @@ fn main() -> ExitCode {
     init_logging(cli.global.log_level.unwrap_or(default_level));
     let ctx = Context {
         root: cli.global.root.clone(),
+        remote: berth_remote::Options {
+            insecure_registries: cli.global.insecure_registry.clone(),
+            ca_certs: cli.global.ca_cert.clone(),
+            ..berth_remote::Options::default()
+        },
+        client: std::sync::OnceLock::new(),
+        store: std::sync::OnceLock::new(),
     };
     match run(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,12 +57,26 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Gc => commands::gc::run(ctx),
         Command::Fsck(args) => commands::gc::fsck(ctx, args),
         Command::Registry(cmd) => commands::registry::run(ctx, cmd),
+        Command::Login(args) => commands::login::login(ctx, args),
+        Command::Logout(args) => commands::login::logout(ctx, args),
+        Command::Push(args) => commands::transfer::push(ctx, args),
+        Command::Pull(args) => commands::transfer::pull(ctx, args),
+        Command::Copy(args) => commands::transfer::copy(ctx, args),
+        Command::Resolve(args) => commands::remote::resolve(ctx, args),
+        Command::Manifest(cli::ManifestCommand::Inspect(args)) => {
+            commands::remote::manifest_inspect(ctx, args)
+        }
+        Command::Tags(args) => commands::remote::tags(ctx, args),
+        Command::Delete(args) => commands::remote::delete(ctx, args),
     }
 }
 
-/// What every command needs: where the store is.
+/// What every command needs: where the store is, how to reach registries.
 pub struct Context {
     pub root: Option<PathBuf>,
+    pub remote: berth_remote::Options,
+    client: std::sync::OnceLock<Arc<berth_remote::Client>>,
+    store: std::sync::OnceLock<Arc<Store>>,
 }
 
 impl Context {
@@ -78,11 +100,30 @@ impl Context {
         Ok(home.join(".local/share/berth"))
     }
 
+    /// The store, opened on first use.
     pub fn store(&self) -> anyhow::Result<Arc<Store>> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.clone());
+        }
         let root = self.root()?;
         let store = Store::open(&root)
             .with_context(|| format!("opening the berth store at {}", root.display()))?;
-        Ok(Arc::new(store))
+        Ok(self.store.get_or_init(|| Arc::new(store)).clone())
+    }
+
+    /// The registry client, made on first use.
+    pub fn client(&self) -> anyhow::Result<Arc<berth_remote::Client>> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(berth_remote::Client::new(self.remote.clone())?);
+        Ok(self.client.get_or_init(|| client).clone())
+    }
+
+    /// Where archives read from standard input or compressed are unpacked: the store's
+    /// ingest directory, so they share its file system.
+    pub fn temp_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(self.store()?.root().join("ingest"))
     }
 
     /// A runtime for commands that move images.

@@ -4,10 +4,13 @@ pub mod images;
 pub mod import;
 pub mod inspect;
 pub mod load;
+pub mod login;
 pub mod registry;
+pub mod remote;
 pub mod rmi;
 pub mod save;
 pub mod tag;
+pub mod transfer;
 
 use anyhow::Context as _;
 use berth_oci::Platform;

@@ -12,6 +12,8 @@ const BAR_MIN: u64 = 1 << 20;
 
 pub enum Reporter {
     Quiet,
+    /// Each event as a JSON line on standard output.
+    Json,
     /// One line per finished step on standard error.
     Plain,
     Bars {
@@ -21,6 +23,15 @@ pub enum Reporter {
 }
 
 impl Reporter {
+    /// For a transfer's output flags.
+    pub fn for_output(output: &crate::cli::OutputArgs) -> Reporter {
+        if output.json {
+            Reporter::Json
+        } else {
+            Reporter::new(output.quiet)
+        }
+    }
+
     /// Bars when standard error is a terminal, plain lines otherwise, nothing when `quiet`.
     pub fn new(quiet: bool) -> Reporter {
         if quiet {
@@ -43,6 +54,11 @@ fn short(d: &berth_oci::Digest) -> String {
 impl Progress for Reporter {
     fn event(&self, event: Event<'_>) {
         match (self, event) {
+            (Reporter::Json, event) => {
+                if let Some(line) = json_event(&event) {
+                    println!("{line}");
+                }
+            }
             (Reporter::Quiet | Reporter::Plain, Event::Warning { message }) => {
                 eprintln!("berth: warning: {message}");
             }
@@ -52,6 +68,9 @@ impl Progress for Reporter {
             }
             (Reporter::Plain, Event::BlobExists { digest, .. }) => {
                 eprintln!("Copying blob {} exists", short(digest));
+            }
+            (Reporter::Plain, Event::BlobMounted { digest, .. }) => {
+                eprintln!("Copying blob {} mounted", short(digest));
             }
             (Reporter::Plain, Event::ManifestWritten { digest, .. }) => {
                 eprintln!("Writing manifest {} done", short(digest));
@@ -86,6 +105,9 @@ impl Progress for Reporter {
                     Event::BlobExists { digest, .. } => {
                         let _ = multi.println(format!("{} exists", short(digest)));
                     }
+                    Event::BlobMounted { digest, .. } => {
+                        let _ = multi.println(format!("{} mounted", short(digest)));
+                    }
                     Event::ManifestWritten { digest, .. } => {
                         let _ = multi.println(format!("manifest {} written", short(digest)));
                     }
@@ -97,4 +119,30 @@ impl Progress for Reporter {
             }
         }
     }
+}
+
+/// An event as one JSON object; byte counts in flight are left out (too many).
+fn json_event(event: &Event<'_>) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match event {
+        Event::BlobStart {
+            digest,
+            size,
+            media_type,
+        } => {
+            json!({ "event": "blob_start", "digest": digest.to_string(), "size": size, "mediaType": media_type })
+        }
+        Event::BlobDone { digest } => json!({ "event": "blob_done", "digest": digest.to_string() }),
+        Event::BlobExists { digest, size } => {
+            json!({ "event": "blob_exists", "digest": digest.to_string(), "size": size })
+        }
+        Event::BlobMounted { digest, size } => {
+            json!({ "event": "blob_mounted", "digest": digest.to_string(), "size": size })
+        }
+        Event::ManifestWritten { digest, media_type } => {
+            json!({ "event": "manifest_written", "digest": digest.to_string(), "mediaType": media_type })
+        }
+        Event::Warning { message } => json!({ "event": "warning", "message": message }),
+        Event::BlobProgress { .. } => return None,
+    })
 }

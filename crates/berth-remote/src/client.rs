@@ -1,0 +1,625 @@
+//! Talking to registries: one HTTP client, per-registry auth state (the challenge, credentials,
+//! tokens per scope set), and requests that retry what is worth retrying.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+
+use crate::challenge::{self, Challenge};
+use crate::credentials::{Credential, DockerConfig};
+use crate::error::{Kind, RemoteError, kind_of, registry_message};
+
+/// Everything that decides how registries are reached.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Hosts (`host[:port]`) to reach over plain HTTP; `localhost` and `127.0.0.0/8` always are.
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) to trust besides the system's.
+    pub ca_certs: Vec<PathBuf>,
+    /// Docker's config file to read credentials from (default: `$DOCKER_CONFIG` or `~/.docker`).
+    pub docker_config: Option<PathBuf>,
+    /// Attempts per request for failures worth retrying (default 5).
+    pub retries: Option<u32>,
+    /// Smallest pause between retries (default 200 ms); it doubles each time.
+    pub backoff: Option<Duration>,
+}
+
+/// What a request may do to which repositories: the token flow's scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub repository: String,
+    pub actions: &'static str,
+}
+
+impl Scope {
+    pub fn pull(repository: &str) -> Scope {
+        Scope {
+            repository: repository.to_string(),
+            actions: "pull",
+        }
+    }
+
+    pub fn push(repository: &str) -> Scope {
+        Scope {
+            repository: repository.to_string(),
+            actions: "pull,push",
+        }
+    }
+
+    pub fn delete(repository: &str) -> Scope {
+        Scope {
+            repository: repository.to_string(),
+            actions: "delete",
+        }
+    }
+
+    fn token_scope(&self) -> String {
+        format!("repository:{}:{}", self.repository, self.actions)
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    options: Options,
+    registries: Mutex<HashMap<String, Arc<Registry>>>,
+}
+
+impl Client {
+    pub fn new(options: Options) -> Result<Client, RemoteError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(16)
+            .tcp_nodelay(true);
+        for path in &options.ca_certs {
+            let pem = std::fs::read(path).map_err(|e| {
+                RemoteError::new(
+                    "local",
+                    None,
+                    Kind::Tls,
+                    format!("--ca-cert {}: {e}", path.display()),
+                )
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                RemoteError::new(
+                    "local",
+                    None,
+                    Kind::Tls,
+                    format!("--ca-cert {}: not PEM certificates: {e}", path.display()),
+                )
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            RemoteError::new("local", None, Kind::Other, format!("setting up HTTP: {e}"))
+        })?;
+        Ok(Client {
+            http,
+            options,
+            registries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The client for one registry host (as written in references: `localhost:5000`,
+    /// `docker.io`), with its credentials from Docker's config.
+    pub fn registry(&self, host: &str) -> Result<Arc<Registry>, RemoteError> {
+        let mut registries = self.registries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = registries.get(host) {
+            return Ok(r.clone());
+        }
+        let credential = self.credential(host)?;
+        let registry = Arc::new(Registry {
+            host: host.to_string(),
+            base: base_url(host, &self.options.insecure_registries),
+            http: self.http.clone(),
+            credential,
+            retries: self.options.retries.unwrap_or(5),
+            backoff: self.options.backoff.unwrap_or(Duration::from_millis(200)),
+            auth: Mutex::new(AuthState::default()),
+        });
+        registries.insert(host.to_string(), registry.clone());
+        Ok(registry)
+    }
+
+    /// A registry client with the given credential instead of the stored one (`berth login`).
+    pub fn registry_with(&self, host: &str, credential: Credential) -> Arc<Registry> {
+        Arc::new(Registry {
+            host: host.to_string(),
+            base: base_url(host, &self.options.insecure_registries),
+            http: self.http.clone(),
+            credential: Some(credential),
+            retries: self.options.retries.unwrap_or(5),
+            backoff: self.options.backoff.unwrap_or(Duration::from_millis(200)),
+            auth: Mutex::new(AuthState::default()),
+        })
+    }
+
+    fn credential(&self, host: &str) -> Result<Option<Credential>, RemoteError> {
+        let Some(path) = self
+            .options
+            .docker_config
+            .clone()
+            .or_else(DockerConfig::default_path)
+        else {
+            return Ok(None);
+        };
+        let config = DockerConfig::load(&path)
+            .map_err(|e| RemoteError::new(host, None, Kind::Other, e.to_string()))?;
+        config
+            .get(host)
+            .map_err(|e| RemoteError::new(host, None, Kind::Other, e.to_string()))
+    }
+}
+
+/// `http://` for loopback and listed hosts, `https://` otherwise; Docker Hub's API host.
+fn base_url(host: &str, insecure: &[String]) -> String {
+    let api = match host {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        h => h,
+    };
+    let name = api.rsplit_once(':').map_or(api, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            api
+        }
+    });
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let loopback = name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let scheme = if loopback || insecure.iter().any(|i| i == host || i == api) {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{api}")
+}
+
+#[derive(Default)]
+struct AuthState {
+    /// What `/v2/` answered: `None` until asked, `Some(None)` when no auth is needed.
+    challenge: Option<Option<Challenge>>,
+    tokens: HashMap<String, (String, Instant)>,
+}
+
+/// One registry: where it is, who we are there, and the tokens we hold.
+pub struct Registry {
+    host: String,
+    base: String,
+    http: reqwest::Client,
+    credential: Option<Credential>,
+    retries: u32,
+    backoff: Duration,
+    auth: Mutex<AuthState>,
+}
+
+/// A request to make: built afresh for every attempt, so its body must be replayable.
+pub struct Request<'a> {
+    pub method: Method,
+    /// Path and query under the registry's base URL, or an absolute URL (upload locations).
+    pub target: String,
+    pub scopes: &'a [Scope],
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(method: Method, target: impl Into<String>, scopes: &'a [Scope]) -> Request<'a> {
+        Request {
+            method,
+            target: target.into(),
+            scopes,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    pub fn header(mut self, name: header::HeaderName, value: &str) -> Request<'a> {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    pub fn body(mut self, body: Bytes) -> Request<'a> {
+        self.body = Some(body);
+        self
+    }
+}
+
+impl Registry {
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn error(&self, repo: Option<&str>, kind: Kind, message: impl Into<String>) -> RemoteError {
+        RemoteError::new(&self.host, repo, kind, message)
+    }
+
+    /// An error for an unexpected response, with what the registry said.
+    pub async fn unexpected(
+        &self,
+        repo: Option<&str>,
+        what: &str,
+        response: Response,
+    ) -> RemoteError {
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        RemoteError::new(
+            &self.host,
+            repo,
+            kind_of(status),
+            format!("{what}: {}", registry_message(&body, status)),
+        )
+        .with_status(status)
+    }
+
+    fn url(&self, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{target}", self.base)
+        }
+    }
+
+    /// Sends a request with the right credentials, retrying connection failures, 408, 429 and
+    /// 5xx with backoff (honouring `Retry-After`), and a 401 once with fresh credentials.
+    pub async fn send(&self, req: &Request<'_>) -> Result<Response, RemoteError> {
+        let repo = req.scopes.first().map(|s| s.repository.as_str());
+        let mut attempt = 0;
+        let mut reauthorized = false;
+        loop {
+            let mut rb = self
+                .http
+                .request(req.method.clone(), self.url(&req.target))
+                .headers(req.headers.clone());
+            if let Some(body) = &req.body {
+                rb = rb.body(body.clone());
+            }
+            rb = self.authorize(rb, req.scopes).await?;
+            let result = rb.send().await;
+            let retry_after = match &result {
+                Err(e) if attempt < self.retries && retryable(e) => None,
+                Err(e) => return Err(self.network_error(repo, e)),
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !reauthorized => {
+                    reauthorized = true;
+                    self.learn(r.headers(), req.scopes);
+                    continue;
+                }
+                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {
+                    retry_after(r.headers())
+                }
+                Ok(_) => return result.map_err(|e| self.network_error(repo, &e)),
+            };
+            let pause = retry_after.unwrap_or_else(|| backoff(self.backoff, attempt));
+            tracing::debug!(registry = %self.host, attempt, ?pause, "retrying");
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    fn network_error(&self, repo: Option<&str>, e: &reqwest::Error) -> RemoteError {
+        let text = error_chain(e);
+        let kind = if text.contains("certificate")
+            || text.contains("tls")
+            || text.contains("TLS")
+            || text.contains("InvalidContentType")
+        {
+            Kind::Tls
+        } else {
+            Kind::Unavailable
+        };
+        RemoteError::new(
+            &self.host,
+            repo,
+            kind,
+            format!("can't reach {}: {text}", self.base),
+        )
+    }
+
+    /// Adds what this registry wants to a request: nothing, basic credentials, or a token.
+    async fn authorize(
+        &self,
+        rb: RequestBuilder,
+        scopes: &[Scope],
+    ) -> Result<RequestBuilder, RemoteError> {
+        let challenge = self.challenge().await?;
+        match challenge {
+            None => Ok(rb),
+            Some(Challenge::Basic) => Ok(match &self.credential {
+                Some(Credential::Basic { username, password }) => {
+                    rb.basic_auth(username, Some(password))
+                }
+                _ => rb,
+            }),
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                match self.token(&realm, service.as_deref(), scopes).await? {
+                    Some(token) => Ok(rb.bearer_auth(token)),
+                    None => Ok(rb),
+                }
+            }
+        }
+    }
+
+    /// The challenge `/v2/` answers with, asked once.
+    async fn challenge(&self) -> Result<Option<Challenge>, RemoteError> {
+        if let Some(c) = self
+            .auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .challenge
+            .clone()
+        {
+            return Ok(c);
+        }
+        let url = self.url("/v2/");
+        let mut attempt = 0;
+        let response = loop {
+            match self.http.get(&url).send().await {
+                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
+                Ok(r) => break r,
+                Err(e) if attempt < self.retries && retryable(&e) => {}
+                Err(e) => return Err(self.network_error(None, &e)),
+            }
+            tokio::time::sleep(backoff(self.backoff, attempt)).await;
+            attempt += 1;
+        };
+        let challenge = match response.status() {
+            StatusCode::UNAUTHORIZED => response
+                .headers()
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(challenge::parse)
+                .next(),
+            s if s.is_success() => None,
+            StatusCode::NOT_FOUND => {
+                return Err(self.error(
+                    None,
+                    Kind::NotFound,
+                    format!("{url} is not a registry (the /v2/ API is missing)"),
+                ));
+            }
+            _ => return Err(self.unexpected(None, "checking the API", response).await),
+        };
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .challenge = Some(challenge.clone());
+        Ok(challenge)
+    }
+
+    /// Takes in a 401's challenge: forget tokens for these scopes and note the challenge.
+    fn learn(&self, headers: &HeaderMap, scopes: &[Scope]) {
+        let mut auth = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+        let parsed = headers
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(challenge::parse)
+            .next();
+        if parsed.is_some() {
+            auth.challenge = Some(parsed);
+        }
+        auth.tokens.remove(&scope_key(scopes));
+    }
+
+    /// A token for these scopes: cached until shortly before it expires.
+    async fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[Scope],
+    ) -> Result<Option<String>, RemoteError> {
+        let key = scope_key(scopes);
+        {
+            let auth = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((token, until)) = auth.tokens.get(&key) {
+                if Instant::now() < *until {
+                    return Ok(Some(token.clone()));
+                }
+            }
+        }
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = service {
+            params.push(("service", s.to_string()));
+        }
+        for s in scopes {
+            params.push(("scope", s.token_scope()));
+        }
+        let repo = scopes.first().map(|s| s.repository.as_str());
+        let mut attempt = 0;
+        let response = loop {
+            let rb = match &self.credential {
+                Some(Credential::IdentityToken { token, .. }) => {
+                    let mut form = params.clone();
+                    form.push(("grant_type", "refresh_token".into()));
+                    form.push(("refresh_token", token.clone()));
+                    form.push(("client_id", "berth".into()));
+                    self.http.post(realm).form(&form)
+                }
+                Some(Credential::Basic { username, password }) => self
+                    .http
+                    .get(realm)
+                    .query(&params)
+                    .basic_auth(username, Some(password)),
+                None => self.http.get(realm).query(&params),
+            };
+            match rb.send().await {
+                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
+                Ok(r) => break r,
+                Err(e) if attempt < self.retries && retryable(&e) => {}
+                Err(e) => return Err(self.network_error(repo, &e)),
+            }
+            tokio::time::sleep(backoff(self.backoff, attempt)).await;
+            attempt += 1;
+        };
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            let who = match &self.credential {
+                Some(c) => format!("as {}", c.username()),
+                None => "anonymously".to_string(),
+            };
+            return Err(self
+                .error(
+                    repo,
+                    Kind::Unauthorized,
+                    format!(
+                        "the token service refused to sign in {who}: {}",
+                        registry_message(&body, status)
+                    ),
+                )
+                .with_status(status));
+        }
+        if !response.status().is_success() {
+            return Err(self.unexpected(repo, "getting a token", response).await);
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            #[serde(default)]
+            token: String,
+            #[serde(default)]
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<u64>,
+        }
+        let body: TokenResponse = response.json().await.map_err(|e| {
+            self.error(
+                repo,
+                Kind::Other,
+                format!("the token service answered something else than a token: {e}"),
+            )
+        })?;
+        let token = if body.token.is_empty() {
+            body.access_token
+        } else {
+            body.token
+        };
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(60).max(1));
+        let until = Instant::now()
+            + lifetime
+                .saturating_sub(Duration::from_secs(10))
+                .max(lifetime / 2);
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tokens
+            .insert(key, (token.clone(), until));
+        Ok(Some(token))
+    }
+
+    /// Checks that the credentials work (`berth login`): `/v2/` with them, through the token
+    /// flow when the registry has one (the token service checks the password then).
+    pub async fn check_login(&self) -> Result<(), RemoteError> {
+        let response = self.send(&Request::new(Method::GET, "/v2/", &[])).await?;
+        match response.status() {
+            s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED => {
+                return Err(self
+                    .error(
+                        None,
+                        Kind::Unauthorized,
+                        "the username or password is wrong",
+                    )
+                    .with_status(StatusCode::UNAUTHORIZED));
+            }
+            _ => return Err(self.unexpected(None, "signing in", response).await),
+        }
+        Ok(())
+    }
+}
+
+fn scope_key(scopes: &[Scope]) -> String {
+    let mut keys: Vec<String> = scopes.iter().map(Scope::token_scope).collect();
+    keys.sort();
+    keys.join(" ")
+}
+
+fn retryable(e: &reqwest::Error) -> bool {
+    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+}
+
+fn worth_retrying(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in seconds (capped at a minute); HTTP dates are taken as one second.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs = v.parse::<u64>().unwrap_or(1);
+    Some(Duration::from_secs(secs.min(60)))
+}
+
+/// 200 ms, 400 ms, 800 ms… up to 5 s, with some jitter so clients don't retry in step.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(Duration::from_secs(5));
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 100)
+        .unwrap_or(0);
+    exp + exp * jitter / 400
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_loopback_and_listed_hosts() {
+        assert_eq!(base_url("localhost:5000", &[]), "http://localhost:5000");
+        assert_eq!(base_url("127.0.0.1:5000", &[]), "http://127.0.0.1:5000");
+        assert_eq!(base_url("[::1]:5000", &[]), "http://[::1]:5000");
+        assert_eq!(
+            base_url("registry.example", &[]),
+            "https://registry.example"
+        );
+        assert_eq!(
+            base_url("registry.example:443", &["registry.example:443".into()]),
+            "http://registry.example:443"
+        );
+        assert_eq!(base_url("docker.io", &[]), "https://registry-1.docker.io");
+    }
+
+    #[test]
+    fn backs_off_and_honours_retry_after() {
+        assert!(backoff(Duration::from_millis(200), 0) >= Duration::from_millis(200));
+        assert!(backoff(Duration::from_millis(200), 2) >= Duration::from_millis(800));
+        assert!(backoff(Duration::from_millis(200), 20) <= Duration::from_secs(7));
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(60)));
+    }
+}

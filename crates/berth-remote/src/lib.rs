@@ -1,0 +1,17 @@
+//! berth's registry client: Docker's credentials and token flow, retries with backoff,
+//! resumable downloads, chunked uploads, cross-repository mounts, and registries as a place
+//! images are read from and written to (`docker://`), alongside the store, layouts and archives.
+
+pub mod challenge;
+pub mod client;
+pub mod credentials;
+pub mod destination;
+mod error;
+pub mod ops;
+pub mod source;
+
+pub use client::{Client, Options, Registry, Scope};
+pub use credentials::{Credential, DockerConfig};
+pub use destination::RemoteDestination;
+pub use error::{Kind, RemoteError};
+pub use source::RemoteSource;
