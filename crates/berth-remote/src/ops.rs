@@ -46,7 +46,13 @@ pub async fn tags(
         all.extend(page.tags.unwrap_or_default());
         match next {
             Some(n) => target = n,
-            None => return Ok(all),
+            None => {
+                // The spec wants them sorted; not every registry does (distribution 2.8
+                // pages them backwards), so sort and drop repeats here.
+                all.sort();
+                all.dedup();
+                return Ok(all);
+            }
         }
     }
     Err(registry.error(Some(repo), Kind::Other, "the tag list never ends"))

@@ -163,12 +163,25 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// With basic auth from an htpasswd file (bcrypt entries).
+    pub fn start_with(htpasswd: Option<&Path>) -> Registry {
         require("docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
+        let auth = htpasswd
+            .map(|p| {
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    p.display()
+                )
+            })
+            .unwrap_or_default();
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{auth}http:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
@@ -196,7 +209,11 @@ impl Registry {
                 let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
                 let mut buf = String::new();
                 let _ = s.read_to_string(&mut buf);
-                if buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200") {
+                // 200, or 401 when it wants credentials: either way it serves.
+                if buf.starts_with("HTTP/1.0 200")
+                    || buf.starts_with("HTTP/1.1 200")
+                    || buf.contains(" 401 ")
+                {
                     return;
                 }
             }

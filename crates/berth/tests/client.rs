@@ -1,0 +1,535 @@
+//! berth's registry client end to end, against berth registry and the distribution registry:
+//! login and logout (basic and token auth, credential helpers), push, pull, copy between every
+//! transport, resolve, manifest inspect, tags with paging, delete; and Docker's config.json as
+//! the real clients read it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use berth_oci::Digest;
+use test_support::{BerthRegistry, Podman, Registry, busybox_rootfs, json, require, run_ok};
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth");
+
+/// A berth with its own store and its own Docker config directory.
+struct Client {
+    root: PathBuf,
+    docker_config: PathBuf,
+    path_prefix: Option<PathBuf>,
+}
+
+impl Client {
+    fn new(dir: &Path, name: &str) -> Client {
+        Client {
+            root: dir.join(format!("{name}-store")),
+            docker_config: dir.join(format!("{name}-docker")),
+            path_prefix: None,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root")
+            .arg(&self.root)
+            .env("DOCKER_CONFIG", &self.docker_config);
+        if let Some(prefix) = &self.path_prefix {
+            let path = format!(
+                "{}:{}",
+                prefix.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            c.env("PATH", path);
+        }
+        c
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "berth {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn login(&self, registry: &str, user: &str, password: &str) -> Output {
+        self.run_with_stdin(
+            &["login", "-u", user, "--password-stdin", registry],
+            &format!("{password}\n"),
+        )
+    }
+}
+
+fn htpasswd(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join("htpasswd");
+    let text: String = users
+        .iter()
+        .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 4).unwrap()))
+        .collect();
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// Imports busybox into a client's store as `name`; returns the image digest.
+fn import(c: &Client, dir: &Path, name: &str) -> String {
+    let rootfs = dir.join("rootfs");
+    if !rootfs.exists() {
+        busybox_rootfs(&rootfs);
+    }
+    let out = c.ok(&[
+        "import",
+        "-q",
+        &rootfs.display().to_string(),
+        name,
+        "-c",
+        r#"CMD ["echo", "pushed by berth"]"#,
+    ]);
+    out.trim().to_string()
+}
+
+fn skopeo() -> Command {
+    require("skopeo");
+    let mut c = Command::new("skopeo");
+    c.arg("--insecure-policy");
+    c
+}
+
+/// Both registries, with the same users under basic auth.
+fn registries(dir: &Path, users: &Path) -> Vec<(&'static str, String, Box<dyn std::any::Any>)> {
+    let berth = BerthRegistry::start(
+        BIN,
+        &dir.join("berth-registry"),
+        Some(&format!(
+            "[auth]\nmode = \"basic\"\nhtpasswd = \"{}\"\n",
+            users.display()
+        )),
+    );
+    let distribution = Registry::start_with(Some(users));
+    vec![
+        ("berth", berth.addr.clone(), Box::new(berth)),
+        (
+            "distribution",
+            distribution.addr.clone(),
+            Box::new(distribution),
+        ),
+    ]
+}
+
+#[test]
+fn login_push_pull_copy_resolve_tags_delete_against_both_registries() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "s3cret")]);
+    for (kind, addr, _guard) in registries(dir.path(), &users) {
+        let c = Client::new(dir.path(), kind);
+        let digest = import(&c, dir.path(), "app:1");
+        let target = format!("{addr}/team/app:1");
+
+        // Without credentials: a clear 401 that says to log in.
+        let err = c.fails(&["push", "app:1", &target]);
+        assert!(
+            err.contains("401") && err.contains(&format!("berth login {addr}")),
+            "{kind}: {err}"
+        );
+        let bad = c.login(&addr, "alice", "wrong");
+        assert!(
+            !bad.status.success(),
+            "{kind}: a wrong password must not log in"
+        );
+        let ok = c.login(&addr, "alice", "s3cret");
+        assert!(
+            ok.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ok.stdout).trim(),
+            "Login Succeeded"
+        );
+        let config = fs::read_to_string(c.docker_config.join("config.json")).unwrap();
+        assert!(
+            !config.contains("s3cret"),
+            "the password is not stored in the clear"
+        );
+
+        let out = c.ok(&["push", "app:1", &target]);
+        assert_eq!(out.trim(), format!("Pushed {target}@{digest}"), "{kind}");
+        for tag in ["2", "3", "10"] {
+            c.ok(&["push", "-q", "app:1", &format!("{addr}/team/app:{tag}")]);
+        }
+        assert_eq!(
+            c.ok(&["resolve", &target]).trim(),
+            format!("{target}@{digest}")
+        );
+        let raw = c.ok(&["manifest", "inspect", &target]);
+        assert_eq!(
+            Digest::sha256(raw.trim_end_matches('\n').as_bytes()).to_string(),
+            digest,
+            "{kind}: exact bytes"
+        );
+        // Paging through Link headers, two tags at a time.
+        let tags = c.ok(&["tags", &format!("{addr}/team/app"), "--page-size", "2"]);
+        assert_eq!(
+            tags.lines().collect::<Vec<_>>(),
+            ["1", "10", "2", "3"],
+            "{kind}"
+        );
+
+        // Pull into another store: same digest, every byte checked.
+        let c2 = Client::new(dir.path(), &format!("{kind}-puller"));
+        fs::create_dir_all(&c2.docker_config).unwrap();
+        fs::copy(
+            c.docker_config.join("config.json"),
+            c2.docker_config.join("config.json"),
+        )
+        .unwrap();
+        let out = c2.ok(&["pull", &target]);
+        assert_eq!(out.trim(), format!("Pulled {target}@{digest}"));
+        assert_eq!(json(&c2.ok(&["inspect", &target]))[0]["Id"], digest);
+        assert!(c2.ok(&["fsck"]).contains("all good"));
+
+        // Registry to registry: blobs mount, nothing moves twice.
+        let copied = c.ok(&[
+            "copy",
+            "--json",
+            &format!("docker://{target}"),
+            &format!("docker://{addr}/other/app:1"),
+        ]);
+        let events: Vec<serde_json::Value> = copied.lines().map(json).collect();
+        assert!(
+            events.iter().any(|e| e["event"] == "blob_mounted"),
+            "{kind}: {copied}"
+        );
+        assert_eq!(events.last().unwrap()["digest"], digest);
+
+        // Delete by tag removes the manifest (and its other tags).
+        let out = c.ok(&["delete", &format!("{addr}/team/app:3")]);
+        assert!(out.contains(&digest), "{out}");
+        let err = c.fails(&["resolve", &target]);
+        assert!(
+            err.contains("404") || err.contains("not found") || err.contains("unknown"),
+            "{kind}: {err}"
+        );
+
+        let out = c.ok(&["logout", &addr]);
+        assert!(
+            out.contains(&format!("Removed the login credentials for {addr}")),
+            "{out}"
+        );
+        assert!(c.ok(&["logout", &addr]).contains("Not logged in"));
+    }
+}
+
+#[test]
+fn token_auth_and_config_json_the_real_clients_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "s3cret")]);
+    let reg = BerthRegistry::start(
+        BIN,
+        &dir.path().join("registry"),
+        Some(&format!(
+            "[auth]\nmode = \"token\"\nhtpasswd = \"{}\"\n",
+            users.display()
+        )),
+    );
+    let c = Client::new(dir.path(), "token");
+    let digest = import(&c, dir.path(), "app:1");
+    assert!(c.login(&reg.addr, "alice", "s3cret").status.success());
+    let target = format!("{}/team/app:1", reg.addr);
+    c.ok(&["push", "-q", "app:1", &target]);
+
+    // skopeo and podman sign in with the config.json berth wrote.
+    let authfile = c.docker_config.join("config.json").display().to_string();
+    let raw = run_ok(skopeo().args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--authfile",
+        &authfile,
+        &format!("docker://{target}"),
+    ]));
+    assert_eq!(Digest::sha256(raw.as_bytes()).to_string(), digest);
+    let podman = Podman::new(&dir.path().join("podman"));
+    run_ok(podman.command().args([
+        "pull",
+        "--tls-verify=false",
+        "--authfile",
+        &authfile,
+        &target,
+    ]));
+    assert_eq!(podman.run_image(&target, &[]), "pushed by berth\n");
+
+    // And berth reads what podman writes.
+    let podman_auth = dir.path().join("podman-auth.json").display().to_string();
+    run_ok(podman.command().args([
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        &podman_auth,
+        "-u",
+        "alice",
+        "-p",
+        "s3cret",
+        &reg.addr,
+    ]));
+    let c2 = Client::new(dir.path(), "reads-podman");
+    fs::create_dir_all(&c2.docker_config).unwrap();
+    fs::copy(&podman_auth, c2.docker_config.join("config.json")).unwrap();
+    assert_eq!(
+        c2.ok(&["resolve", &target]).trim(),
+        format!("{target}@{digest}")
+    );
+}
+
+#[test]
+fn credential_helpers_store_get_and_erase() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "s3cret")]);
+    let reg = BerthRegistry::start(
+        BIN,
+        &dir.path().join("registry"),
+        Some(&format!(
+            "[auth]\nmode = \"basic\"\nhtpasswd = \"{}\"\n",
+            users.display()
+        )),
+    );
+    // A credential helper as Docker defines them: `store`, `get`, `erase` on standard input.
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let store = dir.path().join("helper-store.json");
+    let helper = bin.join("docker-credential-test");
+    fs::write(
+        &helper,
+        format!(
+            r#"#!/usr/bin/env python3
+import json, os, sys
+path = "{}"
+data = json.load(open(path)) if os.path.exists(path) else {{}}
+action = sys.argv[1]
+if action == "store":
+    item = json.load(sys.stdin)
+    data[item["ServerURL"]] = item
+    json.dump(data, open(path, "w"))
+elif action == "get":
+    url = sys.stdin.read().strip()
+    if url not in data:
+        print("credentials not found in native keychain"); sys.exit(1)
+    print(json.dumps({{"ServerURL": url, "Username": data[url]["Username"], "Secret": data[url]["Secret"]}}))
+elif action == "erase":
+    url = sys.stdin.read().strip()
+    if url not in data:
+        print("credentials not found in native keychain"); sys.exit(1)
+    del data[url]
+    json.dump(data, open(path, "w"))
+"#,
+            store.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = Client::new(dir.path(), "helper");
+    c.path_prefix = Some(bin.clone());
+    fs::create_dir_all(&c.docker_config).unwrap();
+    fs::write(
+        c.docker_config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, reg.addr),
+    )
+    .unwrap();
+    let digest = import(&c, dir.path(), "app:1");
+    assert!(c.login(&reg.addr, "alice", "s3cret").status.success());
+    let kept: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&store).unwrap()).unwrap();
+    assert_eq!(
+        kept[&reg.addr]["Username"], "alice",
+        "the helper holds the credential"
+    );
+    let config = fs::read_to_string(c.docker_config.join("config.json")).unwrap();
+    assert!(
+        !config.contains("auths"),
+        "nothing in config.json itself: {config}"
+    );
+    let out = c.ok(&["push", "app:1", &format!("{}/x:1", reg.addr)]);
+    assert!(out.contains(&digest));
+    c.ok(&["logout", &reg.addr]);
+    let kept: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&store).unwrap()).unwrap();
+    assert!(kept.get(&reg.addr).is_none());
+    let err = c.fails(&["push", "app:1", &format!("{}/x:2", reg.addr)]);
+    assert!(err.contains("401"), "{err}");
+    // A helper that isn't installed is named, with the fix.
+    fs::write(
+        c.docker_config.join("config.json"),
+        r#"{"credsStore": "nosuch"}"#,
+    )
+    .unwrap();
+    let err = c.fails(&["push", "app:1", &format!("{}/x:3", reg.addr)]);
+    assert!(err.contains("docker-credential-nosuch"), "{err}");
+}
+
+#[test]
+fn copy_between_every_transport_keeps_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
+    let c = Client::new(dir.path(), "copier");
+    let digest = import(&c, dir.path(), "app:1");
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let hops = [
+        ("local:app:1".to_string(), format!("oci:{}:1", p("layout"))),
+        (
+            format!("oci:{}:1", p("layout")),
+            format!("oci-archive:{}", p("a.tar")),
+        ),
+        (
+            format!("oci-archive:{}", p("a.tar")),
+            format!("docker://{}/hop/app:1", reg.addr),
+        ),
+        (
+            format!("docker://{}/hop/app:1", reg.addr),
+            format!("docker://{}/hop2/app:1", reg.addr),
+        ),
+        (
+            format!("docker://{}/hop2/app:1", reg.addr),
+            "local:copied/app:1".to_string(),
+        ),
+    ];
+    for (src, dst) in &hops {
+        let out = c.ok(&["copy", "-q", src, dst]);
+        assert!(out.contains(&digest), "{src} -> {dst}: {out}");
+    }
+    assert_eq!(json(&c.ok(&["inspect", "copied/app:1"]))[0]["Id"], digest);
+    // Docker archives hold uncompressed layers: a new manifest, the same config.
+    c.ok(&[
+        "copy",
+        "-q",
+        "local:app:1",
+        &format!("docker-archive:{}:app:1", p("d.tar")),
+    ]);
+    let out = c.ok(&[
+        "copy",
+        "-q",
+        &format!("docker-archive:{}", p("d.tar")),
+        "local:from-docker:1",
+    ]);
+    assert!(!out.contains(&digest));
+    assert_eq!(
+        json(&c.ok(&["inspect", "from-docker:1"]))[0]["RootFS"],
+        json(&c.ok(&["inspect", "app:1"]))[0]["RootFS"]
+    );
+    // Errors name the place.
+    let err = c.fails(&["copy", &format!("oci:{}:nosuch", p("layout")), "local:x"]);
+    assert!(err.contains("nosuch"), "{err}");
+    let err = c.fails(&["copy", "local:app:1", "containers-storage:x"]);
+    assert!(err.contains("docker://"), "{err}");
+}
+
+#[test]
+fn images_pushed_by_berth_pull_with_skopeo_podman_and_docker_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
+    let c = Client::new(dir.path(), "interop");
+    let digest = import(&c, dir.path(), "app:1");
+    let target = format!("{}/interop/app:1", reg.addr);
+    c.ok(&["push", "-q", "app:1", &target]);
+
+    let raw = run_ok(skopeo().args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]));
+    assert_eq!(Digest::sha256(raw.as_bytes()).to_string(), digest);
+    let podman = Podman::new(&dir.path().join("podman"));
+    run_ok(
+        podman
+            .command()
+            .args(["pull", "--tls-verify=false", &target]),
+    );
+    assert_eq!(podman.run_image(&target, &[]), "pushed by berth\n");
+    let dockerd = test_support::Dockerd::start();
+    run_ok(dockerd.command().args(["pull", &target]));
+    let out = run_ok(
+        dockerd
+            .command()
+            .args(["run", "--rm", "--network=none", &target]),
+    );
+    assert_eq!(out, "pushed by berth\n");
+    let repo_digests =
+        run_ok(
+            dockerd
+                .command()
+                .args(["inspect", "--format", "{{json .RepoDigests}}", &target]),
+        );
+    assert!(
+        repo_digests.contains(&digest),
+        "docker sees the same digest: {repo_digests}"
+    );
+
+    // The other way: what skopeo and docker push, berth pulls with the same digest.
+    let layout = dir.path().join("layout");
+    c.ok(&[
+        "copy",
+        "-q",
+        "local:app:1",
+        &format!("oci:{}:1", layout.display()),
+    ]);
+    let by_skopeo = format!("{}/by-skopeo/app:1", reg.addr);
+    run_ok(skopeo().args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:1", layout.display()),
+        &format!("docker://{by_skopeo}"),
+    ]));
+    let out = c.ok(&["pull", &by_skopeo]);
+    assert!(out.contains(&digest), "{out}");
+    let by_docker = format!("{}/by-docker/app:1", reg.addr);
+    run_ok(dockerd.command().args(["tag", &target, &by_docker]));
+    let pushed = run_ok(dockerd.command().args(["push", &by_docker]));
+    let docker_digest = pushed
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap()
+        .to_string();
+    let out = c.ok(&["pull", &by_docker]);
+    assert!(out.contains(&docker_digest), "{out}");
+    assert!(c.ok(&["fsck"]).contains("all good"));
+}
