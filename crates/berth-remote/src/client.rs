@@ -118,7 +118,8 @@ impl Client {
         let credential = self.credential(host)?;
         let registry = Arc::new(Registry {
             host: host.to_string(),
-            base: base_url(host, &self.options.insecure_registries),
+            endpoint: endpoint(host, &self.options.insecure_registries),
+            base: Mutex::new(None),
             http: self.http.clone(),
             credential,
             retries: self.options.retries.unwrap_or(5),
@@ -133,7 +134,8 @@ impl Client {
     pub fn registry_with(&self, host: &str, credential: Credential) -> Arc<Registry> {
         Arc::new(Registry {
             host: host.to_string(),
-            base: base_url(host, &self.options.insecure_registries),
+            endpoint: endpoint(host, &self.options.insecure_registries),
+            base: Mutex::new(None),
             http: self.http.clone(),
             credential: Some(credential),
             retries: self.options.retries.unwrap_or(5),
@@ -159,7 +161,39 @@ impl Client {
     }
 }
 
+/// Where a registry's API is: `https://HOST`, and whether plain HTTP is allowed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    /// `https://registry-1.docker.io` for Docker Hub, `https://HOST` otherwise.
+    https: String,
+    /// Loopback hosts and those given with --insecure-registry may speak plain HTTP: tried
+    /// when TLS fails, as Docker and containers/image do.
+    http: Option<String>,
+}
+
+fn endpoint(host: &str, insecure: &[String]) -> Endpoint {
+    let api = match host {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        h => h,
+    };
+    let name = api.rsplit_once(':').map_or(api, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            api
+        }
+    });
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let loopback = name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let insecure = loopback || insecure.iter().any(|i| i == host || i == api);
+    Endpoint {
+        https: format!("https://{api}"),
+        http: insecure.then(|| format!("http://{api}")),
+    }
+}
+
 /// `http://` for loopback and listed hosts, `https://` otherwise; Docker Hub's API host.
+#[cfg(test)]
 fn base_url(host: &str, insecure: &[String]) -> String {
     let api = match host {
         "docker.io" | "index.docker.io" => "registry-1.docker.io",
@@ -192,7 +226,9 @@ struct AuthState {
 /// One registry: where it is, who we are there, and the tokens we hold.
 pub struct Registry {
     host: String,
-    base: String,
+    endpoint: Endpoint,
+    /// The base URL that answered: https, or http where allowed and TLS failed.
+    base: Mutex<Option<String>>,
     http: reqwest::Client,
     credential: Option<Credential>,
     retries: u32,
@@ -239,8 +275,18 @@ impl Registry {
         &self.host
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// The base URL requests go to (decided by the first request).
+    pub fn base(&self) -> String {
+        self.base
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| {
+                self.endpoint
+                    .http
+                    .clone()
+                    .unwrap_or_else(|| self.endpoint.https.clone())
+            })
     }
 
     pub fn error(&self, repo: Option<&str>, kind: Kind, message: impl Into<String>) -> RemoteError {
@@ -269,7 +315,7 @@ impl Registry {
         if target.starts_with("http://") || target.starts_with("https://") {
             target.to_string()
         } else {
-            format!("{}{target}", self.base)
+            format!("{}{target}", self.base())
         }
     }
 
@@ -324,7 +370,7 @@ impl Registry {
             &self.host,
             repo,
             kind,
-            format!("can't reach {}: {text}", self.base),
+            format!("can't reach {}: {text}", self.base()),
         )
     }
 
@@ -363,18 +409,8 @@ impl Registry {
         {
             return Ok(c);
         }
+        let response = self.ping().await?;
         let url = self.url("/v2/");
-        let mut attempt = 0;
-        let response = loop {
-            match self.http.get(&url).send().await {
-                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
-                Ok(r) => break r,
-                Err(e) if attempt < self.retries && retryable(&e) => {}
-                Err(e) => return Err(self.network_error(None, &e)),
-            }
-            tokio::time::sleep(backoff(self.backoff, attempt)).await;
-            attempt += 1;
-        };
         let challenge = match response.status() {
             StatusCode::UNAUTHORIZED => response
                 .headers()
@@ -398,6 +434,50 @@ impl Registry {
             .unwrap_or_else(|p| p.into_inner())
             .challenge = Some(challenge.clone());
         Ok(challenge)
+    }
+
+    /// `GET /v2/`, over TLS, or over plain HTTP where allowed and TLS failed; remembers which.
+    async fn ping(&self) -> Result<Response, RemoteError> {
+        let mut bases = vec![self.endpoint.https.clone()];
+        bases.extend(self.endpoint.http.clone());
+        let mut failures: Vec<(String, reqwest::Error)> = Vec::new();
+        for base in bases {
+            let url = format!("{base}/v2/");
+            let mut attempt = 0;
+            let outcome = loop {
+                match self.http.get(&url).send().await {
+                    Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
+                    Ok(r) => break Ok(r),
+                    // With plain HTTP to fall back on, TLS gets one try.
+                    Err(e) if self.endpoint.http.is_some() && base == self.endpoint.https => {
+                        break Err(e);
+                    }
+                    // A server that answers, but not in HTTP (it speaks TLS), won't change its mind.
+                    Err(e)
+                        if attempt < self.retries
+                            && retryable(&e)
+                            && (e.is_connect() || e.is_timeout()) => {}
+                    Err(e) => break Err(e),
+                }
+                tokio::time::sleep(backoff(self.backoff, attempt)).await;
+                attempt += 1;
+            };
+            match outcome {
+                Ok(r) => {
+                    *self.base.lock().unwrap_or_else(|p| p.into_inner()) = Some(base);
+                    return Ok(r);
+                }
+                Err(e) => failures.push((base, e)),
+            }
+        }
+        // The TLS failure is the telling one (the plain HTTP attempt then fails too, against
+        // a server that speaks TLS).
+        let (base, e) = failures
+            .into_iter()
+            .next()
+            .expect("at least one base was tried");
+        *self.base.lock().unwrap_or_else(|p| p.into_inner()) = Some(base);
+        Err(self.network_error(None, &e))
     }
 
     /// Takes in a 401's challenge: forget tokens for these scopes and note the challenge.
@@ -550,8 +630,10 @@ fn scope_key(scopes: &[Scope]) -> String {
     keys.join(" ")
 }
 
+/// Connection failures are worth another try; a certificate the client refuses is not.
 fn retryable(e: &reqwest::Error) -> bool {
-    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+    let transient = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+    transient && !error_chain(e).to_lowercase().contains("certificate")
 }
 
 fn worth_retrying(status: StatusCode) -> bool {
@@ -596,7 +678,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_http_only_for_loopback_and_listed_hosts() {
+    fn tls_first_and_plain_http_only_for_loopback_and_listed_hosts() {
+        let e = endpoint("localhost:5000", &[]);
+        assert_eq!(
+            (e.https.as_str(), e.http.as_deref()),
+            ("https://localhost:5000", Some("http://localhost:5000"))
+        );
+        assert_eq!(endpoint("registry.example", &[]).http, None);
         assert_eq!(base_url("localhost:5000", &[]), "http://localhost:5000");
         assert_eq!(base_url("127.0.0.1:5000", &[]), "http://127.0.0.1:5000");
         assert_eq!(base_url("[::1]:5000", &[]), "http://[::1]:5000");

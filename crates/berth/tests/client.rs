@@ -533,3 +533,68 @@ fn images_pushed_by_berth_pull_with_skopeo_podman_and_docker_and_back() {
     assert!(out.contains(&docker_digest), "{out}");
     assert!(c.ok(&["fsck"]).contains("all good"));
 }
+
+#[test]
+fn secrets_never_reach_the_log_and_tls_trusts_ca_cert() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "Sup3rSecretPw")]);
+    // TLS with a CA of the test's own, given with --ca-cert.
+    let (ca, cert, key) = test_support::tls_certificates(dir.path());
+    let reg = BerthRegistry::start(
+        BIN,
+        &dir.path().join("registry"),
+        Some(&format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[auth]\nmode = \"token\"\nhtpasswd = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            users.display()
+        )),
+    );
+    // The registry is on 127.0.0.1, which berth reaches over plain HTTP unless told: reach it
+    // as localhost with TLS by listing nothing insecure and giving the CA.
+    let port = reg.addr.rsplit(':').next().unwrap();
+    let host = format!("localhost:{port}");
+    let c = Client::new(dir.path(), "tls");
+    import(&c, dir.path(), "app:1");
+    let ca = ca.display().to_string();
+    let login = c.run_with_stdin(
+        &[
+            "--log-level",
+            "trace",
+            "--ca-cert",
+            &ca,
+            "login",
+            "-u",
+            "alice",
+            "--password-stdin",
+            &host,
+        ],
+        "Sup3rSecretPw\n",
+    );
+    let push = c.run(&[
+        "--log-level",
+        "trace",
+        "--ca-cert",
+        &ca,
+        "push",
+        "app:1",
+        &format!("{host}/tls/app:1"),
+    ]);
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:Sup3rSecretPw");
+    for (what, out) in [("login", &login), ("push", &push)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert!(
+            !stderr.contains("Sup3rSecretPw") && !stderr.contains(&basic),
+            "{what} logged a secret"
+        );
+        assert!(
+            !stderr.to_lowercase().contains("bearer ey"),
+            "{what} logged a token"
+        );
+    }
+    // Without the CA the certificate is refused, and the error says what to do.
+    let err = c.fails(&["push", "app:1", &format!("{host}/tls/app:2")]);
+    assert!(err.contains("--ca-cert"), "{err}");
+}

@@ -467,6 +467,67 @@ impl Drop for Dockerd {
     }
 }
 
+/// A CA and a server certificate it signed for `localhost` and 127.0.0.1, made with openssl:
+/// returns (CA certificate, server certificate chain, server key). TLS clients built on webpki
+/// refuse a self-signed CA used as the server's own certificate, so the two are separate.
+pub fn tls_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    require("openssl");
+    let p = |n: &str| dir.join(n).display().to_string();
+    let openssl = |args: &[&str]| {
+        run_ok(Command::new("openssl").args(args));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=berth test CA",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &p("ca.crt"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &p("server.key"),
+        "-out",
+        &p("server.csr"),
+    ]);
+    fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("server.csr"),
+        "-CA",
+        &p("ca.crt"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("server.crt"),
+    ]);
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
 /// The shared test corpus beside the checkout, if it is there.
 pub fn corpus(name: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -66,9 +66,10 @@ pub async fn dispatch(
     State(app): State<Arc<App>>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Response {
+    with_host(&mut headers, &uri);
     let mut response = match route::parse(uri.path()) {
         Ok(Some(route)) => {
             let label = route.label();
@@ -94,6 +95,20 @@ pub async fn dispatch(
         HeaderValue::from_static("registry/2.0"),
     );
     response
+}
+
+/// HTTP/2 requests carry the host in the URI (`:authority`), not a `Host` header; challenges
+/// build the token realm from `Host`, so put it there.
+pub fn with_host(headers: &mut HeaderMap, uri: &Uri) {
+    if headers.contains_key(header::HOST) {
+        return;
+    }
+    if let Some(v) = uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        headers.insert(header::HOST, v);
+    }
 }
 
 /// The route a response answered, for metrics and logs.
