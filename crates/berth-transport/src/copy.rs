@@ -218,8 +218,13 @@ impl Ctx<'_> {
                 blobs.push(b);
             }
         }
+        let jobs = if self.dst.capabilities().ordered {
+            1
+        } else {
+            self.opts.jobs.max(1)
+        };
         futures::stream::iter(blobs.into_iter().map(Ok))
-            .try_for_each_concurrent(self.opts.jobs.max(1), |b| self.copy_blob(b))
+            .try_for_each_concurrent(jobs, |b| self.copy_blob(b))
             .await?;
         self.put_manifest(desc, bytes).await
     }

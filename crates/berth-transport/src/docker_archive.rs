@@ -461,7 +461,10 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { indexes: false }
+        Capabilities {
+            indexes: false,
+            ordered: true,
+        }
     }
 
     async fn has_blob(&self, desc: &Descriptor) -> Result<bool, TransportError> {
@@ -477,8 +480,7 @@ impl ImageDestination for DockerArchiveDestination {
         let writer = self.writer.clone();
         let place = self.place.clone();
         let d = desc.clone();
-        tokio::task::spawn_blocking(move || {
-            let data = stream::to_blocking(data);
+        stream::read_blocking(data, move |data| {
             with_writer(&writer, &place, |w| match kind {
                 Kind::Config => w.put_config(&place, &d, data),
                 Kind::Layer(c) => w.put_layer(&place, &d, c, data),

@@ -70,6 +70,10 @@ pub struct Origin {
 pub struct Capabilities {
     /// Whether it can hold image indexes; if not, one platform's image is written instead.
     pub indexes: bool,
+    /// Whether blobs must arrive one at a time, in the manifest's order: an archive is one
+    /// stream, and writing members in the order copies happen to finish would make the same
+    /// image give different archive bytes from run to run.
+    pub ordered: bool,
 }
 
 /// Somewhere images can be written to. Nothing becomes visible (tagged, listed in an index,
@@ -80,7 +84,10 @@ pub trait ImageDestination: Send + Sync {
     fn describe(&self) -> String;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { indexes: true }
+        Capabilities {
+            indexes: true,
+            ordered: false,
+        }
     }
 
     /// Whether the blob is already there, so the copy can skip it.

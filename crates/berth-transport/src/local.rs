@@ -109,10 +109,8 @@ impl ImageDestination for StoreDestination {
     async fn put_blob(&self, desc: &Descriptor, data: BlobStream) -> Result<(), TransportError> {
         let store = self.store.clone();
         let d = desc.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            store
-                .blobs()
-                .write_from(&d.digest, Some(d.size), stream::to_blocking(data))
+        let result = stream::read_blocking(data, move |reader| {
+            store.blobs().write_from(&d.digest, Some(d.size), reader)
         })
         .await
         .map_err(|e| TransportError::io(PLACE, io::Error::other(e)))?;

@@ -15,7 +15,7 @@ use super::{
 use crate::stream::{self, BlobStream};
 use crate::tar_index::TarIndex;
 use crate::tar_out::{Pending, TarOut};
-use crate::{ImageDestination, Root, TransportError};
+use crate::{Capabilities, ImageDestination, Root, TransportError};
 
 /// Opens an OCI archive for reading. `temp_dir` takes the decompressed copy of a compressed one.
 pub fn open_archive(
@@ -78,6 +78,13 @@ impl ImageDestination for OciArchiveDestination {
         self.place.clone()
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            indexes: true,
+            ordered: true,
+        }
+    }
+
     async fn has_blob(&self, desc: &Descriptor) -> Result<bool, TransportError> {
         with_out(&self.out, |out| Ok(out.contains(&blob_path(desc))))
             .map_err(|e| TransportError::io(&self.place, e))
@@ -87,8 +94,8 @@ impl ImageDestination for OciArchiveDestination {
         let out = self.out.clone();
         let d = desc.clone();
         let place = self.place.clone();
-        tokio::task::spawn_blocking(move || {
-            let reader = VerifyingReader::new(stream::to_blocking(data), &d.digest, Some(d.size));
+        stream::read_blocking(data, move |data| {
+            let reader = VerifyingReader::new(data, &d.digest, Some(d.size));
             with_out(&out, |out| add_blob(out, &d, reader))
                 .map_err(|e| TransportError::from_read(&place, &d.digest, e))
         })

@@ -95,8 +95,8 @@ impl ImageDestination for OciDirDestination {
     async fn put_blob(&self, desc: &Descriptor, data: BlobStream) -> Result<(), TransportError> {
         let blobs = self.blobs.clone();
         let d = desc.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            blobs.write_from(&d.digest, Some(d.size), stream::to_blocking(data))
+        let result = stream::read_blocking(data, move |reader| {
+            blobs.write_from(&d.digest, Some(d.size), reader)
         })
         .await
         .map_err(|e| TransportError::io(&self.place, io::Error::other(e)))?;
