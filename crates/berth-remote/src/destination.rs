@@ -121,6 +121,11 @@ impl RemoteDestination {
         }
         let response = self.registry.send(&put).await.map_err(ext)?;
         if response.status() != StatusCode::CREATED {
+            // The answer to an earlier try may have been lost after the registry took the
+            // blob: the session is gone then (distribution answers 404), but the blob is there.
+            if response.status().is_client_error() && self.has_blob(desc).await.unwrap_or(false) {
+                return Ok(());
+            }
             return Err(self
                 .unexpected(&format!("finishing blob {}", desc.digest), response)
                 .await);

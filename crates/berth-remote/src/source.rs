@@ -45,53 +45,64 @@ pub async fn fetch_manifest(
     let method = if head { Method::HEAD } else { Method::GET };
     let req = Request::new(method, format!("/v2/{repo}/manifests/{reference}"), &scopes)
         .header(header::ACCEPT, ACCEPT_MANIFESTS);
-    let response = registry.send(&req).await?;
-    if !response.status().is_success() {
-        let what = format!("manifest {reference}");
-        return Err(registry.unexpected(Some(repo), &what, response).await);
-    }
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-    let header_digest = response
-        .headers()
-        .get("Docker-Content-Digest")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Digest::parse(v).ok());
-    if head {
-        let digest = expected.cloned().or(header_digest).ok_or_else(|| {
-            registry.error(
+    let mut attempt = 0;
+    let (content_type, header_digest, bytes) = loop {
+        let response = registry.send(&req).await?;
+        if !response.status().is_success() {
+            let what = format!("manifest {reference}");
+            return Err(registry.unexpected(Some(repo), &what, response).await);
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let header_digest = response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Digest::parse(v).ok());
+        if head {
+            let digest = expected.cloned().or(header_digest).ok_or_else(|| {
+                registry.error(
+                    Some(repo),
+                    Kind::Other,
+                    "the registry didn't say the manifest's digest",
+                )
+            })?;
+            let size = response.content_length().unwrap_or(0);
+            let media = content_type.unwrap_or_else(|| media_type::OCI_MANIFEST.to_string());
+            return Ok(Fetched {
+                bytes: Bytes::new(),
+                descriptor: Descriptor::new(&media, digest, size),
+            });
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_SIZE as u64)
+        {
+            return Err(registry.error(
                 Some(repo),
-                Kind::Other,
-                "the registry didn't say the manifest's digest",
-            )
-        })?;
-        let size = response.content_length().unwrap_or(0);
-        let media = content_type.unwrap_or_else(|| media_type::OCI_MANIFEST.to_string());
-        return Ok(Fetched {
-            bytes: Bytes::new(),
-            descriptor: Descriptor::new(&media, digest, size),
-        });
-    }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_MANIFEST_SIZE as u64)
-    {
-        return Err(registry.error(
-            Some(repo),
-            Kind::Rejected,
-            format!("manifest {reference} is larger than {MAX_MANIFEST_SIZE} bytes"),
-        ));
-    }
-    let bytes = response.bytes().await.map_err(|e| {
-        registry.error(
-            Some(repo),
-            Kind::Unavailable,
-            format!("reading manifest {reference}: {e}"),
-        )
-    })?;
+                Kind::Rejected,
+                format!("manifest {reference} is larger than {MAX_MANIFEST_SIZE} bytes"),
+            ));
+        }
+        match response.bytes().await {
+            Ok(bytes) => break (content_type, header_digest, bytes),
+            // The connection dropped in the middle: a manifest is small, ask for it again.
+            Err(e) if attempt < RESUMES => {
+                attempt += 1;
+                tracing::debug!(%reference, attempt, "fetching the manifest again: {e}");
+            }
+            Err(e) => {
+                return Err(registry.error(
+                    Some(repo),
+                    Kind::Unavailable,
+                    format!("reading manifest {reference}: {e}"),
+                ));
+            }
+        }
+    };
     let algorithm = expected
         .or(header_digest.as_ref())
         .map_or(berth_oci::Algorithm::Sha256, Digest::algorithm);

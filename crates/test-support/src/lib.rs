@@ -3,6 +3,10 @@
 //!
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
+mod fault_proxy;
+
+pub use fault_proxy::{Exchange, Fault, FaultProxy};
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
