@@ -2,7 +2,7 @@
 //!
 //! Blobs the registry has are skipped (HEAD), blobs in another repository of the same
 //! registry are mounted, small blobs go up in one request, large ones in chunks of at least
-//! the registry's `OCI-Chunk-Min-Length`, read from the source one chunk at a time, so a layer
+//! the registry's `OCI-Chunk-Min-Length`, the next read from the source while one is sent, so a layer
 //! never sits whole in memory and a failed chunk is sent again, not the whole layer.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ use crate::source::ext;
 /// Blobs up to this size go up in one request.
 const MONOLITHIC_MAX: u64 = 4 << 20;
 /// Chunks of larger blobs: at least this, or the registry's minimum if larger.
-const CHUNK: u64 = 16 << 20;
+const CHUNK: u64 = 8 << 20;
 
 pub struct RemoteDestination {
     registry: Arc<Registry>,
@@ -161,14 +161,12 @@ impl RemoteDestination {
         let chunk_size = CHUNK.max(min) as usize;
         let mut location = self.location(&response)?;
         let mut offset = 0u64;
-        loop {
-            let chunk = read_chunk(&mut data, chunk_size)
-                .await
-                .map_err(|e| TransportError::from_read(&self.place, &desc.digest, e))?;
-            if chunk.is_empty() {
-                break;
-            }
-            location = self.patch(&location, desc, offset, chunk.clone()).await?;
+        let read_error = |e| TransportError::from_read(&self.place, &desc.digest, e);
+        let mut next = read_chunk(&mut data, chunk_size)
+            .await
+            .map_err(read_error)?;
+        while !next.is_empty() {
+            let chunk = next;
             offset += chunk.len() as u64;
             if offset > desc.size {
                 return Err(self.err(
@@ -179,6 +177,15 @@ impl RemoteDestination {
                     ),
                 ));
             }
+            // The next chunk is read while this one is on the wire: the registry never waits
+            // for the source, and at most two chunks are in memory.
+            let start = offset - chunk.len() as u64;
+            let (sent, following) = tokio::join!(
+                self.patch(&location, desc, start, chunk),
+                read_chunk(&mut data, chunk_size)
+            );
+            location = sent?;
+            next = following.map_err(read_error)?;
         }
         if offset != desc.size {
             return Err(self.err(
