@@ -1,0 +1,1 @@
+//! The resolved build description: stages, bases, ARG scoping, every word expanded. (Being written.)

@@ -1,0 +1,1 @@
+//! `.dockerignore`, matched as moby's pattern matcher does. (Being written.)

@@ -1,0 +1,1 @@
+//! Typed instructions: each instruction's flags and arguments checked. (Being written.)

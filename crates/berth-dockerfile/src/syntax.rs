@@ -1,0 +1,1 @@
+//! The parser: text to [`crate::ast::Dockerfile`]. (To be written.)

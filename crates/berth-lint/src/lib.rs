@@ -1,0 +1,1 @@
+//! berth lint. (To be written.)
