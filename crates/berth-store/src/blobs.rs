@@ -107,7 +107,7 @@ impl Blobs {
             blobs: self.clone(),
             temp,
             out: Some(HashingWriter::new(
-                io::BufWriter::with_capacity(256 * 1024, file),
+                io::BufWriter::with_capacity(256 * 1024, EarlyWriteback::new(file)),
                 algorithm,
             )),
         })
@@ -221,7 +221,7 @@ pub struct BlobWriter {
     blobs: Blobs,
     temp: PathBuf,
     /// `None` once committed.
-    out: Option<HashingWriter<io::BufWriter<File>>>,
+    out: Option<HashingWriter<io::BufWriter<EarlyWriteback>>>,
 }
 
 impl BlobWriter {
@@ -246,13 +246,16 @@ impl BlobWriter {
 
     fn finish_into_place(
         &self,
-        out: HashingWriter<io::BufWriter<File>>,
+        out: HashingWriter<io::BufWriter<EarlyWriteback>>,
         expected: Option<&Digest>,
         size: Option<u64>,
     ) -> Result<Digest, StoreError> {
         let temp = &self.temp;
         let (buf, digest, written) = out.finish();
-        let file = buf.into_inner().map_err(|e| io_err(temp, e.into_error()))?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| io_err(temp, e.into_error()))?
+            .file;
         if let Some(expected) = expected {
             let mismatch = if let Some(size) = size.filter(|&s| s != written) {
                 Some(Mismatch::Size {
@@ -282,6 +285,61 @@ impl BlobWriter {
         Ok(digest)
     }
 }
+
+/// A file that asks the kernel to start writing its data to disk every few MiB, so the fsync
+/// before a blob is renamed into place finds little left to do: a 64 MiB layer pulled over a
+/// fast link spent a third of its time in that one fsync otherwise.
+struct EarlyWriteback {
+    file: File,
+    written: u64,
+    flushed: u64,
+}
+
+impl EarlyWriteback {
+    const EVERY: u64 = 8 << 20;
+
+    fn new(file: File) -> EarlyWriteback {
+        EarlyWriteback {
+            file,
+            written: 0,
+            flushed: 0,
+        }
+    }
+}
+
+impl Write for EarlyWriteback {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.flushed >= Self::EVERY {
+            start_writeback(&self.file, self.flushed, self.written - self.flushed);
+            self.flushed = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Starts (without waiting for) writeback of a range; only a hint, so failure is ignored.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor and plain integers; the call only schedules I/O.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File, _: u64, _: u64) {}
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
