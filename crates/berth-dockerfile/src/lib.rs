@@ -10,8 +10,8 @@
 //! Beside them: [`expand`] (shell-style word expansion) and [`ignore`] (`.dockerignore`).
 
 pub mod ast;
-pub mod syntax;
 pub mod build;
 pub mod expand;
 pub mod ignore;
 pub mod instructions;
+pub mod syntax;

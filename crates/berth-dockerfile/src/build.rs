@@ -1,1 +1,0 @@
-//! The resolved build description: stages, bases, ARG scoping, every word expanded. (Being written.)

@@ -1,1 +1,0 @@
-//! Typed instructions: each instruction's flags and arguments checked. (Being written.)

@@ -1,1 +1,0 @@
-//! The parser: text to [`crate::ast::Dockerfile`]. (To be written.)
