@@ -88,6 +88,8 @@ pub enum Command {
     Tags(TagsArgs),
     /// Delete an image (its manifest) from a registry
     Delete(DeleteArgs),
+    /// Check Dockerfiles: BuildKit's checks, hadolint's DL rules and berth's own
+    Lint(crate::commands::lint::LintArgs),
 }
 
 #[derive(Args, Debug)]

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
         _ => LogLevel::Warn,
     };
     init_logging(cli.global.log_level.unwrap_or(default_level));
+    // Lint needs no store, and exits 2 (not 1) when a file can't be read.
+    if let Command::Lint(args) = cli.command {
+        return commands::lint::run(args);
+    }
     let ctx = Context {
         root: cli.global.root.clone(),
         remote: berth_remote::Options {
@@ -68,6 +72,7 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         }
         Command::Tags(args) => commands::remote::tags(ctx, args),
         Command::Delete(args) => commands::remote::delete(ctx, args),
+        Command::Lint(_) => unreachable!("berth lint runs before the store is opened"),
     }
 }
 

@@ -3,6 +3,7 @@ pub mod history;
 pub mod images;
 pub mod import;
 pub mod inspect;
+pub mod lint;
 pub mod load;
 pub mod login;
 pub mod registry;
