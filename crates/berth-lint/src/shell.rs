@@ -275,22 +275,7 @@ impl<'a, 's> Lexer<'a, 's> {
                     self.double_quoted(&mut out);
                 }
                 '$' => self.dollar(&mut out),
-                '`' => {
-                    self.pos += 1;
-                    let start = self.pos;
-                    while self.peek(0).is_some_and(|c| c != '`') {
-                        if self.peek(0) == Some('\\') {
-                            self.pos += 1;
-                        }
-                        self.pos += 1;
-                    }
-                    let inner: String = self.chars[start..self.pos.min(self.chars.len())]
-                        .iter()
-                        .collect();
-                    self.pos += 1;
-                    self.nested(&inner);
-                    out.push_str("${VAR}");
-                }
+                '`' => self.backquoted(&mut out),
                 _ => {
                     out.push(c);
                     self.pos += 1;
@@ -298,6 +283,24 @@ impl<'a, 's> Lexer<'a, 's> {
             }
         }
         out
+    }
+
+    /// `` `command` ``: its commands count as the script's; the word holds a placeholder.
+    fn backquoted(&mut self, out: &mut String) {
+        self.pos += 1;
+        let start = self.pos;
+        while self.peek(0).is_some_and(|c| c != '`') {
+            if self.peek(0) == Some('\\') {
+                self.pos += 1;
+            }
+            self.pos += 1;
+        }
+        let inner: String = self.chars[start..self.pos.min(self.chars.len())]
+            .iter()
+            .collect();
+        self.pos += 1;
+        self.nested(&inner);
+        out.push_str("${VAR}");
     }
 
     fn double_quoted(&mut self, out: &mut String) {
@@ -320,19 +323,7 @@ impl<'a, 's> Lexer<'a, 's> {
                     self.pos += 2;
                 }
                 '$' => self.dollar(out),
-                '`' => {
-                    self.pos += 1;
-                    let start = self.pos;
-                    while self.peek(0).is_some_and(|c| c != '`') {
-                        self.pos += 1;
-                    }
-                    let inner: String = self.chars[start..self.pos.min(self.chars.len())]
-                        .iter()
-                        .collect();
-                    self.pos += 1;
-                    self.nested(&inner);
-                    out.push_str("${VAR}");
-                }
+                '`' => self.backquoted(out),
                 _ => {
                     out.push(c);
                     self.pos += 1;
