@@ -1,11 +1,12 @@
 //! The parser against BuildKit's own parser test vectors and 122 real Dockerfiles, read in place
-//! from /work/shared/corpus (see its README.md).
+//! from ../shared/corpus beside the checkout (see its README.md).
 
 use berth_dockerfile::syntax::{dump, parse};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const CORPUS: &str = "/work/shared/corpus";
+/// ../shared/corpus beside the checkout, as CI lays it out.
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
 
 /// The corpus directory, or `None` when it is absent and BERTH_ALLOW_MISSING_CORPUS=1 says
 /// that is fine. Absent otherwise: a failure, never a silent pass.
@@ -22,7 +23,7 @@ fn corpus(sub: &str) -> Option<PathBuf> {
         return None;
     }
     panic!(
-        "corpus {} is absent: these tests need /work/shared/corpus (set \
+        "corpus {} is absent: these tests need ../shared/corpus beside the checkout (set \
          BERTH_ALLOW_MISSING_CORPUS=1 to run without it)",
         dir.display()
     );

@@ -92,7 +92,9 @@ impl Command {
 pub fn parse(src: &str) -> Script {
     let mut script = Script::default();
     let tokens = Lexer::new(src, &mut script).tokens();
-    Grammar::default().commands(tokens, &mut script.commands);
+    let mut pipes = false;
+    Grammar::default().commands(tokens, &mut script.commands, &mut pipes);
+    script.pipes |= pipes;
     script
 }
 
@@ -101,6 +103,8 @@ enum Token {
     Word(String),
     /// `&&`, `||`, `;`, `|`, `&`, newline, `(`, `)`: each starts a new command.
     Separator,
+    /// `|` or `|&`: a pipe, except between the alternatives of a `case` pattern.
+    Pipe,
     /// `;;`, `;&`, `;;&`: ends a `case` branch.
     CaseBreak,
     /// `)` right after a `case` pattern is read by the grammar from this.
@@ -180,11 +184,11 @@ impl<'a, 's> Lexer<'a, 's> {
                 '|' => {
                     if self.peek(1) == Some('|') {
                         self.pos += 2;
+                        out.push(Token::Separator);
                     } else {
                         self.pos += if self.peek(1) == Some('&') { 2 } else { 1 };
-                        self.script.pipes = true;
+                        out.push(Token::Pipe);
                     }
-                    out.push(Token::Separator);
                 }
                 '(' => {
                     self.pos += 1;
@@ -417,7 +421,7 @@ struct Grammar {
 }
 
 impl Grammar {
-    fn commands(&mut self, tokens: Vec<Token>, out: &mut Vec<Command>) {
+    fn commands(&mut self, tokens: Vec<Token>, out: &mut Vec<Command>, pipes: &mut bool) {
         let mut current: Option<Command> = None;
         let mut at_start = true;
         let mut skip_until_separator = false;
@@ -439,8 +443,11 @@ impl Grammar {
                 }
                 continue;
             }
+            if token == Token::Pipe {
+                *pipes = true;
+            }
             match token {
-                Token::Separator | Token::Close => {
+                Token::Separator | Token::Close | Token::Pipe => {
                     out.extend(current.take());
                     at_start = true;
                     skip_until_separator = false;
@@ -538,6 +545,8 @@ mod tests {
         assert!(parse("a | b").pipes);
         assert!(!parse("a || b").pipes);
         assert!(parse("x=$(a | b)").pipes);
+        assert!(!parse("case \"$a\" in x86_64|aarch64) echo y ;; *) echo n ;; esac").pipes);
+        assert!(parse("case $a in x|y) b | c ;; esac").pipes);
     }
 
     #[test]
