@@ -329,6 +329,29 @@ fn unparseable_file_exits_2_naming_file_and_line() {
 }
 
 #[test]
+fn what_no_builder_would_run_exits_2() {
+    for (text, expected) in [
+        (
+            "FROM scratch\nFOO bar\n",
+            "berth: Dockerfile:2: unknown instruction: FOO",
+        ),
+        (
+            "FROM scratch\nENV\n",
+            "berth: Dockerfile:2: ENV requires at least one argument",
+        ),
+        (
+            "FROM scratch\nCOPY --bogus a b\n",
+            "berth: Dockerfile:2: unknown flag: --bogus",
+        ),
+    ] {
+        let (dir, _) = dockerfile(text);
+        let out = berth_lint(&["Dockerfile"], dir.path());
+        assert_eq!(code(&out), 2, "{text}");
+        assert!(stderr(&out).starts_with(expected), "{}", stderr(&out));
+    }
+}
+
+#[test]
 fn explain_prints_the_paragraph() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["CdInRun", "dl3003"] {

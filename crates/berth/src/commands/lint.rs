@@ -162,6 +162,14 @@ fn lint_file(name: &str) -> Result<Linted, String> {
             e.line, e.message
         )
     })?;
+    // What parses but no builder would run (an unknown instruction, an unknown flag, ENV with
+    // nothing to set) is refused as BuildKit refuses it, not linted.
+    berth_dockerfile::instructions::parse_instructions(&tree).map_err(|e| {
+        format!(
+            "{shown}:{}: {}; fix the Dockerfile (berth lint only checks files that parse)",
+            e.line, e.message
+        )
+    })?;
     let findings = berth_lint::lint(&tree, &context);
     Ok(Linted {
         name: shown.to_string(),
