@@ -192,28 +192,11 @@ fn endpoint(host: &str, insecure: &[String]) -> Endpoint {
     }
 }
 
-/// `http://` for loopback and listed hosts, `https://` otherwise; Docker Hub's API host.
+/// The scheme tried last: `http://` for loopback and listed hosts, `https://` otherwise.
 #[cfg(test)]
 fn base_url(host: &str, insecure: &[String]) -> String {
-    let api = match host {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io",
-        h => h,
-    };
-    let name = api.rsplit_once(':').map_or(api, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            api
-        }
-    });
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    let loopback = name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let scheme = if loopback || insecure.iter().any(|i| i == host || i == api) {
-        "http"
-    } else {
-        "https"
-    };
-    format!("{scheme}://{api}")
+    let e = endpoint(host, insecure);
+    e.http.unwrap_or(e.https)
 }
 
 #[derive(Default)]
