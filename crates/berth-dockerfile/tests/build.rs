@@ -19,6 +19,7 @@ fn options(args: &[(&str, &str)], target: Option<&str>) -> BuildOptions {
         target_platform: Some(Platform::new("linux", "arm64", None)),
         build_platform: Some(Platform::new("linux", "amd64", None)),
         base_env: BTreeMap::new(),
+        base_onbuild: BTreeMap::new(),
     }
 }
 
@@ -488,6 +489,24 @@ fn onbuild_triggers_of_a_stage_base_run_in_the_child() {
     assert_eq!(
         d.stage(0).unwrap().steps[0].value,
         Step::Onbuild("ENV T=fired".into())
+    );
+}
+
+#[test]
+fn onbuild_triggers_of_a_base_image_run_after_from() {
+    let df = syntax::parse("FROM img AS app\nLABEL v=$T\n").unwrap();
+    let mut opts = options(&[], None);
+    opts.base_onbuild
+        .insert("img".into(), vec!["ENV T=from-image".into()]);
+    let d = resolve(&df, &opts).unwrap();
+    assert_eq!(label_v(&d), "from-image");
+
+    opts.base_onbuild
+        .insert("img".into(), vec!["BOGUS x".into()]);
+    let e = resolve(&df, &opts).unwrap_err().to_string();
+    assert!(
+        e.starts_with("line 1: ONBUILD trigger") && e.contains("unknown instruction: BOGUS"),
+        "{e}"
     );
 }
 

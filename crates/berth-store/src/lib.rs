@@ -4,11 +4,13 @@
 //! <root>/
 //!   blobs/sha256/<hex>   content-addressed blobs (the same shape as an OCI layout's blobs/)
 //!   ingest/              blobs being written; renamed into blobs/ once their digest checks out
-//!   berth.db             metadata: manifests and what they reference, images, tags (SQLite)
+//!   berth.db             metadata: manifests and what they reference, images, tags, build cache (SQLite)
+//!   build/               the builder's unpacked layers, cache mounts and context indexes
 //!   lock                 writers share it, GC takes it alone
 //! ```
 
 pub mod blobs;
+mod build_cache;
 pub mod compression;
 mod error;
 mod gc;
@@ -20,6 +22,7 @@ mod store;
 pub mod verify;
 
 pub use blobs::{BlobWriter, Blobs};
+pub use build_cache::{CachedLayer, CachedStep};
 pub use error::StoreError;
 pub use gc::{DEFAULT_GRACE, FsckReport, GcReport};
 pub use meta::{ImageRecord, LayerInfo};

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE manifests (
@@ -95,6 +95,18 @@ CREATE TABLE uploads (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3: the build cache (see `build_cache.rs`).
+const SCHEMA_V3: &str = "
+CREATE TABLE build_cache (
+    key        TEXT PRIMARY KEY,
+    layer      TEXT,
+    media_type TEXT,
+    size       INTEGER,
+    diff_id    TEXT,
+    used       INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// An image record: a root manifest or index the store keeps, and its tags.
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
@@ -163,6 +175,9 @@ impl Meta {
         }
         if version < 2 {
             tx.execute_batch(SCHEMA_V2).map_err(db)?;
+        }
+        if version < 3 {
+            tx.execute_batch(SCHEMA_V3).map_err(db)?;
         }
         if version < SCHEMA_VERSION {
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
@@ -399,7 +414,7 @@ impl Meta {
         Ok(out)
     }
 
-    /// Every digest something keeps alive: images, registry tags, registry manifests without a
+    /// Every digest something keeps alive: images, build cache layers, registry tags, registry manifests without a
     /// subject, and anything pushed to the registry after `cutoff` (Unix seconds); then what
     /// those reference, and the referrers of anything alive.
     pub fn reachable(&self, cutoff: i64) -> Result<HashSet<Digest>, StoreError> {
@@ -411,6 +426,7 @@ impl Meta {
                      UNION SELECT digest FROM repo_tags
                      UNION SELECT digest FROM repo_manifests WHERE subject IS NULL OR added > ?1
                      UNION SELECT digest FROM repo_blobs WHERE added > ?1
+                     UNION SELECT layer FROM build_cache WHERE layer IS NOT NULL
                      UNION SELECT child FROM refs JOIN live ON refs.parent = live.d
                      UNION SELECT m.digest FROM repo_manifests m JOIN live ON m.subject = live.d)
                  SELECT d FROM live",

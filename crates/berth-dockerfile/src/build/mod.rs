@@ -40,6 +40,9 @@ pub struct BuildOptions {
     /// The `ENV` of base images, keyed by the reference as written after expansion (`alpine:3`),
     /// once the builder has fetched their configs. Words after `FROM image` can use them.
     pub base_env: BTreeMap<String, Vec<(String, String)>>,
+    /// The `ONBUILD` triggers of base images (their config's `OnBuild`), keyed like
+    /// `base_env`: they run right after the `FROM` of a stage built on the image.
+    pub base_onbuild: BTreeMap<String, Vec<String>>,
 }
 
 /// A build, resolved.
@@ -241,6 +244,16 @@ impl Vars for Env {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one `ONBUILD` trigger as an image config stores it (`RUN make`).
+fn image_trigger(text: &str) -> Result<ast::Instruction, String> {
+    let df = crate::syntax::parse(text).map_err(|e| e.message)?;
+    let mut instructions = df.instructions.into_iter();
+    match (instructions.next(), instructions.next()) {
+        (Some(ins), None) => Ok(ins),
+        _ => Err("expected exactly one instruction".into()),
     }
 }
 
@@ -683,12 +696,21 @@ impl Context<'_> {
                 for (k, v) in self.opts.base_env.get(reference).into_iter().flatten() {
                     env.set(k, v);
                 }
+                let mut triggers = Vec::new();
+                for text in self.opts.base_onbuild.get(reference).into_iter().flatten() {
+                    triggers.push(image_trigger(text).map_err(|message| {
+                        at(
+                            raw.from.lines,
+                            format!("ONBUILD trigger {text:?} of {reference}: {message}"),
+                        )
+                    })?);
+                }
                 (
                     env,
                     explicit
                         .clone()
                         .unwrap_or_else(|| self.target_platform.clone()),
-                    Vec::new(),
+                    triggers,
                 )
             }
             Base::Scratch => (
@@ -709,7 +731,7 @@ impl Context<'_> {
             let value = parse_instruction(trigger).map_err(|e| {
                 at(
                     raw.from.lines,
-                    format!("ONBUILD trigger from the base stage: {}", e.message),
+                    format!("ONBUILD trigger from the base: {}", e.message),
                 )
             })?;
             body.push(Located {
