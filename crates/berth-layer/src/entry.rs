@@ -53,6 +53,8 @@ pub enum Data {
     Path(PathBuf),
     /// A range of the spool file a tarball's contents were copied to.
     Spool { offset: u64 },
+    /// No bytes (size 0): a marker file made up for the layer, such as a whiteout.
+    Empty,
 }
 
 /// Orders entries as a depth-first walk with each directory's children sorted bytewise, so a

@@ -21,6 +21,44 @@ pub enum LayerError {
     },
     #[error("writing layer: {0}")]
     Write(io::Error),
+    #[error(
+        "layer entry {entry:?} climbs out of the layer with '..'; the layer is malformed or hostile: rebuild it with paths inside the root, or don't use it"
+    )]
+    Escapes { entry: String },
+    #[error(
+        "layer entry {entry:?} lies under {link:?}, which is a symlink; berth never writes through symlinks: the layer is malformed or hostile, rebuild it without entries below symlinks"
+    )]
+    UnderSymlink { entry: String, link: String },
+    #[error(
+        "layer entry {entry:?} lies under {parent:?}, which is not a directory; rebuild the layer so that {parent:?} is a directory"
+    )]
+    ParentNotDir { entry: String, parent: String },
+    #[error(
+        "layer entry {entry:?} is a hard link to {target:?}, {why}; a hard link must name a file listed earlier in the same layer: rebuild the layer"
+    )]
+    BadHardlink {
+        entry: String,
+        target: String,
+        why: String,
+    },
+    #[error(
+        "layer entry {entry:?} has owner {id}, which is not a valid Linux id (at most 4294967294): rebuild the layer with valid owners"
+    )]
+    BadOwner { entry: String, id: u64 },
+    #[error(
+        "{}: cannot set {xattr}: {source}; apply layers onto a file system with trusted.* xattrs (ext4, xfs, btrfs, tmpfs) as root",
+        path.display()
+    )]
+    Opaque {
+        path: PathBuf,
+        xattr: String,
+        source: io::Error,
+    },
+    #[error(
+        "{}: has overlayfs attribute {xattr}, which a layer can't express; mount the build overlay with redirect_dir=off,metacopy=off and run the step again",
+        path.display()
+    )]
+    OverlayFeature { path: PathBuf, xattr: String },
 }
 
 impl LayerError {

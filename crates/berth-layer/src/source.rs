@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use berth_oci::media_type::Compression;
 use berth_store::compression::decoder;
 
+use crate::diff;
 use crate::entry::{Data, Entry, Inodes, Kind, clean_path, settle};
 use crate::error::LayerError;
 
@@ -36,6 +37,21 @@ impl Entries {
 
 /// Reads a directory tree: every object under `root`, not `root` itself.
 pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
+    walk(root, Tree::Plain)
+}
+
+/// How a walked tree is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tree {
+    /// Every object as it is.
+    Plain,
+    /// An overlayfs upper directory: whiteouts and opaque directories become their
+    /// layer-format markers (see [`crate::diff`]).
+    OverlayUpper,
+}
+
+/// Walks `root` into entries, reading it as `tree` says.
+pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
     let meta = fs::metadata(root).map_err(|e| LayerError::io(root, e))?;
     if !meta.is_dir() {
         return Err(LayerError::io(
@@ -44,6 +60,7 @@ pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
         ));
     }
     let mut walk = Walk {
+        tree,
         entries: Vec::new(),
         inodes: Inodes::default(),
         by_device: HashMap::new(),
@@ -58,6 +75,7 @@ pub fn from_dir(root: &Path) -> Result<Entries, LayerError> {
 }
 
 struct Walk {
+    tree: Tree,
     entries: Vec<Entry>,
     inodes: Inodes,
     /// Files with several names, by (device, inode number).
@@ -85,6 +103,10 @@ impl Walk {
             };
             let meta = fs::symlink_metadata(&path).map_err(|e| LayerError::io(&path, e))?;
             let ft = meta.file_type();
+            if self.tree == Tree::OverlayUpper && diff::is_whiteout(&meta) {
+                self.entries.push(diff::whiteout(prefix, name, &meta));
+                continue;
+            }
             let kind = if ft.is_dir() {
                 Kind::Dir
             } else if ft.is_file() {
@@ -112,6 +134,11 @@ impl Walk {
                 continue;
             };
             let is_dir = matches!(kind, Kind::Dir);
+            let mut xattrs = read_xattrs(&path)?;
+            let opaque = match self.tree {
+                Tree::Plain => false,
+                Tree::OverlayUpper => diff::take_overlay_xattrs(&path, &mut xattrs)?,
+            };
             let entry = Entry {
                 path: rel.clone(),
                 kind,
@@ -119,7 +146,7 @@ impl Walk {
                 uid: meta.uid() as u64,
                 gid: meta.gid() as u64,
                 mtime: meta.mtime(),
-                xattrs: read_xattrs(&path)?,
+                xattrs,
             };
             if ft.is_file() && meta.nlink() > 1 {
                 match self.by_device.get(&(meta.dev(), meta.ino())) {
@@ -131,6 +158,9 @@ impl Walk {
                 }
             }
             self.entries.push(entry);
+            if is_dir && opaque {
+                self.entries.push(diff::opaque_marker(&rel, &meta));
+            }
             if is_dir {
                 self.dir(&path, &rel)?;
             }
@@ -200,37 +230,12 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
             continue; // the root directory itself
         }
         let header = item.header().clone();
-        let mut xattrs = Vec::new();
-        let (mut mtime, mut uid, mut gid) = (
-            header.mtime().unwrap_or(0) as i64,
-            header.uid().unwrap_or(0),
-            header.gid().unwrap_or(0),
-        );
-        if let Some(pax) = item
-            .pax_extensions()
-            .map_err(|e| LayerError::tar(name, e))?
-        {
-            for ext in pax {
-                let ext = ext.map_err(|e| LayerError::tar(name, e))?;
-                let Ok(key) = ext.key() else { continue };
-                let value = ext.value_bytes();
-                let text = std::str::from_utf8(value).unwrap_or("");
-                match key {
-                    k if k.starts_with("SCHILY.xattr.") => {
-                        xattrs.push((k["SCHILY.xattr.".len()..].to_string(), value.to_vec()));
-                    }
-                    "mtime" => {
-                        if let Ok(t) = text.split('.').next().unwrap_or("").parse() {
-                            mtime = t;
-                        }
-                    }
-                    "uid" => uid = text.parse().unwrap_or(uid),
-                    "gid" => gid = text.parse().unwrap_or(gid),
-                    _ => {}
-                }
-            }
-        }
-        xattrs.sort();
+        let HeaderFields {
+            mtime,
+            uid,
+            gid,
+            xattrs,
+        } = header_fields(&mut item, name)?;
         let link_target = || -> Result<String, LayerError> {
             let raw = item
                 .link_name_bytes()
@@ -325,4 +330,55 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
         spool: Some(spool),
         skipped: Vec::new(),
     })
+}
+
+/// What a tar entry's header, overridden by its PAX records, says of its owner, time and
+/// extended attributes.
+pub(crate) struct HeaderFields {
+    pub mtime: i64,
+    pub uid: u64,
+    pub gid: u64,
+    /// Sorted by name.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads [`HeaderFields`] of `item`, from archive `name` (for messages).
+pub(crate) fn header_fields<R: Read>(
+    item: &mut tar::Entry<R>,
+    name: &str,
+) -> Result<HeaderFields, LayerError> {
+    let header = item.header();
+    let mut fields = HeaderFields {
+        mtime: header.mtime().unwrap_or(0) as i64,
+        uid: header.uid().unwrap_or(0),
+        gid: header.gid().unwrap_or(0),
+        xattrs: Vec::new(),
+    };
+    if let Some(pax) = item
+        .pax_extensions()
+        .map_err(|e| LayerError::tar(name, e))?
+    {
+        for ext in pax {
+            let ext = ext.map_err(|e| LayerError::tar(name, e))?;
+            let Ok(key) = ext.key() else { continue };
+            let value = ext.value_bytes();
+            let text = std::str::from_utf8(value).unwrap_or("");
+            match key {
+                k if k.starts_with("SCHILY.xattr.") => {
+                    let attr = k["SCHILY.xattr.".len()..].to_string();
+                    fields.xattrs.push((attr, value.to_vec()));
+                }
+                "mtime" => {
+                    if let Ok(t) = text.split('.').next().unwrap_or("").parse() {
+                        fields.mtime = t;
+                    }
+                }
+                "uid" => fields.uid = text.parse().unwrap_or(fields.uid),
+                "gid" => fields.gid = text.parse().unwrap_or(fields.gid),
+                _ => {}
+            }
+        }
+    }
+    fields.xattrs.sort();
+    Ok(fields)
 }

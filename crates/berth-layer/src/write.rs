@@ -134,6 +134,7 @@ fn append<W: Write>(
                     offset: *offset,
                     remaining: *size,
                 }),
+                Data::Empty => Box::new(io::empty()),
             };
             let mut counted = Counted {
                 inner: reader,
@@ -143,7 +144,7 @@ fn append<W: Write>(
             if counted.n != *size {
                 let path = match data {
                     Data::Path(p) => p.clone(),
-                    Data::Spool { .. } => entry.path.clone().into(),
+                    Data::Spool { .. } | Data::Empty => entry.path.clone().into(),
                 };
                 return Err(LayerError::Changed {
                     path,
