@@ -1,0 +1,24 @@
+//! The RUN sandbox: runs one `RUN` command of a build in its stage's root file system,
+//! in-process and daemonless, the way BuildKit's runc executor does.
+//!
+//! The command gets fresh mount, PID, IPC and UTS namespaces (and a network namespace for
+//! [`NetworkMode::None`]), `/proc`, a minimal `/dev`, generated `/etc/hosts` and
+//! `/etc/resolv.conf`, the stage's user, working directory and environment, and Docker's
+//! default capabilities. Whatever the sandbox creates in the root file system only to mount
+//! over is removed afterwards, so it never ends up in the layer.
+//!
+//! Requires real root on Linux.
+
+mod child;
+mod error;
+mod output;
+mod plan;
+mod rootpath;
+mod run;
+mod spec;
+mod user;
+
+pub use error::SandboxError;
+pub use run::run;
+pub use spec::{DEFAULT_PATH, Mount, MountKind, NetworkMode, RunResult, RunSpec, TAIL_LINES, User};
+pub use user::resolve_user;
