@@ -15,6 +15,9 @@ use crate::meta::{Meta, now};
 pub struct CachedStep {
     /// The layer the step added; `None` when it changed nothing on disk.
     pub layer: Option<CachedLayer>,
+    /// When the step ran (Unix seconds): a cached step keeps its time in the history, so a
+    /// rebuild with nothing changed gives the same image.
+    pub created: i64,
 }
 
 /// A layer blob and what it holds.
@@ -30,17 +33,23 @@ pub struct CachedLayer {
 impl Meta {
     /// The result recorded for `key`, touching its last-use time.
     pub fn build_cache_get(&self, key: &str) -> Result<Option<CachedStep>, StoreError> {
-        type Row = (Option<String>, Option<String>, Option<i64>, Option<String>);
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            i64,
+        );
         let row: Option<Row> = self
             .conn
             .query_row(
-                "SELECT layer, media_type, size, diff_id FROM build_cache WHERE key = ?1",
+                "SELECT layer, media_type, size, diff_id, created FROM build_cache WHERE key = ?1",
                 [key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(self.db())?;
-        let Some((layer, media_type, size, diff_id)) = row else {
+        let Some((layer, media_type, size, diff_id, created)) = row else {
             return Ok(None);
         };
         let layer = match (layer, media_type, size, diff_id) {
@@ -64,7 +73,7 @@ impl Meta {
                 params![key, now()],
             )
             .map_err(self.db())?;
-        Ok(Some(CachedStep { layer }))
+        Ok(Some(CachedStep { layer, created }))
     }
 
     /// Records what the step with `key` produced. The layer blob must already be stored.
@@ -72,14 +81,16 @@ impl Meta {
         let l = step.layer.as_ref();
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO build_cache (key, layer, media_type, size, diff_id, used)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO build_cache
+                     (key, layer, media_type, size, diff_id, created, used)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     key,
                     l.map(|l| l.digest.to_string()),
                     l.map(|l| l.media_type.clone()),
                     l.map(|l| l.size as i64),
                     l.map(|l| l.diff_id.to_string()),
+                    step.created,
                     now()
                 ],
             )

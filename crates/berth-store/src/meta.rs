@@ -103,6 +103,7 @@ CREATE TABLE build_cache (
     media_type TEXT,
     size       INTEGER,
     diff_id    TEXT,
+    created    INTEGER NOT NULL,
     used       INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";

@@ -46,6 +46,8 @@ pub enum LogLevel {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Build an image from a Dockerfile and a context, with no daemon
+    Build(Box<BuildArgs>),
     /// Make a one-layer image from a directory or tarball (like `docker import`)
     Import(ImportArgs),
     /// List images
@@ -118,6 +120,80 @@ pub struct OutputArgs {
     /// Progress and result as JSON lines on standard output
     #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The build context: a directory, or `-` for a tar on standard input
+    pub context: String,
+    /// Name the image (repeatable)
+    #[arg(short = 't', long = "tag", value_name = "REF")]
+    pub tags: Vec<String>,
+    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from standard input
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+    /// Set a build argument; `NAME` alone takes the value from the environment
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Build this stage (and what it needs) instead of the last one
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Run every step, using no cached result
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Fetch base images from their registry even if the store has them
+    #[arg(long)]
+    pub pull: bool,
+    /// Build for this platform (os/arch[/variant]) [default: this host's]
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Add a label to the image (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+    /// Network for RUN steps that don't choose one
+    #[arg(long, value_enum, default_value = "default")]
+    pub network: BuildNetwork,
+    /// Where the result goes: type=image (the store, default), type=local,dest=DIR,
+    /// type=oci,dest=FILE, type=docker,dest=FILE (repeatable)
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Push the tagged image to its registry after building
+    #[arg(long)]
+    pub push: bool,
+    /// Write the image ID (its manifest digest) to this file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write build results (digests, names) as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// How to show progress
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: Progress,
+    /// Show only the image ID at the end (same as --progress=quiet)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Compress new layers with zstd instead of gzip
+    #[arg(long)]
+    pub zstd: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildNetwork {
+    Default,
+    None,
+    Host,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Auto,
+    Tty,
+    Plain,
+    Quiet,
+    Json,
 }
 
 #[derive(Args, Debug)]

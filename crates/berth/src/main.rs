@@ -16,6 +16,12 @@ use clap::Parser;
 use crate::cli::{Cli, Command, LogLevel};
 
 fn main() -> ExitCode {
+    // `berth inspect x | head` should end quietly when head does, as other Unix tools do,
+    // not panic on a write to a closed pipe.
+    // SAFETY: setting a signal disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -25,6 +31,14 @@ fn main() -> ExitCode {
         _ => LogLevel::Warn,
     };
     init_logging(cli.global.log_level.unwrap_or(default_level));
+    // A build mounts overlays: in a mount namespace of its own they vanish with the process,
+    // however it ends. This must happen while the process has one thread.
+    if matches!(cli.command, Command::Build(_)) {
+        if let Err(e) = berth_build::isolate_mounts() {
+            eprintln!("berth: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // Lint needs no store, and exits 2 (not 1) when a file can't be read.
     if let Command::Lint(args) = cli.command {
         return commands::lint::run(args);
@@ -50,6 +64,7 @@ fn main() -> ExitCode {
 
 fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Build(args) => commands::build::run(ctx, *args),
         Command::Import(args) => commands::import::run(ctx, args),
         Command::Images(args) => commands::images::run(ctx, args),
         Command::Tag(args) => commands::tag::run(ctx, args),

@@ -1,3 +1,4 @@
+pub mod build;
 pub mod gc;
 pub mod history;
 pub mod images;

@@ -68,7 +68,8 @@ fn platforms(platform: Option<&str>, all: bool, from_registry: bool) -> anyhow::
     })
 }
 
-fn run(
+/// Copies images from one location to another with progress as `output` asks.
+pub(crate) fn run(
     ctx: &Context,
     source: &Location,
     dest: &Location,
@@ -91,7 +92,7 @@ fn run(
 }
 
 /// The result: one line per image copied (`REF@digest`), or a JSON object.
-fn report(output: &OutputArgs, verb: &str, place: &Location, written: &[Root]) {
+pub(crate) fn report(output: &OutputArgs, verb: &str, place: &Location, written: &[Root]) {
     for root in written {
         let name = root.names.first().map(Reference::familiar);
         if output.json {

@@ -1,0 +1,265 @@
+//! `COPY` and `ADD`: where the files come from, the cache key over their content, and the copy.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use berth_dockerfile::build::{AddStep, CopySource, CopyStep, FileSource};
+use berth_dockerfile::ignore::Patterns;
+use berth_fileops::{CopyOptions, Tree};
+use serde_json::{Value, json};
+
+use crate::error::BuildError;
+use crate::keys;
+use crate::snapshot::Overlay;
+use crate::solve::{Located, Produced, Solver, StageState};
+
+/// What `COPY` and `ADD` share, once the differences are settled.
+struct Transfer<'a> {
+    from: &'a FileSource,
+    sources: &'a [CopySource],
+    dest: &'a str,
+    chown: Option<&'a str>,
+    chmod: Option<&'a str>,
+    parents: bool,
+    exclude: &'a [String],
+    unpack: bool,
+    keyword: &'static str,
+}
+
+impl Solver<'_> {
+    pub(crate) fn copy(
+        &self,
+        state: &StageState,
+        copy: &CopyStep,
+        at: &Located<'_>,
+    ) -> Result<(String, Produced, String), BuildError> {
+        self.transfer(
+            state,
+            &Transfer {
+                from: &copy.from,
+                sources: &copy.sources,
+                dest: &copy.dest,
+                chown: copy.chown.as_deref(),
+                chmod: copy.chmod.as_deref(),
+                parents: copy.parents,
+                exclude: &copy.exclude,
+                unpack: false,
+                keyword: "COPY",
+            },
+            at,
+        )
+    }
+
+    pub(crate) fn add(
+        &self,
+        state: &StageState,
+        add: &AddStep,
+        at: &Located<'_>,
+    ) -> Result<(String, Produced, String), BuildError> {
+        for s in &add.sources {
+            if let CopySource::Path(p) = s {
+                if is_remote(p) {
+                    return Err(self.step_error(
+                        at,
+                        format!(
+                            "ADD {p}: berth build does not download URLs or clone git repositories yet; fetch it in a RUN step (with --checksum verified) or COPY a local file"
+                        ),
+                    ));
+                }
+            }
+        }
+        self.transfer(
+            state,
+            &Transfer {
+                from: &FileSource::Context,
+                sources: &add.sources,
+                dest: &add.dest,
+                chown: add.chown.as_deref(),
+                chmod: add.chmod.as_deref(),
+                parents: false,
+                exclude: &add.exclude,
+                unpack: add.unpack.unwrap_or(true),
+                keyword: "ADD",
+            },
+            at,
+        )
+    }
+
+    fn transfer(
+        &self,
+        state: &StageState,
+        t: &Transfer<'_>,
+        at: &Located<'_>,
+    ) -> Result<(String, Produced, String), BuildError> {
+        let mut paths = Vec::new();
+        let mut inline = Vec::new();
+        for s in t.sources {
+            match s {
+                CopySource::Path(p) => paths.push(p.clone()),
+                CopySource::Inline { name, content } => {
+                    inline.push((name.clone(), content.clone()))
+                }
+            }
+        }
+        let exclude = Patterns::from_list(t.exclude)
+            .map_err(|e| self.step_error(at, format!("--exclude: {e}")))?;
+        let content = if paths.is_empty() {
+            json!(inline)
+        } else {
+            json!({
+                "paths": self.source_identity_excluding(t.from, &paths, &exclude, at)?,
+                "inline": inline,
+            })
+        };
+        let workdir = state.config.workdir();
+        let definition = json!({
+            "op": t.keyword,
+            "content": content,
+            "dest": t.dest,
+            // A relative destination depends on the working directory.
+            "workdir": (!t.dest.starts_with('/')).then_some(&workdir),
+            "chown": t.chown,
+            "chmod": t.chmod,
+            "parents": t.parents,
+            "exclude": t.exclude,
+            "unpack": t.unpack,
+        });
+        let key = keys::step(&state.key, &definition, &state.platform);
+        let produced = self.step_with_cache(state, &key, at.label, |merged, _, scratch| {
+            let chown = match t.chown {
+                Some(spec) => {
+                    let u = berth_sandbox::resolve_user(merged, spec)
+                        .map_err(|e| self.step_error(at, format!("--chown={spec}: {e}")))?;
+                    Some((u.uid, u.gid))
+                }
+                None => None,
+            };
+            let chmod = match t.chmod {
+                Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| {
+                    self.step_error(
+                        at,
+                        format!("--chmod={m}: expected an octal mode such as 755"),
+                    )
+                })?),
+                None => None,
+            };
+            let mut held = Vec::new();
+            let opts = CopyOptions {
+                chown,
+                chmod,
+                exclude: exclude.clone(),
+                workdir: workdir.clone(),
+                source_is_context: matches!(t.from, FileSource::Context),
+                unpack_archives: t.unpack,
+                parents: t.parents,
+                allow_empty_wildcard: true,
+            };
+            if !inline.is_empty() {
+                let dir = scratch.join("inline");
+                fs::create_dir_all(&dir).map_err(|e| BuildError::io(&dir, e))?;
+                for (name, content) in &inline {
+                    let file = dir.join(name);
+                    fs::write(&file, content).map_err(|e| BuildError::io(&file, e))?;
+                }
+                let names: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
+                let inline_opts = CopyOptions {
+                    source_is_context: true,
+                    unpack_archives: false,
+                    ..opts.clone()
+                };
+                berth_fileops::copy(&dir, &names, t.dest, merged, &inline_opts)
+                    .map_err(|e| self.step_error(at, e.to_string()))?;
+            }
+            if !paths.is_empty() {
+                let root = self.source_root(t.from, &scratch.join("from"), &mut held, at)?;
+                let tree = match t.from {
+                    FileSource::Context => self.context.tree(),
+                    _ => Tree::new(&root, None),
+                };
+                berth_fileops::copy_tree(tree, &paths, t.dest, merged, &opts)
+                    .map_err(|e| self.step_error(at, e.to_string()))?;
+            }
+            drop(held);
+            Ok(())
+        })?;
+        let mut words: Vec<String> = paths;
+        words.extend(inline.iter().map(|(n, _)| n.clone()));
+        words.push(t.dest.to_string());
+        Ok((
+            key,
+            produced,
+            format!("{} {} # buildkit", t.keyword, words.join(" ")),
+        ))
+    }
+
+    /// The content identity of `paths` in a source, for cache keys.
+    pub(crate) fn source_identity(
+        &self,
+        source: &FileSource,
+        paths: &[String],
+        at: &Located<'_>,
+    ) -> Result<Value, BuildError> {
+        self.source_identity_excluding(source, paths, &Patterns::default(), at)
+    }
+
+    fn source_identity_excluding(
+        &self,
+        source: &FileSource,
+        paths: &[String],
+        exclude: &Patterns,
+        at: &Located<'_>,
+    ) -> Result<Value, BuildError> {
+        Ok(match source {
+            // Context files by content, through the stat index.
+            FileSource::Context => {
+                let sum = self
+                    .context
+                    .with_index(|index| {
+                        berth_fileops::checksum_tree(
+                            self.context.tree(),
+                            paths,
+                            exclude,
+                            false,
+                            Some(index),
+                        )
+                    })
+                    .map_err(|e| self.step_error(at, e.to_string()))?;
+                json!({ "context": sum })
+            }
+            // A stage or image by the layers it is made of: content-addressed, and free.
+            FileSource::Stage(i) => {
+                let state = self.wait_for(*i)?;
+                json!({ "layers": state.chain(), "paths": paths })
+            }
+            FileSource::Image(reference) => {
+                json!({ "image": self.image_chain(reference)?, "paths": paths })
+            }
+        })
+    }
+
+    /// Where a source's files are on disk; stages and images are mounted read-only at
+    /// `mountpoint` (kept mounted by `held`).
+    pub(crate) fn source_root(
+        &self,
+        source: &FileSource,
+        mountpoint: &Path,
+        held: &mut Vec<Overlay>,
+        _at: &Located<'_>,
+    ) -> Result<PathBuf, BuildError> {
+        let layers = match source {
+            FileSource::Context => return Ok(self.context.path().to_path_buf()),
+            FileSource::Stage(i) => self.wait_for(*i)?.layers,
+            FileSource::Image(reference) => self.image_layer_refs(reference)?,
+        };
+        held.push(self.mount_read_only(&layers, mountpoint)?);
+        Ok(mountpoint.to_path_buf())
+    }
+}
+
+/// `ADD` sources fetched from elsewhere.
+fn is_remote(source: &str) -> bool {
+    source.starts_with("http://")
+        || source.starts_with("https://")
+        || source.starts_with("git@")
+        || source.ends_with(".git")
+}

@@ -1,0 +1,96 @@
+//! The exporter: the target stage's state becomes an image in the store, or files on disk.
+
+use std::path::Path;
+
+use berth_oci::{Descriptor, ImageConfig, ImageManifest, Reference, media_type};
+use berth_store::Store;
+
+use crate::error::BuildError;
+use crate::snapshot::{LayerRef, Overlay, Snapshots};
+use crate::solve::StageState;
+
+/// A built image in the store.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub manifest: Descriptor,
+    pub config: Descriptor,
+    pub image: ImageConfig,
+    pub layers: Vec<LayerRef>,
+}
+
+/// Writes the image's config and manifest and records it (with `tags`) in the store.
+pub fn to_store(
+    store: &Store,
+    state: &StageState,
+    labels: &std::collections::BTreeMap<String, String>,
+    created: &str,
+    tags: &[Reference],
+) -> Result<Built, BuildError> {
+    let mut image = state.config.image.clone();
+    if !labels.is_empty() {
+        let c = image.config.get_or_insert_with(Default::default);
+        let map = c.labels.get_or_insert_with(Default::default);
+        for (k, v) in labels {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    image.created = Some(created.to_string());
+    image.set_platform(&state.platform);
+    image.rootfs.diff_ids = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+    let non_empty = image.history.iter().filter(|h| !h.empty_layer).count();
+    if non_empty != state.layers.len() {
+        // History written by other tools may not line up; the layers are what count.
+        tracing::debug!(
+            non_empty,
+            layers = state.layers.len(),
+            "history does not match the layers"
+        );
+    }
+    let config_bytes = image.to_bytes();
+    let config = Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes);
+    store.blobs().write_bytes(&config_bytes)?;
+    let manifest_bytes = ImageManifest::new(
+        config.clone(),
+        state.layers.iter().map(|l| l.descriptor.clone()).collect(),
+    )
+    .to_bytes();
+    let manifest = Descriptor::of_bytes(media_type::OCI_MANIFEST, &manifest_bytes);
+    store.put_manifest(&manifest_bytes, &manifest)?;
+    store.add_image(&manifest.digest, tags)?;
+    Ok(Built {
+        manifest,
+        config,
+        image,
+        layers: state.layers.clone(),
+    })
+}
+
+/// `--output type=local,dest=DIR`: the image's files, as they are in a container.
+pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(), BuildError> {
+    let snapshots = Snapshots::new(store.root())?;
+    let scratch = snapshots.scratch()?;
+    let lowers = layers
+        .iter()
+        .rev()
+        .map(|l| snapshots.unpacked(store, l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let view = scratch.path().join("view");
+    let overlay = Overlay::mount(&lowers, None, &view)?;
+    std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, e))?;
+    let opts = berth_fileops::CopyOptions {
+        workdir: "/".into(),
+        ..Default::default()
+    };
+    berth_fileops::copy(&view, &[".".to_string()], "/", dest, &opts).map_err(|e| {
+        BuildError::Io {
+            path: dest.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    })?;
+    overlay.unmount()
+}
+
+/// Seconds since the epoch as RFC 3339 UTC, whole seconds.
+pub fn rfc3339(secs: i64) -> String {
+    berth_layer::import::rfc3339(secs)
+}

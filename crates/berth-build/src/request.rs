@@ -1,0 +1,72 @@
+//! What the caller asks of a build.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use berth_oci::Platform;
+use berth_store::ResolvedImage;
+
+/// A build request, everything decided (the CLI reads flags and files into it).
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// The Dockerfile's name for messages (`Dockerfile`, `app/Dockerfile.prod`, `-`).
+    pub dockerfile_name: String,
+    /// Its text.
+    pub dockerfile: String,
+    /// The context directory.
+    pub context: PathBuf,
+    /// The `.dockerignore` patterns that apply (already read; empty when there is none).
+    pub dockerignore: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// The platform to build for; the host's when absent.
+    pub platform: Option<Platform>,
+    /// `--no-cache`: run every step (results are still cached for later builds).
+    pub no_cache: bool,
+    /// `--pull`: ask the registry for base images even if the store has them.
+    pub pull: bool,
+    /// `--label`: added to the final image's config.
+    pub labels: BTreeMap<String, String>,
+    /// `--secret`: values by id. Never written into a layer, the config or the history.
+    pub secrets: BTreeMap<String, Secret>,
+    /// `--network`: the default for `RUN` steps that don't say.
+    pub network: NetworkDefault,
+    /// `SOURCE_DATE_EPOCH`: clamps file times and sets every timestamp, for reproducible images.
+    pub source_date_epoch: Option<i64>,
+    /// zstd instead of gzip for new layers.
+    pub zstd: bool,
+}
+
+/// A secret's value. `Debug` never shows it.
+#[derive(Clone, Default)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NetworkDefault {
+    /// The host's network, as a daemonless builder gives it (BuildKit's `default` under a
+    /// daemon is a bridge with outbound access; the effect for a build is the same).
+    #[default]
+    Default,
+    None,
+    Host,
+}
+
+/// Where base images come from. The CLI implements it: the store first, else a pull.
+pub trait Bases: Sync {
+    /// The image `reference` names for `platform`, present in the store (with every blob)
+    /// once this returns. `pull` asks for the registry's current image even if the store has
+    /// one.
+    fn resolve(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        pull: bool,
+    ) -> Result<ResolvedImage, String>;
+}

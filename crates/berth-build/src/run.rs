@@ -1,0 +1,448 @@
+//! `RUN`: the command, its mounts and its cache key; the sandbox does the running.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::path::{Path, PathBuf};
+
+use berth_dockerfile::build::{FileSource, RunStep};
+use berth_dockerfile::instructions::{Mount, Network, Sharing, ShellOrExec};
+use berth_sandbox::{MountKind, NetworkMode, RunSpec};
+use serde_json::{Value, json};
+
+use crate::error::BuildError;
+use crate::events::Event;
+use crate::keys;
+use crate::request::NetworkDefault;
+use crate::snapshot::Overlay;
+use crate::solve::{Located, Produced, Solver, StageState};
+
+/// What BuildKit names its build containers; some scripts print it.
+const HOSTNAME: &str = "buildkitsandbox";
+
+impl Solver<'_> {
+    pub(crate) fn run(
+        &self,
+        state: &StageState,
+        run: &RunStep,
+        at: &Located<'_>,
+    ) -> Result<(String, Produced, String), BuildError> {
+        let shell = state.config.shell();
+        let command = Command::of(&run.command, &run.heredocs, &shell);
+        let network = match (run.network, self.req.network) {
+            (Some(Network::None), _) | (None, NetworkDefault::None) => NetworkMode::None,
+            _ => NetworkMode::Host,
+        };
+        let user = state.config.user();
+        let workdir = state.config.workdir();
+        let mut env = run.env.clone();
+        env.extend(self.req.build_args.iter().filter_map(|(k, v)| {
+            // Proxy args reach RUN but never the image.
+            let proxy = [
+                "http_proxy",
+                "https_proxy",
+                "ftp_proxy",
+                "no_proxy",
+                "all_proxy",
+            ]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(k));
+            (proxy && !run.env.iter().any(|(e, _)| e == k)).then(|| (k.clone(), v.clone()))
+        }));
+
+        let mut mounts_key = Vec::new();
+        for (mount, source) in run.mounts.iter().zip(&run.mount_sources) {
+            mounts_key.push(self.mount_key(mount, source, at)?);
+        }
+        let definition = json!({
+            "run": command.argv,
+            "script": command.script.as_ref().map(|(name, body)| json!([name, body])),
+            "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "user": user,
+            "workdir": workdir,
+            "mounts": mounts_key,
+            "network": format!("{network:?}"),
+        });
+        let key = keys::step(&state.key, &definition, &state.platform);
+        let produced = self.step_with_cache(state, &key, at.label, |merged, step, scratch| {
+            let mut spec = RunSpec {
+                rootfs: merged.to_path_buf(),
+                argv: command.argv.clone(),
+                env: env.clone(),
+                cwd: workdir.clone(),
+                user: berth_sandbox::resolve_user(merged, &user)
+                    .map_err(|e| self.step_error(at, format!("USER {user}: {e}")))?,
+                hostname: HOSTNAME.to_string(),
+                network,
+                mounts: Vec::new(),
+                hosts: None,
+                resolv_conf: None,
+            };
+            // Mounted sources stay mounted until the command is done.
+            let mut held: Vec<Overlay> = Vec::new();
+            if let Some((name, body)) = &command.script {
+                let path = scratch.join("script");
+                fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| BuildError::io(&path, e))?;
+                spec.mounts.push(berth_sandbox::Mount {
+                    target: format!("/dev/pipes/{name}"),
+                    kind: MountKind::Bind {
+                        source: path,
+                        readonly: true,
+                    },
+                });
+            }
+            for (i, (mount, source)) in run.mounts.iter().zip(&run.mount_sources).enumerate() {
+                let dir = scratch.join(format!("mount-{i}"));
+                self.prepare_mount(mount, source, &dir, &mut spec, &mut held, at)?;
+            }
+            let result = berth_sandbox::run(&spec, &mut |bytes: &[u8]| {
+                self.events.emit(Event::Output {
+                    step,
+                    bytes: bytes.to_vec(),
+                })
+            })
+            .map_err(|e| self.step_error(at, e.to_string()))?;
+            drop(held);
+            if result.exit_code != 0 {
+                return Err(BuildError::RunFailed {
+                    file: self.req.dockerfile_name.clone(),
+                    line: at.lines.start,
+                    instruction: at.text.to_string(),
+                    code: result.exit_code,
+                    tail: result.tail,
+                });
+            }
+            Ok(())
+        })?;
+        Ok((
+            key,
+            produced,
+            format!("RUN {} # buildkit", command.history()),
+        ))
+    }
+
+    pub(crate) fn step_error(&self, at: &Located<'_>, message: String) -> BuildError {
+        BuildError::Step {
+            file: self.req.dockerfile_name.clone(),
+            line: at.lines.start,
+            instruction: at.text.to_string(),
+            message,
+        }
+    }
+
+    /// What of a mount enters the cache key: its kind and options, and for a bind mount the
+    /// content it shows. A secret's value never does (BuildKit's rule), nor a cache's content.
+    fn mount_key(
+        &self,
+        mount: &Mount,
+        source: &FileSource,
+        at: &Located<'_>,
+    ) -> Result<Value, BuildError> {
+        Ok(match mount {
+            Mount::Bind(b) => json!({
+                "type": "bind",
+                "target": b.target,
+                "source": b.source,
+                "rw": !b.readonly,
+                "content": self.source_identity(source, std::slice::from_ref(&b.source), at)?,
+            }),
+            Mount::Cache(c) => json!({
+                "type": "cache", "target": c.target, "id": c.id, "ro": c.readonly,
+                "sharing": format!("{:?}", c.sharing), "mode": c.mode, "uid": c.uid, "gid": c.gid,
+            }),
+            Mount::Tmpfs(t) => json!({ "type": "tmpfs", "target": t.target, "size": t.size }),
+            Mount::Secret(s) => json!({
+                "type": "secret", "id": s.id, "target": s.target, "env": s.env,
+                "mode": s.mode, "uid": s.uid, "gid": s.gid,
+            }),
+            Mount::Ssh(_) => {
+                return Err(self.step_error(
+                    at,
+                    "RUN --mount=type=ssh needs an SSH agent, which berth build does not forward yet; use a secret mount".into(),
+                ));
+            }
+        })
+    }
+
+    /// Sets up one `--mount` for the sandbox.
+    fn prepare_mount(
+        &self,
+        mount: &Mount,
+        source: &FileSource,
+        dir: &Path,
+        spec: &mut RunSpec,
+        held: &mut Vec<Overlay>,
+        at: &Located<'_>,
+    ) -> Result<(), BuildError> {
+        let push = |spec: &mut RunSpec, target: &str, kind: MountKind| {
+            spec.mounts.push(berth_sandbox::Mount {
+                target: absolute(target, &spec.cwd),
+                kind,
+            })
+        };
+        match mount {
+            Mount::Bind(b) => {
+                let root = self.source_root(source, &dir.join("src"), held, at)?;
+                let path = berth_fileops::scoped::resolve(&root, &b.source, true)
+                    .map_err(|e| {
+                        self.step_error(at, format!("bind mount source {}: {e}", b.source))
+                    })?
+                    .host;
+                if b.readonly {
+                    push(
+                        spec,
+                        &b.target,
+                        MountKind::Bind {
+                            source: path,
+                            readonly: true,
+                        },
+                    );
+                } else {
+                    // Writes to a read-write bind mount are thrown away, as in BuildKit.
+                    let (upper, work) = (dir.join("upper"), dir.join("work"));
+                    for d in [&upper, &work] {
+                        fs::create_dir_all(d).map_err(|e| BuildError::io(d, e))?;
+                    }
+                    let view = dir.join("rw");
+                    held.push(Overlay::mount(&[path], Some((&upper, &work)), &view)?);
+                    push(
+                        spec,
+                        &b.target,
+                        MountKind::Bind {
+                            source: view,
+                            readonly: false,
+                        },
+                    );
+                }
+            }
+            Mount::Cache(c) => {
+                let path = self.cache_mount(c, at)?;
+                push(
+                    spec,
+                    &c.target,
+                    MountKind::Bind {
+                        source: path,
+                        readonly: c.readonly,
+                    },
+                );
+            }
+            Mount::Tmpfs(t) => push(spec, &t.target, MountKind::Tmpfs { size: t.size }),
+            Mount::Secret(s) => {
+                let Some(value) = self.req.secrets.get(&s.id) else {
+                    if s.required {
+                        return Err(self.step_error(
+                            at,
+                            format!(
+                                "secret {:?} is required but was not given; pass --secret id={},src=FILE (or env=VAR)",
+                                s.id, s.id
+                            ),
+                        ));
+                    }
+                    // As in BuildKit, an optional secret that is missing is simply not mounted;
+                    // say so, since the command will likely fail for it.
+                    self.events.emit(Event::Warning {
+                        message: format!(
+                            "{}:{}: secret {:?} was not given, so it is not mounted; pass --secret id={},src=FILE (or add required=true to fail early)",
+                            self.req.dockerfile_name, at.lines.start, s.id, s.id
+                        ),
+                    });
+                    return Ok(());
+                };
+                if let Some(var) = &s.env {
+                    let text = String::from_utf8_lossy(&value.0).into_owned();
+                    spec.env.retain(|(k, _)| k != var);
+                    spec.env.push((var.clone(), text));
+                }
+                let target = match (&s.target, &s.env) {
+                    (Some(t), _) => Some(t.clone()),
+                    (None, None) => Some(format!("/run/secrets/{}", s.id)),
+                    (None, Some(_)) => None,
+                };
+                if let Some(target) = target {
+                    // The value lives outside the root file system, so it can't be committed.
+                    fs::create_dir_all(dir).map_err(|e| BuildError::io(dir, e))?;
+                    let file = dir.join("secret");
+                    fs::write(&file, &value.0).map_err(|e| BuildError::io(&file, e))?;
+                    fs::set_permissions(&file, fs::Permissions::from_mode(s.mode.unwrap_or(0o400)))
+                        .map_err(|e| BuildError::io(&file, e))?;
+                    chown(&file, Some(s.uid.unwrap_or(0)), Some(s.gid.unwrap_or(0)))
+                        .map_err(|e| BuildError::io(&file, e))?;
+                    push(
+                        spec,
+                        &target,
+                        MountKind::Bind {
+                            source: file,
+                            readonly: true,
+                        },
+                    );
+                }
+            }
+            Mount::Ssh(_) => unreachable!("refused when the key was computed"),
+        }
+        Ok(())
+    }
+
+    /// The persistent directory behind `--mount=type=cache,id=…`.
+    fn cache_mount(
+        &self,
+        c: &berth_dockerfile::instructions::CacheMount,
+        at: &Located<'_>,
+    ) -> Result<PathBuf, BuildError> {
+        let name = keys::chain([c.id.clone()]);
+        let base = self.snapshots.dir().join("cache-mounts");
+        let path = base.join(name.trim_start_matches("sha256:"));
+        if !path.is_dir() {
+            let tmp = base.join(format!(".new-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir_all(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(c.mode.unwrap_or(0o755)))
+                .map_err(|e| BuildError::io(&tmp, e))?;
+            chown(&tmp, Some(c.uid.unwrap_or(0)), Some(c.gid.unwrap_or(0)))
+                .map_err(|e| BuildError::io(&tmp, e))?;
+            if fs::rename(&tmp, &path).is_err() && !path.is_dir() {
+                return Err(self.step_error(
+                    at,
+                    format!("could not create the cache mount {}", path.display()),
+                ));
+            }
+        }
+        // Locked and private caches are used by one step at a time; shared ones by all.
+        if c.sharing != Sharing::Shared {
+            tracing::debug!(id = %c.id, "cache mount sharing {:?} is handled as shared within one build", c.sharing);
+        }
+        Ok(path)
+    }
+}
+
+/// A target path in the container: relative ones are relative to the working directory.
+fn absolute(target: &str, cwd: &str) -> String {
+    if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{}/{target}", cwd.trim_end_matches('/'))
+    }
+}
+
+/// The process a `RUN` starts, heredocs worked in as BuildKit does.
+struct Command {
+    argv: Vec<String>,
+    /// A heredoc run as a script file: (name, body), mounted at `/dev/pipes/<name>`.
+    script: Option<(String, String)>,
+    /// The command as written, for the history.
+    written: String,
+}
+
+impl Command {
+    fn of(
+        command: &ShellOrExec,
+        heredocs: &[berth_dockerfile::ast::Heredoc],
+        shell: &[String],
+    ) -> Command {
+        match command {
+            ShellOrExec::Exec(argv) => Command {
+                argv: argv.clone(),
+                script: None,
+                written: serde_json::to_string(argv).unwrap_or_default(),
+            },
+            ShellOrExec::Shell(text) => {
+                let with_shell = |body: String| {
+                    let mut argv = shell.to_vec();
+                    argv.push(body);
+                    argv
+                };
+                let only_heredoc = heredocs.len() == 1 && is_heredoc_marker(text.trim());
+                match heredocs.first() {
+                    // `RUN <<EOF` with a #! line: the body is the program.
+                    Some(h) if only_heredoc && h.content.starts_with("#!") => Command {
+                        argv: vec![format!("/dev/pipes/{}", h.name)],
+                        script: Some((h.name.clone(), h.content.clone())),
+                        written: format!("{text}\n{}{}", h.content, h.name),
+                    },
+                    // `RUN <<EOF`: the body is the shell script.
+                    Some(h) if only_heredoc => Command {
+                        argv: with_shell(h.content.clone()),
+                        script: None,
+                        written: format!("{text}\n{}{}", h.content, h.name),
+                    },
+                    // Heredocs inside a command: the shell reads them itself.
+                    _ => {
+                        let mut body = text.clone();
+                        for h in heredocs {
+                            body.push('\n');
+                            body.push_str(&h.content);
+                            body.push_str(&h.name);
+                        }
+                        Command {
+                            written: body.clone(),
+                            argv: with_shell(body),
+                            script: None,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn history(&self) -> String {
+        match self.argv.first() {
+            Some(_) if self.written.starts_with('[') => self.written.clone(),
+            _ => format!("/bin/sh -c {}", self.written),
+        }
+    }
+}
+
+/// `<<EOF`, `<<-EOF`, `<<"EOF"`: a heredoc marker and nothing else.
+fn is_heredoc_marker(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("<<") else {
+        return false;
+    };
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    let rest = rest.trim_matches(|c| c == '"' || c == '\'');
+    !rest.is_empty() && rest.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_dockerfile::ast::{Heredoc, Lines};
+
+    fn heredoc(name: &str, content: &str) -> Heredoc {
+        Heredoc {
+            name: name.into(),
+            content: content.into(),
+            expand: true,
+            chomp: false,
+            lines: Lines { start: 1, end: 3 },
+        }
+    }
+
+    fn sh() -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into()]
+    }
+
+    #[test]
+    fn heredoc_scripts_run_as_buildkit_runs_them() {
+        let c = Command::of(
+            &ShellOrExec::Shell("<<EOF".into()),
+            &[heredoc("EOF", "echo a\necho b\n")],
+            &sh(),
+        );
+        assert_eq!(c.argv, vec!["/bin/sh", "-c", "echo a\necho b\n"]);
+
+        let c = Command::of(
+            &ShellOrExec::Shell("<<EOF".into()),
+            &[heredoc("EOF", "#!/bin/busybox sh\necho a\n")],
+            &sh(),
+        );
+        assert_eq!(c.argv, vec!["/dev/pipes/EOF"]);
+        assert_eq!(c.script.unwrap().1, "#!/bin/busybox sh\necho a\n");
+
+        let c = Command::of(
+            &ShellOrExec::Shell("cat <<EOF > /f".into()),
+            &[heredoc("EOF", "x\n")],
+            &sh(),
+        );
+        assert_eq!(c.argv, vec!["/bin/sh", "-c", "cat <<EOF > /f\nx\nEOF"]);
+    }
+}

@@ -1,0 +1,225 @@
+//! Snapshots: a stage's file system as a stack of unpacked layers, mounted with overlayfs.
+//!
+//! Every layer the builder uses is unpacked once into `<root>/build/layers/<diff id>` in the
+//! overlay driver's own format (whiteouts as 0:0 character devices, opaque directories marked
+//! by an xattr), so a stack of them is a valid `lowerdir` list. A step that changes files
+//! mounts the stack with a fresh upper directory; after the step the upper directory *is* the
+//! diff: it becomes the new layer's tar, then moves into `layers/` as that layer's unpacked
+//! form, so a built layer is never unpacked again.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use berth_oci::media_type::Compression;
+use berth_oci::{Descriptor, Digest};
+use berth_store::Store;
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags, fsconfig_create,
+    fsconfig_set_string, fsmount, fsopen, move_mount, unmount,
+};
+
+use crate::error::BuildError;
+
+/// One layer of a stage: the blob and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerRef {
+    pub descriptor: Descriptor,
+    pub diff_id: Digest,
+}
+
+/// The builder's directories inside the store root.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    dir: PathBuf,
+}
+
+impl Snapshots {
+    pub fn new(store_root: &Path) -> Result<Snapshots, BuildError> {
+        let dir = store_root.join("build");
+        for sub in ["layers", "tmp", "cache-mounts", "context"] {
+            let d = dir.join(sub);
+            fs::create_dir_all(&d).map_err(|e| BuildError::io(&d, e))?;
+        }
+        Ok(Snapshots { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where a layer with this diff ID is (or will be) unpacked.
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.dir
+            .join("layers")
+            .join(format!("{}-{}", diff_id.algorithm(), diff_id.hex()))
+    }
+
+    /// A fresh scratch directory for one step, removed when dropped.
+    pub fn scratch(&self) -> Result<tempfile::TempDir, BuildError> {
+        let tmp = self.dir.join("tmp");
+        tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(&tmp)
+            .map_err(|e| BuildError::io(&tmp, e))
+    }
+
+    /// Makes sure `layer` is unpacked; returns its directory.
+    ///
+    /// Unpacking goes to a temporary directory renamed into place only when complete and the
+    /// stream's hash matches the diff ID, so a half-unpacked layer is never used.
+    pub fn unpacked(&self, store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
+        let dest = self.layer_dir(&layer.diff_id);
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        let scratch = self.scratch()?;
+        let tmp = scratch.path().join("layer");
+        fs::create_dir(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
+        let path = store.blobs().path(&layer.descriptor.digest);
+        let blob = store
+            .blobs()
+            .open(&layer.descriptor.digest, Some(layer.descriptor.size))
+            .map_err(BuildError::Store)?;
+        let mut blob = BufReader::new(blob);
+        let head = blob.fill_buf().map_err(|e| BuildError::io(&path, e))?;
+        let compression = Compression::sniff(head);
+        let reader = berth_store::compression::decoder(compression, blob)
+            .map_err(|e| BuildError::io(&path, e))?;
+        let applied =
+            berth_layer::apply::apply_layer(reader, &tmp).map_err(|source| BuildError::Layer {
+                digest: layer.descriptor.digest.clone(),
+                source,
+            })?;
+        if applied.diff_id != layer.diff_id {
+            return Err(BuildError::DiffIdMismatch {
+                digest: layer.descriptor.digest.clone(),
+                expected: layer.diff_id.clone(),
+                actual: applied.diff_id,
+            });
+        }
+        self.adopt(&tmp, &layer.diff_id)
+    }
+
+    /// Moves a finished upper directory into place as the unpacked form of `diff_id`.
+    pub fn adopt(&self, dir: &Path, diff_id: &Digest) -> Result<PathBuf, BuildError> {
+        let dest = self.layer_dir(diff_id);
+        match fs::rename(dir, &dest) {
+            Ok(()) => Ok(dest),
+            // Another build unpacked the same layer first: theirs is as good as ours.
+            Err(_) if dest.is_dir() => {
+                let _ = fs::remove_dir_all(dir);
+                Ok(dest)
+            }
+            Err(e) => Err(BuildError::io(&dest, e)),
+        }
+    }
+}
+
+/// An overlay mount, unmounted when dropped.
+pub struct Overlay {
+    target: PathBuf,
+    mounted: bool,
+}
+
+impl Overlay {
+    /// Mounts `lowers` (top first) at `target`, writable through `upper` when given (with
+    /// `work` beside it), read-only otherwise.
+    ///
+    /// Uses the new mount API, appending one `lowerdir+` at a time, so the number of layers is
+    /// not bounded by the page-sized option string of `mount(2)`.
+    pub fn mount(
+        lowers: &[PathBuf],
+        upper: Option<(&Path, &Path)>,
+        target: &Path,
+    ) -> Result<Overlay, BuildError> {
+        let fail = |what: &str, e: rustix::io::Errno| BuildError::Mount {
+            target: target.to_path_buf(),
+            message: format!("{what}: {e}"),
+        };
+        let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| fail("fsopen", e))?;
+        // overlay needs two lower layers when there is no upper one: an empty directory at
+        // the bottom changes nothing and keeps one-layer and no-layer stacks mountable.
+        let empty = target.with_extension("empty");
+        fs::create_dir_all(&empty).map_err(|e| BuildError::io(&empty, e))?;
+        for lower in lowers.iter().chain(std::iter::once(&empty)) {
+            fsconfig_set_string(&fs, "lowerdir+", lower)
+                .map_err(|e| fail(&format!("lowerdir {}", lower.display()), e))?;
+        }
+        if let Some((upper, work)) = upper {
+            fsconfig_set_string(&fs, "upperdir", upper).map_err(|e| fail("upperdir", e))?;
+            fsconfig_set_string(&fs, "workdir", work).map_err(|e| fail("workdir", e))?;
+        }
+        // Plain copies up and no redirects: the upper directory must read as a Docker diff.
+        for (key, value) in [
+            ("redirect_dir", "off"),
+            ("metacopy", "off"),
+            ("index", "off"),
+        ] {
+            fsconfig_set_string(&fs, key, value).map_err(|e| fail(key, e))?;
+        }
+        fsconfig_create(&fs).map_err(|e| fail("create", e))?;
+        let attrs = if upper.is_some() {
+            MountAttrFlags::empty()
+        } else {
+            MountAttrFlags::MOUNT_ATTR_RDONLY
+        };
+        let mnt =
+            fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| fail("fsmount", e))?;
+        fs::create_dir_all(target).map_err(|e| BuildError::io(target, e))?;
+        move_mount(
+            &mnt,
+            "",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| fail("move_mount", e))?;
+        Ok(Overlay {
+            target: target.to_path_buf(),
+            mounted: true,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Unmounts now, reporting failure (dropping unmounts too, but silently).
+    pub fn unmount(mut self) -> Result<(), BuildError> {
+        self.mounted = false;
+        unmount(&self.target, UnmountFlags::empty()).map_err(|e| BuildError::Mount {
+            target: self.target.clone(),
+            message: format!("unmount: {e}"),
+        })
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = unmount(&self.target, UnmountFlags::DETACH);
+        }
+    }
+}
+
+/// Gives this process its own mount namespace, so every overlay the build mounts disappears
+/// with it, whatever way it ends. Must run while the process has one thread.
+pub fn isolate_mounts() -> Result<(), BuildError> {
+    use rustix::thread::{UnshareFlags, unshare_unsafe};
+    // SAFETY: called before any other thread exists (the CLI does it first thing), so no
+    // other thread shares this process's file system attributes.
+    unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(|e| BuildError::Mount {
+        target: PathBuf::from("/"),
+        message: format!("unshare(CLONE_NEWNS): {e} (berth build needs root or CAP_SYS_ADMIN)"),
+    })?;
+    // Nothing we mount may propagate back to the host's namespace.
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| BuildError::Mount {
+        target: PathBuf::from("/"),
+        message: format!("making mounts private: {e}"),
+    })
+}

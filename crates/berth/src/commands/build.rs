@@ -1,0 +1,385 @@
+//! `berth build`: docker-compatible flags in, an image (and any outputs) out.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use berth_build::{BuildRequest, NetworkDefault, Secret};
+use berth_oci::{Platform, Reference};
+use berth_store::ResolvedImage;
+use berth_transport::Platforms;
+
+use crate::Context;
+use crate::cli::{BuildArgs, BuildNetwork, OutputArgs, Progress};
+use crate::location::Location;
+use crate::ui::build_progress::Renderer;
+
+pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|o| Output::parse(o))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.push && tags.is_empty() {
+        bail!("--push needs a name to push to: add -t REGISTRY/REPOSITORY:TAG");
+    }
+    let progress = match (args.quiet, args.progress) {
+        (true, _) => Progress::Quiet,
+        (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
+        (false, Progress::Auto) => Progress::Plain,
+        (false, p) => p,
+    };
+
+    // The context: a directory, or a tar on standard input unpacked into the store's scratch.
+    let _unpacked;
+    let context_dir: PathBuf = if args.context == "-" {
+        if args.file.as_deref() == Some("-") {
+            bail!("the context and the Dockerfile can't both come from standard input");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("context-")
+            .tempdir_in(ctx.temp_dir()?)
+            .context("making a directory for the context")?;
+        let dockerfile = args.file.as_deref().unwrap_or("Dockerfile");
+        let unpacked =
+            berth_fileops::Context::from_tar(std::io::stdin().lock(), dir.path(), dockerfile)
+                .context("reading the build context (a tar) from standard input")?;
+        let path = unpacked.root().to_path_buf();
+        _unpacked = dir;
+        path
+    } else {
+        let dir = PathBuf::from(&args.context);
+        if !dir.is_dir() {
+            bail!(
+                "build context {}: not a directory (give a directory, or - for a tar on standard input)",
+                dir.display()
+            );
+        }
+        dir
+    };
+    // With the context on standard input, -f names a file inside it (as in docker build).
+    let file = match args.file.as_deref() {
+        Some(f) if args.context == "-" && f != "-" => {
+            Some(context_dir.join(f).to_string_lossy().into_owned())
+        }
+        other => other.map(str::to_string),
+    };
+    let (dockerfile_name, dockerfile) = read_dockerfile(file.as_deref(), &context_dir)?;
+    let dockerignore = {
+        let relative = args
+            .file
+            .as_deref()
+            .filter(|f| *f != "-")
+            .and_then(|f| Path::new(f).strip_prefix(&context_dir).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        berth_dockerfile::ignore::ignore_file_for(&relative, |name| {
+            context_dir.join(name).is_file()
+        })
+        .map(|name| {
+            let path = context_dir.join(&name);
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+        })
+        .transpose()?
+    };
+
+    let mut build_args = BTreeMap::new();
+    for a in &args.build_args {
+        match a.split_once('=') {
+            Some((k, v)) => build_args.insert(k.to_string(), v.to_string()),
+            // `--build-arg NAME` takes NAME from the environment, or is left unset.
+            None => match std::env::var(a) {
+                Ok(v) => build_args.insert(a.clone(), v),
+                Err(_) => continue,
+            },
+        };
+    }
+    let source_date_epoch = match build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => Some(v.parse::<i64>().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={v}: expected seconds since 1970-01-01")
+        })?),
+        None => None,
+    };
+    let mut labels = BTreeMap::new();
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let req = BuildRequest {
+        dockerfile_name,
+        dockerfile,
+        context: context_dir,
+        dockerignore,
+        build_args,
+        target: args.target.clone(),
+        platform: super::platform(args.platform.as_deref())?,
+        no_cache: args.no_cache,
+        pull: args.pull,
+        labels,
+        secrets: secrets(&args.secrets)?,
+        network: match args.network {
+            BuildNetwork::Default => NetworkDefault::Default,
+            BuildNetwork::None => NetworkDefault::None,
+            BuildNetwork::Host => NetworkDefault::Host,
+        },
+        source_date_epoch,
+        zstd: args.zstd,
+    };
+
+    let renderer = Renderer::new(progress);
+    let bases = StoreOrPull {
+        ctx,
+        quiet: progress == Progress::Quiet || progress == Progress::Json,
+    };
+    let built = berth_build::build(&store, &req, &tags, &bases, &renderer);
+    renderer.finish();
+    let built = built?;
+
+    for output in &outputs {
+        output.write(ctx, &store, &built, &tags)?;
+    }
+    if args.push {
+        for tag in &tags {
+            let quiet = OutputArgs {
+                quiet: progress == Progress::Quiet,
+                json: progress == Progress::Json,
+            };
+            let dest = Location::Registry(tag.clone());
+            let written = super::transfer::run(
+                ctx,
+                &Location::Store(tag.to_string()),
+                &dest,
+                Platforms::All,
+                &quiet,
+            )?;
+            super::transfer::report(&quiet, "Pushed", &dest, &written);
+        }
+    }
+    let id = built.manifest.digest.to_string();
+    if let Some(f) = &args.iidfile {
+        std::fs::write(f, &id).with_context(|| format!("writing {}", f.display()))?;
+    }
+    if let Some(f) = &args.metadata_file {
+        let meta = serde_json::json!({
+            "containerimage.digest": id,
+            "containerimage.config.digest": built.config.digest.to_string(),
+            "containerimage.descriptor": built.manifest,
+            "image.name": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+        });
+        std::fs::write(f, serde_json::to_vec_pretty(&meta)?)
+            .with_context(|| format!("writing {}", f.display()))?;
+    }
+    match progress {
+        Progress::Json => println!(
+            "{}",
+            serde_json::json!({"event": "image", "id": id, "config": built.config.digest.to_string(),
+                "names": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>()})
+        ),
+        _ => println!("{id}"),
+    }
+    Ok(())
+}
+
+/// The Dockerfile's name (for messages) and text.
+fn read_dockerfile(file: Option<&str>, context: &Path) -> anyhow::Result<(String, String)> {
+    match file {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the Dockerfile from standard input")?;
+            Ok(("-".into(), text))
+        }
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+            Ok((f.to_string(), text))
+        }
+        None => {
+            let path = context.join("Dockerfile");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading {} (name another Dockerfile with -f)",
+                    path.display()
+                )
+            })?;
+            Ok((path.display().to_string(), text))
+        }
+    }
+}
+
+/// `--secret id=ID,src=PATH` / `id=ID,env=VAR` (and Docker's `source=`, `type=file|env`).
+fn secrets(specs: &[String]) -> anyhow::Result<BTreeMap<String, Secret>> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        let mut kind = None;
+        for field in spec.split(',') {
+            let (k, v) = field.split_once('=').unwrap_or((field, ""));
+            match k {
+                "id" => id = Some(v.to_string()),
+                "src" | "source" => src = Some(v.to_string()),
+                "env" => env = Some(v.to_string()),
+                "type" => kind = Some(v.to_string()),
+                _ => bail!("--secret {spec}: unknown key {k:?} (use id=, src= or env=)"),
+            }
+        }
+        // `type=env,src=VAR` is Docker's other spelling of `env=VAR`.
+        if kind.as_deref() == Some("env") && env.is_none() {
+            env = src.take();
+        }
+        let id = id
+            .or_else(|| src.clone())
+            .or_else(|| env.clone())
+            .with_context(|| format!("--secret {spec}: give it an id=ID"))?;
+        let value = match (src, env) {
+            (Some(path), _) => {
+                std::fs::read(&path).with_context(|| format!("--secret id={id}: reading {path}"))?
+            }
+            (None, Some(var)) => std::env::var(&var)
+                .with_context(|| format!("--secret id={id}: ${var} is not set"))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .with_context(|| {
+                    format!("--secret id={id}: give src=FILE or env=VAR (${id} is not set either)")
+                })?
+                .into_bytes(),
+        };
+        out.insert(id, Secret(value));
+    }
+    Ok(out)
+}
+
+/// Base images: the store's if it has them (unless `--pull`), else pulled into it.
+struct StoreOrPull<'a> {
+    ctx: &'a Context,
+    quiet: bool,
+}
+
+impl berth_build::Bases for StoreOrPull<'_> {
+    fn resolve(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        pull: bool,
+    ) -> Result<ResolvedImage, String> {
+        let store = self.ctx.store().map_err(|e| e.to_string())?;
+        let local = || -> Result<ResolvedImage, String> {
+            let (record, _) = store.lookup(reference).map_err(|e| e.to_string())?;
+            store
+                .image(&record, Some(platform))
+                .map_err(|e| e.to_string())
+        };
+        if !pull {
+            if let Ok(image) = local() {
+                return Ok(image);
+            }
+        }
+        let parsed = Reference::parse(reference).map_err(|e| e.to_string())?;
+        let source = Location::Registry(parsed.clone());
+        let dest = Location::Store(parsed.tagged().unwrap_or(parsed).to_string());
+        let output = OutputArgs {
+            quiet: true,
+            json: false,
+        };
+        let _ = self.quiet;
+        super::transfer::run(
+            self.ctx,
+            &source,
+            &dest,
+            Platforms::One(platform.clone()),
+            &output,
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        local()
+    }
+}
+
+/// One `--output`.
+enum Output {
+    Image,
+    Local(PathBuf),
+    Oci(PathBuf),
+    Docker(PathBuf),
+}
+
+impl Output {
+    fn parse(spec: &str) -> anyhow::Result<Output> {
+        // `-o DIR` is short for type=local,dest=DIR, as in docker build.
+        if !spec.contains('=') {
+            return Ok(Output::Local(PathBuf::from(spec)));
+        }
+        let mut kind = None;
+        let mut dest = None;
+        for field in spec.split(',') {
+            let (k, v) = field.split_once('=').unwrap_or((field, ""));
+            match k {
+                "type" => kind = Some(v.to_string()),
+                "dest" => dest = Some(PathBuf::from(v)),
+                // Names and push come from -t and --push.
+                "name" | "push" => {}
+                _ => bail!("--output {spec}: unknown key {k:?} (use type= and dest=)"),
+            }
+        }
+        let need = |d: Option<PathBuf>, t: &str| {
+            d.with_context(|| format!("--output type={t} needs dest=PATH"))
+        };
+        Ok(match kind.as_deref() {
+            Some("image") | Some("registry") | None => Output::Image,
+            Some("local") => Output::Local(need(dest, "local")?),
+            Some("oci") => Output::Oci(need(dest, "oci")?),
+            Some("docker") | Some("tar") => Output::Docker(need(dest, "docker")?),
+            Some(t) => bail!("--output type={t}: unknown (use image, local, oci or docker)"),
+        })
+    }
+
+    fn write(
+        &self,
+        ctx: &Context,
+        store: &berth_store::Store,
+        built: &berth_build::Built,
+        tags: &[Reference],
+    ) -> anyhow::Result<()> {
+        let name = tags.first().map(|t| t.to_string());
+        let archive = |location: Location| -> anyhow::Result<()> {
+            let quiet = OutputArgs {
+                quiet: true,
+                json: false,
+            };
+            super::transfer::run(
+                ctx,
+                &Location::Store(built.manifest.digest.to_string()),
+                &location,
+                Platforms::All,
+                &quiet,
+            )?;
+            Ok(())
+        };
+        match self {
+            Output::Image => Ok(()),
+            Output::Local(dir) => berth_build::export::to_directory(store, &built.layers, dir)
+                .with_context(|| format!("writing the image's files to {}", dir.display())),
+            Output::Oci(path) => archive(Location::OciArchive {
+                path: path.clone(),
+                name: name.clone(),
+            }),
+            Output::Docker(path) => archive(Location::DockerArchive {
+                path: path.clone(),
+                name: name.clone(),
+            }),
+        }
+    }
+}

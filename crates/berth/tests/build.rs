@@ -1,0 +1,423 @@
+//! `berth build` end to end: the cache hits exactly the steps it should, secrets and cache
+//! mounts stay out of the image, hostile contexts and layers are refused or contained, and
+//! SOURCE_DATE_EPOCH makes the same digest on two stores.
+//!
+//! Needs root (namespaces, overlay mounts), as CI runs it.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use test_support::{Berth, busybox, json};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A berth whose store has `busybox` (every applet linked), imported the same way each time.
+    fn berth(&self, store: &str) -> Berth {
+        let b = Berth::new(env!("CARGO_BIN_EXE_berth"), &self.path(store));
+        let rootfs = self.path("rootfs");
+        if !rootfs.exists() {
+            full_busybox(&rootfs);
+        }
+        b.ok(&[
+            "import",
+            "--source-date-epoch",
+            "0",
+            rootfs.to_str().unwrap(),
+            "busybox",
+        ]);
+        b
+    }
+
+    /// A context directory with these files.
+    fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        for (path, content) in files {
+            let p = dir.join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, content).unwrap();
+        }
+        dir
+    }
+}
+
+/// busybox with a link for every applet, and /etc/passwd with an `app` user.
+fn full_busybox(dir: &Path) {
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    fs::copy(busybox(), dir.join("bin/busybox")).unwrap();
+    let list = std::process::Command::new(busybox())
+        .arg("--list")
+        .output()
+        .unwrap();
+    for applet in String::from_utf8(list.stdout).unwrap().lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
+        }
+    }
+    fs::create_dir_all(dir.join("etc")).unwrap();
+    fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+    fs::create_dir_all(dir.join("tmp")).unwrap();
+}
+
+/// Runs a build with JSON progress; returns (image id, names of steps run, names cached).
+fn build(b: &Berth, context: &Path, extra: &[&str]) -> (String, Vec<String>, Vec<String>) {
+    let mut args = vec!["build", "--progress", "json"];
+    args.extend_from_slice(extra);
+    args.push(context.to_str().unwrap());
+    let out = b.ok(&args);
+    let mut names = std::collections::BTreeMap::new();
+    let (mut ran, mut cached, mut id) = (vec![], vec![], String::new());
+    for line in out.lines() {
+        let v = json(line);
+        let step = v["step"].as_u64().unwrap_or(0);
+        match v["event"].as_str() {
+            Some("started") => {
+                names.insert(step, v["name"].as_str().unwrap().to_string());
+            }
+            Some("cached") => cached.push(names[&step].clone()),
+            Some("done") if !names[&step].contains(" FROM ") => ran.push(names[&step].clone()),
+            Some("image") => id = v["id"].as_str().unwrap().to_string(),
+            _ => {}
+        }
+    }
+    assert!(!id.is_empty(), "no image event in:\n{out}");
+    (id, ran, cached)
+}
+
+/// The instruction part of step names (`[deps 3/5] RUN make` -> `RUN make`).
+fn steps(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.split_once("] ").map(|(_, s)| s).unwrap_or(n).to_string())
+        .collect()
+}
+
+const APP: &str = "\
+FROM busybox AS deps
+WORKDIR /app
+COPY deps.txt .
+RUN sed 's/^/installed /' deps.txt > /app/installed
+COPY src/ ./src/
+RUN cat installed src/* > /app/built
+FROM busybox
+COPY --from=deps /app/built /app/built
+USER 1000
+CMD [\"cat\", \"/app/built\"]
+";
+
+#[test]
+fn cache_hits_exactly_the_expected_steps() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "app",
+        &[
+            ("Dockerfile", APP),
+            ("deps.txt", "left-pad\n"),
+            ("src/a.txt", "a\n"),
+            ("src/b.txt", "b\n"),
+        ],
+    );
+
+    let (cold, ran, cached) = build(&b, &ctx, &["-t", "app"]);
+    assert!(cached.is_empty(), "cold build used the cache: {cached:?}");
+    assert_eq!(
+        steps(&ran),
+        [
+            "WORKDIR /app",
+            "COPY deps.txt .",
+            "RUN sed 's/^/installed /' deps.txt > /app/installed",
+            "COPY src/ ./src/",
+            "RUN cat installed src/* > /app/built",
+            "COPY --from=deps /app/built /app/built",
+        ]
+    );
+    let out = b.ok(&["inspect", "app"]);
+    assert_eq!(json(&out)[0]["Config"]["User"], "1000");
+
+    // Nothing changed: nothing runs, the same image comes out.
+    let (warm, ran, cached) = build(&b, &ctx, &["-t", "app"]);
+    assert_eq!(warm, cold);
+    assert!(ran.is_empty(), "a no-op rebuild ran {ran:?}");
+    assert_eq!(cached.len(), 6);
+
+    // A touched file (same bytes) is no change.
+    let f = ctx.join("src/a.txt");
+    let later = fs::metadata(&f).unwrap().modified().unwrap() + std::time::Duration::from_secs(5);
+    fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (touched, ran, _) = build(&b, &ctx, &[]);
+    assert_eq!(touched, cold);
+    assert!(ran.is_empty(), "touching a file re-ran {ran:?}");
+
+    // One source file changed: the dependency steps stay cached.
+    fs::write(ctx.join("src/b.txt"), "b2\n").unwrap();
+    let (_, ran, cached) = build(&b, &ctx, &[]);
+    assert_eq!(
+        steps(&cached),
+        [
+            "WORKDIR /app",
+            "COPY deps.txt .",
+            "RUN sed 's/^/installed /' deps.txt > /app/installed"
+        ]
+    );
+    assert_eq!(
+        steps(&ran),
+        [
+            "COPY src/ ./src/",
+            "RUN cat installed src/* > /app/built",
+            "COPY --from=deps /app/built /app/built",
+        ]
+    );
+
+    // A dependency changed: everything after it runs again.
+    fs::write(ctx.join("deps.txt"), "left-pad\nis-odd\n").unwrap();
+    let (_, ran, cached) = build(&b, &ctx, &["-t", "app"]);
+    assert_eq!(steps(&cached), ["WORKDIR /app"]);
+    assert_eq!(ran.len(), 5, "{ran:?}");
+    let files = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "--output",
+        &format!("type=local,dest={}", files.display()),
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fs::read_to_string(files.join("app/built")).unwrap(),
+        "installed left-pad\ninstalled is-odd\na\nb2\n"
+    );
+
+    // --no-cache runs everything.
+    let (_, ran, cached) = build(&b, &ctx, &["--no-cache"]);
+    assert!(cached.is_empty());
+    assert_eq!(ran.len(), 6);
+}
+
+/// Every byte of every layer (decompressed), the config and the manifest of an image.
+fn image_bytes(b: &Berth, env: &Env, image: &str) -> Vec<u8> {
+    let layout = env.path(&format!("layout-{}", image.replace(':', "-")));
+    b.ok(&["copy", image, &format!("oci:{}", layout.display())]);
+    let mut all = Vec::new();
+    for entry in fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let bytes = fs::read(entry.unwrap().path()).unwrap();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut all)
+                .unwrap();
+        } else {
+            all.extend_from_slice(&bytes);
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn secrets_and_cache_mounts_never_reach_the_image() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let secret = env.path("token");
+    fs::write(&secret, "s3cr3t-value-4711").unwrap();
+    // The Dockerfile checks the secret by its hash, so the value itself appears nowhere but in
+    // the secret file.
+    let md5 = "4ea02af967c747f3e8cb2eaca5dadc6f";
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\n\
+             RUN --mount=type=secret,id=tok test \"$(md5sum < /run/secrets/tok)\" = \"{md5}  -\" && echo file-ok > /ok\n\
+             RUN --mount=type=secret,id=tok,env=TOK test \"$(echo -n $TOK | md5sum)\" = \"{md5}  -\" && echo env-ok >> /ok\n\
+             RUN --mount=type=cache,target=/cache echo cached-bytes-0815 > /cache/blob && ls /cache > /listing\n\
+             RUN --mount=type=cache,target=/cache tr a-z A-Z < /cache/blob > /seen\n"),
+        )],
+    );
+    let secret_arg = format!("id=tok,src={}", secret.display());
+    build(&b, &ctx, &["-t", "sec", "--secret", &secret_arg]);
+    let bytes = image_bytes(&b, &env, "sec");
+    assert!(
+        !contains(&bytes, "s3cr3t-value-4711"),
+        "the secret is in the image"
+    );
+    assert!(
+        !contains(&bytes, "cached-bytes-0815\n"),
+        "cache content is in a layer"
+    );
+    let history = b.ok(&["history", "--no-trunc", "sec"]);
+    assert!(!history.contains("s3cr3t"), "{history}");
+
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "--secret",
+        &secret_arg,
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fs::read_to_string(out.join("ok")).unwrap(),
+        "file-ok\nenv-ok\n"
+    );
+    assert_eq!(fs::read_to_string(out.join("listing")).unwrap(), "blob\n");
+    // The second RUN saw what the first left in the cache.
+    assert_eq!(
+        fs::read_to_string(out.join("seen")).unwrap(),
+        "CACHED-BYTES-0815\n"
+    );
+    assert!(!out.join("cache/blob").exists());
+    // Not even the mount point is left behind.
+    assert!(!out.join("run").exists());
+
+    // Without the secret, the build says which one is missing and how to give it.
+    let out = b.run(&[
+        "build",
+        "--no-cache",
+        "--progress",
+        "plain",
+        ctx.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("Dockerfile:2: secret \"tok\" was not given")
+            && stderr.contains("--secret id=tok"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_failing_run_names_the_line_and_shows_its_output() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo preparing\nRUN echo about to fail; exit 3\n",
+        )],
+    );
+    let err = b.fails(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert!(err.contains("exited with code 3"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+    // The earlier step is cached for the next try.
+    let out = b.run(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("RUN echo preparing\n#2 CACHED"), "{stderr}");
+}
+
+#[test]
+fn hostile_contexts_and_commands_leave_the_host_untouched() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let marker = format!("/tmp/berth-escape-{}", std::process::id());
+    let _ = fs::remove_file(&marker);
+    let ctx = env.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                &format!(
+                    "FROM busybox\n\
+                     COPY evil /evil\n\
+                     COPY ../../../../etc/hostname /hostname-copy\n\
+                     RUN cd / && cd ../../.. && echo escaped > {marker} ; echo x > /../../..{marker}-2 ; true\n"
+                ),
+            ),
+            ("etc/hostname", "the context's own file\n"),
+            ("inside", "in the context\n"),
+        ],
+    );
+    // A symlink to a host file: COPY resolves it inside the context, never on the host.
+    std::os::unix::fs::symlink("/etc/passwd", ctx.join("evil")).unwrap();
+    let out = env.path("out");
+    let result = b.run(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    let host_passwd = fs::read_to_string("/etc/passwd").unwrap();
+    if result.status.success() {
+        if let Ok(copied) = fs::read_to_string(out.join("evil")) {
+            assert_ne!(
+                copied, host_passwd,
+                "COPY followed a symlink out of the context"
+            );
+        }
+        // `../` in a COPY source stays inside the context.
+        assert_eq!(
+            fs::read_to_string(out.join("hostname-copy")).unwrap(),
+            "the context's own file\n"
+        );
+    } else {
+        let err = String::from_utf8_lossy(&result.stderr);
+        assert!(err.contains("evil"), "{err}");
+    }
+    assert!(!Path::new(&marker).exists(), "a RUN wrote to the host");
+    assert!(
+        !Path::new(&format!("{marker}-2")).exists(),
+        "a RUN wrote to the host"
+    );
+}
+
+#[test]
+fn source_date_epoch_gives_the_same_digest_on_two_stores() {
+    let env = Env::new();
+    let ctx = env.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox AS b\nRUN mkdir -p /out && echo hi > /out/hi && ln -s hi /out/link\nCOPY a.txt /out/\nFROM busybox\nCOPY --from=b /out /out\nLABEL x=y\n",
+            ),
+            ("a.txt", "a\n"),
+        ],
+    );
+    let one = env.berth("one");
+    let two = env.berth("two");
+    let (a, _, _) = build(&one, &ctx, &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"]);
+    let (b, _, _) = build(&two, &ctx, &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"]);
+    assert_eq!(a, b, "the same inputs gave different images on two stores");
+    let c = build(
+        &two,
+        &ctx,
+        &["--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
+    )
+    .0;
+    assert_eq!(a, c, "rebuilding without the cache changed the digest");
+    let inspect = json(&one.ok(&["inspect", &a]));
+    assert_eq!(inspect[0]["Created"], "2023-11-14T22:13:20Z");
+}
