@@ -421,3 +421,141 @@ fn source_date_epoch_gives_the_same_digest_on_two_stores() {
     let inspect = json(&one.ok(&["inspect", &a]));
     assert_eq!(inspect[0]["Created"], "2023-11-14T22:13:20Z");
 }
+
+/// A tar with one entry whose name is written as is (no checks), plus an honest directory.
+fn raw_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for (name, kind, link) in entries {
+        let mut h = tar::Header::new_old();
+        let field = &mut h.as_old_mut().name;
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_entry_type(*kind);
+        h.set_mode(0o644);
+        h.set_size(if *kind == tar::EntryType::Regular {
+            6
+        } else {
+            0
+        });
+        if !link.is_empty() {
+            h.set_link_name(link).unwrap();
+        }
+        h.set_cksum();
+        let data: &[u8] = if *kind == tar::EntryType::Regular {
+            b"pwned\n"
+        } else {
+            b""
+        };
+        out.append(&h, data).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+/// Loads an image whose layers are `layers` (uncompressed tars) under `name`.
+fn load_image(b: &Berth, env: &Env, name: &str, layers: &[Vec<u8>]) {
+    use sha2::{Digest as _, Sha256};
+    let dir = env.path(&format!("layout-{name}"));
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let hex = format!("{:x}", Sha256::digest(bytes));
+        fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let mut descs = vec![];
+    let mut diff_ids = vec![];
+    for l in layers {
+        let (d, n) = put(l);
+        diff_ids.push(d.clone());
+        descs.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": n
+        }));
+    }
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "config": {"Env": ["PATH=/bin"]},
+    });
+    let (cd, cn) = put(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+        "layers": descs,
+    });
+    let (md, mn) = put(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
+            "annotations": {"io.containerd.image.name": format!("docker.io/library/{name}:latest")},
+        }],
+    });
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    b.ok(&["load", "-q", "-i", dir.to_str().unwrap()]);
+}
+
+#[test]
+fn hostile_base_layers_are_refused_naming_the_layer_and_entry() {
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let env = Env::new();
+    let b = env.berth("store");
+    let victim = env.path("victim");
+    fs::create_dir_all(&victim).unwrap();
+    let escape = format!("../../../../../../..{}/escaped", victim.display());
+    let cases: [(&str, Vec<Vec<u8>>, &str); 3] = [
+        (
+            "dotdot",
+            vec![raw_tar(&[(&escape, Regular, "")])],
+            "escaped",
+        ),
+        (
+            "symlink",
+            vec![raw_tar(&[
+                ("link", Symlink, victim.to_str().unwrap()),
+                ("link/escaped", Regular, ""),
+            ])],
+            "link/escaped",
+        ),
+        (
+            "device",
+            vec![raw_tar(&[
+                ("dev", Directory, ""),
+                ("dev/sda", tar::EntryType::Block, ""),
+            ])],
+            "",
+        ),
+    ];
+    for (name, layers, entry) in cases {
+        load_image(&b, &env, name, &layers);
+        let ctx = env.context(
+            name,
+            &[("Dockerfile", &format!("FROM {name}\nCOPY Dockerfile /\n"))],
+        );
+        let out = b.run(&["build", "-q", ctx.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if entry.is_empty() {
+            // A device node in a layer is kept in the image but never created on the host.
+            assert!(out.status.success(), "{name}: {stderr}");
+        } else {
+            assert!(!out.status.success(), "{name}: a hostile layer was applied");
+            assert!(
+                stderr.contains("layer sha256:") && stderr.contains(entry),
+                "{name}: {stderr}"
+            );
+        }
+        assert_eq!(
+            fs::read_dir(&victim).unwrap().count(),
+            0,
+            "{name} wrote outside"
+        );
+    }
+    // The unpacked device placeholder is a plain empty file, not a block device.
+    let layers = b.root.join("build/layers");
+    for dir in fs::read_dir(layers).unwrap() {
+        let p = dir.unwrap().path().join("dev/sda");
+        if let Ok(m) = fs::symlink_metadata(&p) {
+            assert!(m.is_file(), "{} is a device on the host", p.display());
+        }
+    }
+}

@@ -303,7 +303,9 @@ impl berth_build::Bases for StoreOrPull<'_> {
             Platforms::One(platform.clone()),
             &output,
         )
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| {
+            format!("not in the store (berth images lists it), and pulling it failed: {e:#}")
+        })?;
         local()
     }
 }
