@@ -186,7 +186,8 @@ impl StageConfig {
                     .on_build
                     .get_or_insert_with(Vec::new)
                     .push(trigger.clone());
-                format!("ONBUILD {trigger}")
+                // BuildKit records no history for ONBUILD.
+                return Some(String::new());
             }
             Step::Maintainer(m) => {
                 self.image.author = Some(m.clone());

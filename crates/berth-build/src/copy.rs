@@ -127,11 +127,10 @@ impl Solver<'_> {
         let key = keys::step(&state.key, &definition, &state.platform);
         let produced = self.step_with_cache(state, &key, at.label, |merged, _, scratch| {
             let chown = match t.chown {
-                Some(spec) => {
-                    let u = berth_sandbox::resolve_user(merged, spec)
-                        .map_err(|e| self.step_error(at, format!("--chown={spec}: {e}")))?;
-                    Some((u.uid, u.gid))
-                }
+                Some(spec) => Some(
+                    chown_ids(merged, spec)
+                        .map_err(|e| self.step_error(at, format!("--chown={spec}: {e}")))?,
+                ),
                 None => None,
             };
             let chmod = match t.chmod {
@@ -219,7 +218,7 @@ impl Solver<'_> {
                             self.context.tree(),
                             paths,
                             exclude,
-                            false,
+                            true,
                             Some(index),
                         )
                     })
@@ -254,6 +253,17 @@ impl Solver<'_> {
         held.push(self.mount_read_only(&layers, mountpoint)?);
         Ok(mountpoint.to_path_buf())
     }
+}
+
+/// `--chown` as BuildKit reads it: `USER[:GROUP]`, names from the stage's passwd and group
+/// files. A number alone is also the group (`--chown=42` is `42:42`); a name alone takes the
+/// user's group from passwd.
+fn chown_ids(rootfs: &Path, spec: &str) -> Result<(u32, u32), berth_sandbox::SandboxError> {
+    let user = berth_sandbox::resolve_user(rootfs, spec)?;
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok((n, n));
+    }
+    Ok((user.uid, user.gid))
 }
 
 /// `ADD` sources fetched from elsewhere.

@@ -98,6 +98,15 @@ impl Snapshots {
                 actual: applied.diff_id,
             });
         }
+        // Remember what the blob holds, so `berth gc` keeps this unpacked copy while the
+        // layer lives.
+        store.set_layer_info(
+            &layer.descriptor.digest,
+            &berth_store::LayerInfo {
+                diff_id: layer.diff_id.clone(),
+                size: applied.size,
+            },
+        )?;
         self.adopt(&tmp, &layer.diff_id)
     }
 

@@ -280,8 +280,10 @@ impl Solver<'_> {
                     }
                     _ => false,
                 };
-                let stamp = self.stamp(state.time);
-                state.config.record(&stamp, history, !workdir_created);
+                if !history.is_empty() {
+                    let stamp = self.stamp(state.time);
+                    state.config.record(&stamp, history, !workdir_created);
+                }
                 continue;
             }
             n += 1;

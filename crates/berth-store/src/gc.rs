@@ -20,6 +20,10 @@ pub struct GcReport {
     pub bytes_freed: u64,
     pub manifests_forgotten: usize,
     pub partial_files_removed: u64,
+    /// Build cache entries dropped (`gc_build_cache`).
+    pub build_cache_dropped: usize,
+    /// The builder's unpacked layers and leftovers removed.
+    pub build_dirs_removed: usize,
 }
 
 /// What `fsck` found.
@@ -49,11 +53,38 @@ impl Store {
     ///
     /// [`Meta::reachable`]: crate::meta::Meta::reachable
     pub fn gc(&self, wait: bool, grace: Duration) -> Result<Option<GcReport>, StoreError> {
+        self.gc_inner(wait, grace, false)
+    }
+
+    /// [`Store::gc`] after forgetting the whole build cache (its layers, cache mounts and
+    /// unpacked snapshots go unless an image still uses them), like `docker builder prune`.
+    pub fn gc_build_cache(
+        &self,
+        wait: bool,
+        grace: Duration,
+    ) -> Result<Option<GcReport>, StoreError> {
+        self.gc_inner(wait, grace, true)
+    }
+
+    fn gc_inner(
+        &self,
+        wait: bool,
+        grace: Duration,
+        drop_build_cache: bool,
+    ) -> Result<Option<GcReport>, StoreError> {
         let Some(_lock) = self.gc_lock(wait)? else {
             return Ok(None);
         };
+        let build_cache_dropped = if drop_build_cache {
+            let build = self.root().join("build");
+            remove_children(&build.join("cache-mounts"))?;
+            self.meta().build_cache_prune(i64::MAX)?
+        } else {
+            0
+        };
         let mut report = GcReport {
             partial_files_removed: self.blobs().clear_ingest()?,
+            build_cache_dropped,
             ..GcReport::default()
         };
         let cutoff = crate::meta::now() - grace.as_secs() as i64;
@@ -66,7 +97,40 @@ impl Store {
                 report.bytes_freed += size;
             }
         }
+        report.build_dirs_removed = self.clean_build_dirs()?;
         Ok(Some(report))
+    }
+
+    /// Removes what builds leave under `build/` that nothing needs any more: scratch
+    /// directories of interrupted builds, and unpacked layers whose diff ID no live layer or
+    /// cache entry has. Runs under the GC lock, so no build is using them.
+    fn clean_build_dirs(&self) -> Result<usize, StoreError> {
+        let build = self.root().join("build");
+        let mut removed = remove_children(&build.join("tmp"))?;
+        let layers = build.join("layers");
+        // One metadata lock at a time: the guard of a call lives to the end of its statement.
+        let live_layers = self.meta().layer_diff_ids()?;
+        let cached_layers = self.meta().build_cache_diff_ids()?;
+        let keep: HashSet<String> = live_layers
+            .into_iter()
+            .chain(cached_layers)
+            .map(|d| format!("{}-{}", d.algorithm(), d.hex()))
+            .collect();
+        let entries = match std::fs::read_dir(&layers) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(crate::error::io_err(&layers, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| crate::error::io_err(&layers, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(|e| crate::error::io_err(&path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Checks that every blob hashes to its name and every recorded manifest is complete.
@@ -104,4 +168,25 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// Removes everything inside `dir` (not `dir` itself); a missing `dir` is empty.
+fn remove_children(dir: &std::path::Path) -> Result<usize, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(crate::error::io_err(dir, e)),
+    };
+    let mut n = 0;
+    for entry in entries {
+        let path = entry.map_err(|e| crate::error::io_err(dir, e))?.path();
+        let result = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        result.map_err(|e| crate::error::io_err(&path, e))?;
+        n += 1;
+    }
+    Ok(n)
 }

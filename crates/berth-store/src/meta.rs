@@ -526,6 +526,24 @@ impl Meta {
         Ok(removed)
     }
 
+    /// Diff IDs of every layer the store knows the contents of.
+    pub fn layer_diff_ids(&self) -> Result<Vec<Digest>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT diff_id FROM layers")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.db())?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(d) = Digest::parse(&row.map_err(self.db())?) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn layer_info(&self, digest: &Digest) -> Result<Option<LayerInfo>, StoreError> {
         let row: Option<(String, i64)> = self
             .conn

@@ -65,7 +65,7 @@ pub enum Command {
     /// Read images from a Docker archive, an OCI archive or an OCI layout (format detected)
     Load(LoadArgs),
     /// Remove blobs no image uses, and leftovers of interrupted writes
-    Gc,
+    Gc(GcArgs),
     /// Check every blob against its digest and every image for missing parts
     Fsck(FsckArgs),
     /// Run a registry: the OCI distribution API over this store
@@ -421,6 +421,14 @@ pub struct LoadArgs {
     /// Don't show progress
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Also drop the build cache (as `docker builder prune -a` does): its layers, cache
+    /// mounts and unpacked snapshots go unless an image still uses them
+    #[arg(long)]
+    pub build_cache: bool,
 }
 
 #[derive(Args, Debug)]

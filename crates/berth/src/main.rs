@@ -73,7 +73,7 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::History(args) => commands::history::run(ctx, args),
         Command::Save(args) => commands::save::run(ctx, args),
         Command::Load(args) => commands::load::run(ctx, args),
-        Command::Gc => commands::gc::run(ctx),
+        Command::Gc(args) => commands::gc::run(ctx, args),
         Command::Fsck(args) => commands::gc::fsck(ctx, args),
         Command::Registry(cmd) => commands::registry::run(ctx, cmd),
         Command::Login(args) => commands::login::login(ctx, args),

@@ -214,6 +214,22 @@ fn cache_hits_exactly_the_expected_steps() {
     let (_, ran, cached) = build(&b, &ctx, &["--no-cache"]);
     assert!(cached.is_empty());
     assert_eq!(ran.len(), 6);
+
+    // The cache lives in the store: `berth gc` keeps it, `berth gc --build-cache` drops it
+    // with every unpacked layer no image needs.
+    b.ok(&["gc"]);
+    let (_, ran, _) = build(&b, &ctx, &[]);
+    assert!(ran.is_empty(), "gc dropped cached steps: {ran:?}");
+    let unpacked = || fs::read_dir(b.root.join("build/layers")).unwrap().count();
+    let before = unpacked();
+    b.ok(&["rmi", "app"]);
+    let out = b.ok(&["gc", "--build-cache"]);
+    assert!(out.contains("Build cache: dropped"), "{out}");
+    // What untagged images of earlier builds still use stays; app's own layers went.
+    assert!(unpacked() < before, "{out}");
+    let (_, ran, cached) = build(&b, &ctx, &[]);
+    assert!(cached.is_empty());
+    assert_eq!(ran.len(), 6);
 }
 
 /// Every byte of every layer (decompressed), the config and the manifest of an image.

@@ -4,6 +4,7 @@
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
 mod fault_proxy;
+pub mod tree;
 
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
 

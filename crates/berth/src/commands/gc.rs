@@ -3,18 +3,23 @@
 use anyhow::bail;
 
 use crate::Context;
-use crate::cli::FsckArgs;
+use crate::cli::{FsckArgs, GcArgs};
 use crate::ui::format;
 
-pub fn run(ctx: &Context) -> anyhow::Result<()> {
+pub fn run(ctx: &Context, args: GcArgs) -> anyhow::Result<()> {
     let store = ctx.store()?;
-    let report = match store.gc(false, berth_store::DEFAULT_GRACE)? {
+    let gc = |wait| {
+        if args.build_cache {
+            store.gc_build_cache(wait, berth_store::DEFAULT_GRACE)
+        } else {
+            store.gc(wait, berth_store::DEFAULT_GRACE)
+        }
+    };
+    let report = match gc(false)? {
         Some(r) => r,
         None => {
             eprintln!("Waiting for other berth processes writing to the store…");
-            store
-                .gc(true, berth_store::DEFAULT_GRACE)?
-                .expect("waited for the lock")
+            gc(true)?.expect("waited for the lock")
         }
     };
     println!(
@@ -24,6 +29,12 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         report.manifests_forgotten,
         report.partial_files_removed
     );
+    if args.build_cache || report.build_dirs_removed > 0 {
+        println!(
+            "Build cache: dropped {} entries, removed {} unpacked layers and leftovers",
+            report.build_cache_dropped, report.build_dirs_removed
+        );
+    }
     Ok(())
 }
 
