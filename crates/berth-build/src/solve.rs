@@ -505,11 +505,21 @@ impl Solver<'_> {
         for d in [&upper, &workdir] {
             std::fs::create_dir(d).map_err(|e| BuildError::io(d, e))?;
         }
+        let t = Instant::now();
         let lowers = self.lowers(&state.layers)?;
         let overlay = Overlay::mount(&lowers, Some((&upper, &workdir)), &merged)?;
+        let mounted = t.elapsed();
         work(&merged, scratch.path())?;
+        let worked = t.elapsed();
         overlay.unmount()?;
-        self.commit(&upper, &lowers)
+        let layer = self.commit(&upper, &lowers)?;
+        tracing::debug!(
+            ?mounted,
+            work = ?(worked - mounted),
+            commit = ?(t.elapsed() - worked),
+            "step timings"
+        );
+        Ok(layer)
     }
 
     /// Unpacked directories of `layers`, top first (overlay's `lowerdir` order).
@@ -539,6 +549,7 @@ impl Solver<'_> {
                 source: std::io::Error::other(e.to_string()),
             })?;
         drop_unchanged_dirs(&mut entries.entries, lowers);
+        let read = Instant::now();
         if entries.entries.is_empty() {
             return Ok(None);
         }
@@ -558,8 +569,10 @@ impl Solver<'_> {
                     source: std::io::Error::other(e.to_string()),
                 },
             )?;
+        let written = read.elapsed();
         let size = writer.written();
         let digest: Digest = writer.commit(None, None)?;
+        tracing::debug!(entries = entries.entries.len(), tar_gzip = ?written, sync = ?(read.elapsed() - written), "layer written");
         self.store.set_layer_info(
             &digest,
             &LayerInfo {

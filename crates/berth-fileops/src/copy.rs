@@ -250,22 +250,25 @@ impl Copier<'_> {
     fn copy_dir(&mut self, nodes: &[Node], target: &str) -> Result<()> {
         let root = self.creator.ensure_dir(target)?;
         self.stats.dirs += 1;
-        let mut dirs: HashMap<&str, Resolved> = HashMap::new();
-        dirs.insert("", root);
+        // Directories this copy created hold nothing else: entries in them need no check for
+        // something to replace (a lookup that costs one per layer through overlayfs).
+        let mut dirs: HashMap<&str, (Resolved, bool)> = HashMap::new();
+        dirs.insert("", (root, false));
         for node in &nodes[1..] {
             let (parent, name) = node.rel.rsplit_once('/').unwrap_or(("", &node.rel));
-            let Some(parent) = dirs.get(parent) else {
+            let Some((parent, fresh)) = dirs.get(parent) else {
                 continue;
             };
+            let fresh = *fresh;
             let at = Resolved {
                 rel: join_rel(&parent.rel, name),
                 host: parent.host.join(name),
             };
             if node.meta.is_dir() {
-                let at = self.copy_subdir(node, at)?;
-                dirs.insert(&node.rel, at);
+                let (at, created) = self.copy_subdir(node, at, fresh)?;
+                dirs.insert(&node.rel, (at, created));
             } else {
-                self.write_entry(node, &at)?;
+                self.write_entry(node, &at, fresh)?;
             }
         }
         Ok(())
@@ -273,20 +276,29 @@ impl Copier<'_> {
 
     /// A directory inside a copied tree: merged into what is there (a symlink there is
     /// followed inside the root), created otherwise; takes the source's metadata.
-    fn copy_subdir(&mut self, node: &Node, at: Resolved) -> Result<Resolved> {
-        let at = match std::fs::symlink_metadata(&at.host) {
-            Ok(meta) if meta.file_type().is_symlink() => self.creator.ensure_dir(&at.rel)?,
-            Ok(meta) if meta.is_dir() => at,
-            Ok(_) => return Err(Error::NotADirectory { path: at.rel }),
-            Err(_) => {
+    /// Returns where it is and whether this copy created it. `fresh`: the parent was created
+    /// by this copy, so nothing is there yet.
+    fn copy_subdir(&mut self, node: &Node, at: Resolved, fresh: bool) -> Result<(Resolved, bool)> {
+        let existing = if fresh {
+            None
+        } else {
+            std::fs::symlink_metadata(&at.host).ok()
+        };
+        let (at, created) = match existing {
+            Some(meta) if meta.file_type().is_symlink() => {
+                (self.creator.ensure_dir(&at.rel)?, false)
+            }
+            Some(meta) if meta.is_dir() => (at, false),
+            Some(_) => return Err(Error::NotADirectory { path: at.rel }),
+            None => {
                 std::fs::create_dir(&at.host).at(&at.host)?;
-                at
+                (at, true)
             }
         };
         self.stats.dirs += 1;
         self.apply_meta(node, &at.host)?;
         self.dir_times.push((at.host.clone(), node.meta.clone()));
-        Ok(at)
+        Ok((at, created))
     }
 
     /// A file source to the path `target` (through symlinks, inside the root).
@@ -299,20 +311,25 @@ impl Copier<'_> {
         if let Some((parent, _)) = at.rel.rsplit_once('/') {
             self.creator.ensure_dir(parent)?;
         }
-        self.write_entry(node, &at)
+        self.write_entry(node, &at, false)
     }
 
     /// Writes one non-directory entry at `at`, replacing a file there.
-    fn write_entry(&mut self, node: &Node, at: &Resolved) -> Result<()> {
+    fn write_entry(&mut self, node: &Node, at: &Resolved, fresh: bool) -> Result<()> {
         let host = &at.host;
-        match std::fs::symlink_metadata(host) {
-            Ok(meta) if meta.is_dir() => {
+        let existing = if fresh {
+            None
+        } else {
+            std::fs::symlink_metadata(host).ok()
+        };
+        match existing {
+            Some(meta) if meta.is_dir() => {
                 return Err(Error::IsADirectory {
                     path: at.rel.clone(),
                 });
             }
-            Ok(_) => std::fs::remove_file(host).at(host)?,
-            Err(_) => {}
+            Some(_) => std::fs::remove_file(host).at(host)?,
+            None => {}
         }
         let meta = &node.meta;
         let ft = meta.file_type();
@@ -332,6 +349,9 @@ impl Copier<'_> {
                 .open(host)
                 .at(host)?;
             self.stats.bytes += io::copy(&mut from, &mut to).at(host)?;
+            self.stats.files += 1;
+            // Metadata through the open file: no more path walks through the overlay.
+            return self.apply_meta_to_file(node, &to).at(host);
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&node.host).at(&node.host)?;
             std::os::unix::fs::symlink(target, host).at(host)?;
@@ -366,6 +386,31 @@ impl Copier<'_> {
             }
         }
         Ok(())
+    }
+
+    /// [`Copier::apply_meta`] and the times for a regular file just written through `file`.
+    fn apply_meta_to_file(&self, node: &Node, file: &std::fs::File) -> io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::PermissionsExt;
+        use xattr::FileExt;
+        let meta = &node.meta;
+        let (uid, gid) = match (self.opts.chown, self.opts.source_is_context) {
+            (Some(owner), _) => owner,
+            (None, true) => (0, 0),
+            (None, false) => (meta.uid(), meta.gid()),
+        };
+        // chown clears setuid/setgid and file capabilities: mode and xattrs go after it.
+        std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
+        let mode = self.opts.chmod.unwrap_or(meta.mode()) & 0o7777;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        for (name, value) in xattr_list(&node.host)? {
+            match file.set_xattr(std::ffi::OsStr::from_bytes(&name), &value) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => {}
+                other => other?,
+            }
+        }
+        let (atime, mtime) = times(meta);
+        fsmeta::set_file_times(file, atime, mtime)
     }
 
     /// Gives copied directories their source times, deepest first, now that nothing more is

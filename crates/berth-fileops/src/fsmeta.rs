@@ -29,6 +29,28 @@ pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
 }
 
+/// Sets access and modification times (seconds, nanoseconds) of an open file.
+pub fn set_file_times(
+    file: &std::fs::File,
+    atime: (i64, i64),
+    mtime: (i64, i64),
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ts = |(sec, nsec): (i64, i64)| libc::timespec {
+        tv_sec: sec as libc::time_t,
+        tv_nsec: nsec as _,
+    };
+    let times = [ts(atime), ts(mtime)];
+    // SAFETY: the descriptor is open for the call and `times` holds the two timespecs
+    // futimens reads.
+    let rc = unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Sets access and modification times (seconds, nanoseconds) without following a symlink.
 pub fn set_times(path: &Path, atime: (i64, i64), mtime: (i64, i64)) -> io::Result<()> {
     let p = c_path(path)?;
