@@ -108,19 +108,6 @@ impl Meta {
 
     /// Diff IDs of every layer the cache keeps.
     pub fn build_cache_diff_ids(&self) -> Result<Vec<Digest>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT DISTINCT diff_id FROM build_cache WHERE diff_id IS NOT NULL")
-            .map_err(self.db())?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(self.db())?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Ok(d) = Digest::parse(&row.map_err(self.db())?) {
-                out.push(d);
-            }
-        }
-        Ok(out)
+        self.digests("SELECT DISTINCT diff_id FROM build_cache WHERE diff_id IS NOT NULL")
     }
 }

@@ -528,10 +528,12 @@ impl Meta {
 
     /// Diff IDs of every layer the store knows the contents of.
     pub fn layer_diff_ids(&self) -> Result<Vec<Digest>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT DISTINCT diff_id FROM layers")
-            .map_err(self.db())?;
+        self.digests("SELECT DISTINCT diff_id FROM layers")
+    }
+
+    /// The digests a one-column query returns; rows that don't parse are skipped.
+    pub(crate) fn digests(&self, sql: &str) -> Result<Vec<Digest>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.db())?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(self.db())?;

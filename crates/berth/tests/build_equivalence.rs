@@ -86,6 +86,33 @@ enum Expect {
     Absent(String),
 }
 
+/// What a builder made, from its tree, its `inspect` output and its saved image: fails if a
+/// case's secret shows up in any layer, the config, the history or the inspect output.
+fn built(
+    case: &Case,
+    tree: Tree,
+    inspector: &str,
+    inspect_text: &str,
+    saved: &Path,
+) -> Result<Built, String> {
+    let inspect: Value =
+        serde_json::from_str(inspect_text).map_err(|e| format!("{inspector}: {e}"))?;
+    let (history, mut leaks) = saved_image(saved, &case.secret_texts)?;
+    for t in &case.secret_texts {
+        if inspect_text.contains(t.as_str()) {
+            leaks.push(format!("secret {t:?} found in {inspector}"));
+        }
+    }
+    if !leaks.is_empty() {
+        return Err(leaks.join("\n"));
+    }
+    Ok(Built {
+        tree,
+        config: inspect[0]["Config"].clone(),
+        history,
+    })
+}
+
 fn unescape(s: &str) -> String {
     s.replace("\\n", "\n").replace("\\t", "\t")
 }
@@ -481,19 +508,10 @@ impl Harness {
                 .args(&flags)
                 .arg(ctx),
         )?;
-        let inspect: Value = serde_json::from_str(&try_run(self.docker().args(["inspect", tag]))?)
-            .map_err(|e| format!("docker inspect: {e}"))?;
+        let inspect = try_run(self.docker().args(["inspect", tag]))?;
         let saved = work.join("image.tar");
         try_run(self.docker().arg("save").arg("-o").arg(&saved).arg(tag))?;
-        let (history, leaks) = saved_image(&saved, &case.secret_texts)?;
-        if !leaks.is_empty() {
-            return Err(leaks.join("\n"));
-        }
-        Ok(Built {
-            tree,
-            config: inspect[0]["Config"].clone(),
-            history,
-        })
+        built(case, tree, "docker inspect", &inspect, &saved)
     }
 
     fn berth_build(&self, case: &Case, ctx: &Path, base: &str, tag: &str) -> Result<Built, String> {
@@ -519,9 +537,7 @@ impl Harness {
                 .args(&flags)
                 .arg(ctx),
         )?;
-        let inspect_text = try_run(self.berth.command().args(["inspect", tag]))?;
-        let inspect: Value =
-            serde_json::from_str(&inspect_text).map_err(|e| format!("berth inspect: {e}"))?;
+        let inspect = try_run(self.berth.command().args(["inspect", tag]))?;
         let saved = work.join("image.tar");
         try_run(
             self.berth
@@ -529,20 +545,7 @@ impl Harness {
                 .args(["save", "-q", tag, "-o"])
                 .arg(&saved),
         )?;
-        let (history, mut leaks) = saved_image(&saved, &case.secret_texts)?;
-        for t in &case.secret_texts {
-            if inspect_text.contains(t.as_str()) {
-                leaks.push(format!("secret {t:?} found in berth inspect"));
-            }
-        }
-        if !leaks.is_empty() {
-            return Err(leaks.join("\n"));
-        }
-        Ok(Built {
-            tree,
-            config: inspect[0]["Config"].clone(),
-            history,
-        })
+        built(case, tree, "berth inspect", &inspect, &saved)
     }
 
     /// A second build, with the `again-arg` build arguments, straight to a tree.
@@ -774,18 +777,7 @@ impl Harness {
                 .command()
                 .args(["pull", "-q", "--tls-verify=false", tag]),
         )
-        .and_then(|_| {
-            try_run(self.podman.command().args([
-                "run",
-                "--rm",
-                "--network=none",
-                "--ulimit",
-                "nofile=1024:1024",
-                "--ulimit",
-                "nproc=1024:1024",
-                tag,
-            ]))
-        });
+        .and_then(|_| try_run(&mut self.podman.run_command(tag)));
         failures.extend(self.run_output("podman run (berth's image)", case, podman));
         failures
     }

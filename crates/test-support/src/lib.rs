@@ -371,8 +371,8 @@ impl Podman {
         c
     }
 
-    /// `podman run --rm` with the flags this sandbox needs.
-    pub fn run_image(&self, image: &str, args: &[&str]) -> String {
+    /// `podman run --rm IMAGE` with the flags this sandbox needs (add the command's args).
+    pub fn run_command(&self, image: &str) -> Command {
         let mut c = self.command();
         c.args([
             "run",
@@ -383,9 +383,13 @@ impl Podman {
             "--ulimit",
             "nproc=1024:1024",
             image,
-        ])
-        .args(args);
-        run_ok(&mut c)
+        ]);
+        c
+    }
+
+    /// `podman run --rm` with the flags this sandbox needs.
+    pub fn run_image(&self, image: &str, args: &[&str]) -> String {
+        run_ok(self.run_command(image).args(args))
     }
 }
 

@@ -36,10 +36,24 @@ impl Renderer {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let steps: Vec<usize> = state.partial.keys().copied().collect();
         for step in steps {
-            if let Some(rest) = state.partial.remove(&step).filter(|r| !r.is_empty()) {
-                let offset = state.offset(step);
-                self.line(step, offset, &rest);
-            }
+            self.flush_step(&mut state, step);
+        }
+    }
+
+    /// Prints the unterminated rest of a step's output, if any.
+    fn flush_step(&self, state: &mut State, step: usize) {
+        if let Some(rest) = state.partial.remove(&step).filter(|r| !r.is_empty()) {
+            let offset = state.offset(step);
+            self.line(step, offset, &rest);
+        }
+    }
+
+    /// A status line, coloured (ANSI `colour`) on a terminal.
+    fn status(&self, text: &str, colour: &str) {
+        if self.mode == Progress::Tty {
+            eprintln!("\x1b[{colour}m{text}\x1b[0m");
+        } else {
+            eprintln!("{text}");
         }
     }
 
@@ -74,24 +88,13 @@ impl Events for Renderer {
 
 impl Renderer {
     fn text(&self, event: Event) {
-        let tty = self.mode == Progress::Tty;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             Event::Started { step, name } => {
                 state.started.insert(step, Instant::now());
-                if tty {
-                    eprintln!("\x1b[1m#{step} {name}\x1b[0m");
-                } else {
-                    eprintln!("#{step} {name}");
-                }
+                self.status(&format!("#{step} {name}"), "1");
             }
-            Event::Cached { step } => {
-                if tty {
-                    eprintln!("\x1b[34m#{step} CACHED\x1b[0m");
-                } else {
-                    eprintln!("#{step} CACHED");
-                }
-            }
+            Event::Cached { step } => self.status(&format!("#{step} CACHED"), "34"),
             Event::Output { step, bytes } => {
                 let mut buf = state.partial.remove(&step).unwrap_or_default();
                 buf.extend_from_slice(&bytes);
@@ -104,28 +107,14 @@ impl Renderer {
                 state.partial.insert(step, rest.to_vec());
             }
             Event::Done { step, elapsed } => {
-                if let Some(rest) = state.partial.remove(&step).filter(|r| !r.is_empty()) {
-                    let offset = state.offset(step);
-                    self.line(step, offset, &rest);
-                }
-                let secs = elapsed.as_secs_f64();
-                if tty {
-                    eprintln!("\x1b[32m#{step} DONE {secs:.1}s\x1b[0m");
-                } else {
-                    eprintln!("#{step} DONE {secs:.1}s");
-                }
+                self.flush_step(&mut state, step);
+                let text = format!("#{step} DONE {:.1}s", elapsed.as_secs_f64());
+                self.status(&text, "32");
             }
             Event::Failed { step, elapsed } => {
-                if let Some(rest) = state.partial.remove(&step).filter(|r| !r.is_empty()) {
-                    let offset = state.offset(step);
-                    self.line(step, offset, &rest);
-                }
-                let secs = elapsed.as_secs_f64();
-                if tty {
-                    eprintln!("\x1b[31m#{step} ERROR after {secs:.1}s\x1b[0m");
-                } else {
-                    eprintln!("#{step} ERROR after {secs:.1}s");
-                }
+                self.flush_step(&mut state, step);
+                let text = format!("#{step} ERROR after {:.1}s", elapsed.as_secs_f64());
+                self.status(&text, "31");
             }
             Event::Warning { message } => eprintln!("WARNING: {message}"),
         }
