@@ -69,11 +69,10 @@ pub fn to_store(
 pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(), BuildError> {
     let snapshots = Snapshots::new(store.root())?;
     let scratch = snapshots.scratch()?;
-    let lowers = layers
-        .iter()
-        .rev()
-        .map(|l| snapshots.unpacked(store, l))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut lowers = Vec::new();
+    for l in layers.iter().rev() {
+        lowers.extend(snapshots.unpacked(store, l)?);
+    }
     let view = scratch.path().join("view");
     let overlay = Overlay::mount(&lowers, None, &view)?;
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, e))?;

@@ -63,58 +63,59 @@ impl Solver<'_> {
             "network": format!("{network:?}"),
         });
         let key = keys::step(&state.key, &definition, &state.platform);
-        let produced = self.step_with_cache(state, &key, at.label, |merged, step, scratch| {
-            let mut spec = RunSpec {
-                rootfs: merged.to_path_buf(),
-                argv: command.argv.clone(),
-                env: env.clone(),
-                cwd: workdir.clone(),
-                user: berth_sandbox::resolve_user(merged, &user)
-                    .map_err(|e| self.step_error(at, format!("USER {user}: {e}")))?,
-                hostname: HOSTNAME.to_string(),
-                network,
-                mounts: Vec::new(),
-                hosts: None,
-                resolv_conf: None,
-            };
-            // Mounted sources stay mounted until the command is done.
-            let mut held: Vec<Overlay> = Vec::new();
-            if let Some((name, body)) = &command.script {
-                let path = scratch.join("script");
-                fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-                    .map_err(|e| BuildError::io(&path, e))?;
-                spec.mounts.push(berth_sandbox::Mount {
-                    target: format!("/dev/pipes/{name}"),
-                    kind: MountKind::Bind {
-                        source: path,
-                        readonly: true,
-                    },
-                });
-            }
-            for (i, (mount, source)) in run.mounts.iter().zip(&run.mount_sources).enumerate() {
-                let dir = scratch.join(format!("mount-{i}"));
-                self.prepare_mount(mount, source, &dir, &mut spec, &mut held, at)?;
-            }
-            let result = berth_sandbox::run(&spec, &mut |bytes: &[u8]| {
-                self.events.emit(Event::Output {
-                    step,
-                    bytes: bytes.to_vec(),
+        let produced =
+            self.step_with_cache(state, &key, at.label, None, |merged, step, scratch| {
+                let mut spec = RunSpec {
+                    rootfs: merged.to_path_buf(),
+                    argv: command.argv.clone(),
+                    env: env.clone(),
+                    cwd: workdir.clone(),
+                    user: berth_sandbox::resolve_user(merged, &user)
+                        .map_err(|e| self.step_error(at, format!("USER {user}: {e}")))?,
+                    hostname: HOSTNAME.to_string(),
+                    network,
+                    mounts: Vec::new(),
+                    hosts: None,
+                    resolv_conf: None,
+                };
+                // Mounted sources stay mounted until the command is done.
+                let mut held: Vec<Overlay> = Vec::new();
+                if let Some((name, body)) = &command.script {
+                    let path = scratch.join("script");
+                    fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                        .map_err(|e| BuildError::io(&path, e))?;
+                    spec.mounts.push(berth_sandbox::Mount {
+                        target: format!("/dev/pipes/{name}"),
+                        kind: MountKind::Bind {
+                            source: path,
+                            readonly: true,
+                        },
+                    });
+                }
+                for (i, (mount, source)) in run.mounts.iter().zip(&run.mount_sources).enumerate() {
+                    let dir = scratch.join(format!("mount-{i}"));
+                    self.prepare_mount(mount, source, &dir, &mut spec, &mut held, at)?;
+                }
+                let result = berth_sandbox::run(&spec, &mut |bytes: &[u8]| {
+                    self.events.emit(Event::Output {
+                        step,
+                        bytes: bytes.to_vec(),
+                    })
                 })
-            })
-            .map_err(|e| self.step_error(at, e.to_string()))?;
-            drop(held);
-            if result.exit_code != 0 {
-                return Err(BuildError::RunFailed {
-                    file: self.req.dockerfile_name.clone(),
-                    line: at.lines.start,
-                    instruction: at.text.to_string(),
-                    code: result.exit_code,
-                    tail: result.tail,
-                });
-            }
-            Ok(())
-        })?;
+                .map_err(|e| self.step_error(at, e.to_string()))?;
+                drop(held);
+                if result.exit_code != 0 {
+                    return Err(BuildError::RunFailed {
+                        file: self.req.dockerfile_name.clone(),
+                        line: at.lines.start,
+                        instruction: at.text.to_string(),
+                        code: result.exit_code,
+                        tail: result.tail,
+                    });
+                }
+                Ok(())
+            })?;
         Ok((
             key,
             produced,

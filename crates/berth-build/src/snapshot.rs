@@ -6,6 +6,11 @@
 //! mounts the stack with a fresh upper directory; after the step the upper directory *is* the
 //! diff: it becomes the new layer's tar, then moves into `layers/` as that layer's unpacked
 //! form, so a built layer is never unpacked again.
+//!
+//! A layer may also be unpacked as a *delta*: a directory holding only what differs from an
+//! earlier layer of the same step (named in `<dir>.base`), which is stacked under it. A `COPY`
+//! that reruns because one of 2,000 files changed then writes one file, not 2,000. Chains are
+//! kept short ([`MAX_CHAIN`]) so the overlay stack stays shallow.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -20,6 +25,9 @@ use rustix::mount::{
 };
 
 use crate::error::BuildError;
+
+/// The most directories one layer's unpacked form may take (a full directory and its deltas).
+pub const MAX_CHAIN: usize = 8;
 
 /// One layer of a stage: the blob and what it holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,15 +72,43 @@ impl Snapshots {
             .map_err(|e| BuildError::io(&tmp, e))
     }
 
-    /// Makes sure `layer` is unpacked; returns its directory.
+    /// The directories that hold `layer` unpacked, top first: one, or a delta and the
+    /// directories of the layer it is based on. Unpacks the layer when it isn't.
+    pub fn unpacked(&self, store: &Store, layer: &LayerRef) -> Result<Vec<PathBuf>, BuildError> {
+        if let Some(dirs) = self.chain(&layer.diff_id) {
+            return Ok(dirs);
+        }
+        // A delta whose base is gone can't be used: unpack the whole layer instead.
+        let dest = self.layer_dir(&layer.diff_id);
+        if dest.exists() {
+            let _ = std::fs::remove_file(base_file(&dest));
+            std::fs::remove_dir_all(&dest).map_err(|e| BuildError::io(&dest, e))?;
+        }
+        Ok(vec![self.unpack(store, layer)?])
+    }
+
+    /// The directories of an unpacked layer, top first; `None` if it isn't (wholly) unpacked.
+    pub fn chain(&self, diff_id: &Digest) -> Option<Vec<PathBuf>> {
+        let mut dirs = Vec::new();
+        let mut dir = self.layer_dir(diff_id);
+        loop {
+            if !dir.is_dir() || dirs.len() >= MAX_CHAIN {
+                return None;
+            }
+            let base = std::fs::read_to_string(base_file(&dir)).ok();
+            dirs.push(dir);
+            match base.as_deref().map(str::trim) {
+                None => return Some(dirs),
+                Some(base) => dir = self.dir.join("layers").join(base),
+            }
+        }
+    }
+
+    /// Unpacks `layer` whole from its blob.
     ///
     /// Unpacking goes to a temporary directory renamed into place only when complete and the
     /// stream's hash matches the diff ID, so a half-unpacked layer is never used.
-    pub fn unpacked(&self, store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
-        let dest = self.layer_dir(&layer.diff_id);
-        if dest.is_dir() {
-            return Ok(dest);
-        }
+    fn unpack(&self, store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
         let scratch = self.scratch()?;
         let tmp = scratch.path().join("layer");
         fs::create_dir(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
@@ -110,6 +146,26 @@ impl Snapshots {
         self.adopt(&tmp, &layer.diff_id)
     }
 
+    /// Moves a delta directory into place as the unpacked form of `diff_id`, stacked on the
+    /// unpacked form of `base`.
+    pub fn adopt_delta(
+        &self,
+        dir: &Path,
+        diff_id: &Digest,
+        base: &Digest,
+    ) -> Result<PathBuf, BuildError> {
+        let dest = self.layer_dir(diff_id);
+        if dest.is_dir() {
+            let _ = fs::remove_dir_all(dir);
+            return Ok(dest);
+        }
+        // The base is named first: a delta directory is never in place without it.
+        let name = format!("{}-{}", base.algorithm(), base.hex());
+        let marker = base_file(&dest);
+        fs::write(&marker, name).map_err(|e| BuildError::io(&marker, e))?;
+        self.adopt(dir, diff_id)
+    }
+
     /// Moves a finished upper directory into place as the unpacked form of `diff_id`.
     pub fn adopt(&self, dir: &Path, diff_id: &Digest) -> Result<PathBuf, BuildError> {
         let dest = self.layer_dir(diff_id);
@@ -123,6 +179,11 @@ impl Snapshots {
             Err(e) => Err(BuildError::io(&dest, e)),
         }
     }
+}
+
+/// Where a delta directory names the layer it is based on.
+fn base_file(dir: &Path) -> PathBuf {
+    dir.with_extension("base")
 }
 
 /// An overlay mount, unmounted when dropped.

@@ -450,11 +450,16 @@ impl Solver<'_> {
 
     /// Runs `work` for a step unless its key is cached: `work` gets a mounted, writable
     /// snapshot of the stage and returns after changing it; the change becomes the layer.
+    ///
+    /// With `on`, an earlier result of the same step is stacked on the snapshot first, so
+    /// `work` finds its files in place and only writes what differs (see
+    /// [`crate::snapshot`]); the layer is still the step's whole result.
     pub(crate) fn step_with_cache(
         &self,
         state: &StageState,
         key: &str,
         label: &str,
+        on: Option<&LayerRef>,
         work: impl FnOnce(&Path, usize, &Path) -> Result<(), BuildError>,
     ) -> Result<Produced, BuildError> {
         let step = self.begin(label.to_string());
@@ -464,7 +469,7 @@ impl Solver<'_> {
         }
         let started = Instant::now();
         let time = now();
-        let result = self.change(state, |merged, scratch| work(merged, step, scratch));
+        let result = self.change(state, on, |merged, scratch| work(merged, step, scratch));
         match &result {
             Ok(layer) => {
                 self.store.meta().build_cache_put(
@@ -492,10 +497,12 @@ impl Solver<'_> {
         result.map(|layer| Produced { layer, time })
     }
 
-    /// Mounts the stage writable, lets `work` change it, and turns the change into a layer.
+    /// Mounts the stage writable (with `on` stacked on top), lets `work` change it, and turns
+    /// the change into a layer.
     fn change(
         &self,
         state: &StageState,
+        on: Option<&LayerRef>,
         work: impl FnOnce(&Path, &Path) -> Result<(), BuildError>,
     ) -> Result<Option<LayerRef>, BuildError> {
         let scratch = self.snapshots.scratch()?;
@@ -507,12 +514,20 @@ impl Solver<'_> {
         }
         let t = Instant::now();
         let lowers = self.lowers(&state.layers)?;
-        let overlay = Overlay::mount(&lowers, Some((&upper, &workdir)), &merged)?;
+        let previous = match on {
+            Some(l) => self.snapshots.unpacked(self.store, l)?,
+            None => Vec::new(),
+        };
+        let stack: Vec<PathBuf> = previous.iter().chain(&lowers).cloned().collect();
+        let overlay = Overlay::mount(&stack, Some((&upper, &workdir)), &merged)?;
         let mounted = t.elapsed();
         work(&merged, scratch.path())?;
         let worked = t.elapsed();
         overlay.unmount()?;
-        let layer = self.commit(&upper, &lowers)?;
+        let layer = match on {
+            None => self.commit(&upper, &lowers)?,
+            Some(base) => self.commit_delta(&upper, base, &previous, &lowers, scratch.path())?,
+        };
         tracing::debug!(
             ?mounted,
             work = ?(worked - mounted),
@@ -524,11 +539,11 @@ impl Solver<'_> {
 
     /// Unpacked directories of `layers`, top first (overlay's `lowerdir` order).
     pub(crate) fn lowers(&self, layers: &[LayerRef]) -> Result<Vec<PathBuf>, BuildError> {
-        layers
-            .iter()
-            .rev()
-            .map(|l| self.snapshots.unpacked(self.store, l))
-            .collect()
+        let mut dirs = Vec::new();
+        for l in layers.iter().rev() {
+            dirs.extend(self.snapshots.unpacked(self.store, l)?);
+        }
+        Ok(dirs)
     }
 
     /// Mounts a stage's files read-only at `target` (for `COPY --from`, bind mounts, export).
@@ -549,6 +564,52 @@ impl Solver<'_> {
                 source: std::io::Error::other(e.to_string()),
             })?;
         drop_unchanged_dirs(&mut entries.entries, lowers);
+        let layer = self.store_layer(&entries, upper)?;
+        drop(entries);
+        if let Some(l) = &layer {
+            self.snapshots.adopt(upper, &l.diff_id)?;
+        }
+        Ok(layer)
+    }
+
+    /// [`Solver::commit`] for a step run on top of an earlier result of itself (`base`,
+    /// unpacked in `previous`): the layer is what `upper` and `previous` hold together, read
+    /// through a read-only overlay of the two; `upper` is kept as a delta on `base`.
+    fn commit_delta(
+        &self,
+        upper: &Path,
+        base: &LayerRef,
+        previous: &[PathBuf],
+        lowers: &[PathBuf],
+        scratch: &Path,
+    ) -> Result<Option<LayerRef>, BuildError> {
+        let view = scratch.join("view");
+        let dirs: Vec<PathBuf> = std::iter::once(upper.to_path_buf())
+            .chain(previous.iter().cloned())
+            .collect();
+        let overlay = Overlay::mount(&dirs, None, &view)?;
+        let mut entries = berth_layer::from_dir(&view).map_err(|e| BuildError::Io {
+            path: view.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        drop_unchanged_dirs(&mut entries.entries, lowers);
+        let layer = self.store_layer(&entries, &view)?;
+        drop(entries);
+        overlay.unmount()?;
+        if let Some(l) = &layer {
+            self.snapshots
+                .adopt_delta(upper, &l.diff_id, &base.diff_id)?;
+        }
+        Ok(layer)
+    }
+
+    /// Writes `entries` (read from `dir`) as a layer blob; `None` when there are none.
+    fn store_layer(
+        &self,
+        entries: &berth_layer::Entries,
+        dir: &Path,
+    ) -> Result<Option<LayerRef>, BuildError> {
+        let upper = dir;
         let read = Instant::now();
         if entries.entries.is_empty() {
             return Ok(None);
@@ -563,7 +624,7 @@ impl Solver<'_> {
             berth_layer::LayerCompression::Gzip
         };
         let (writer, stats) =
-            berth_layer::write_layer(&entries, &opts, compression, writer, &|_| {}).map_err(
+            berth_layer::write_layer(entries, &opts, compression, writer, &|_| {}).map_err(
                 |e| BuildError::Io {
                     path: upper.to_path_buf(),
                     source: std::io::Error::other(e.to_string()),
@@ -580,8 +641,6 @@ impl Solver<'_> {
                 size: stats.size,
             },
         )?;
-        drop(entries);
-        self.snapshots.adopt(upper, &stats.diff_id)?;
         let media_type = if self.req.zstd {
             berth_oci::media_type::OCI_LAYER_ZSTD
         } else {
@@ -599,7 +658,7 @@ impl Solver<'_> {
         let dir = state.config.workdir();
         let definition = serde_json::json!({ "mkdir": dir });
         let key = keys::step(&state.key, &definition, &state.platform);
-        let produced = self.step_with_cache(state, &key, label, |merged, _, _| {
+        let produced = self.step_with_cache(state, &key, label, None, |merged, _, _| {
             // Resolved inside the root: a symlink in the path can't lead out of it.
             let at = berth_fileops::scoped::resolve(merged, &dir, true)
                 .map_err(|e| BuildError::io(&merged.join(dir.trim_start_matches('/')), e))?;

@@ -38,26 +38,55 @@ pub fn checksum_tree(
     sources: &[String],
     exclude: &Patterns,
     allow_empty_wildcard: bool,
-    mut index: Option<&mut Index>,
+    index: Option<&mut Index>,
 ) -> Result<String> {
+    Ok(checksum_and_shape(tree, sources, exclude, allow_empty_wildcard, index)?.content)
+}
+
+/// Two checksums of what `COPY` sources select, from one walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksums {
+    /// Everything a copy depends on: what [`checksum_tree`] returns.
+    pub content: String,
+    /// Only which paths are selected and their types: equal shapes mean a copy writes the
+    /// same set of paths, whatever their bytes.
+    pub shape: String,
+}
+
+/// [`checksum_tree`], and the shape of the selection beside it.
+pub fn checksum_and_shape(
+    tree: Tree<'_>,
+    sources: &[String],
+    exclude: &Patterns,
+    allow_empty_wildcard: bool,
+    mut index: Option<&mut Index>,
+) -> Result<Checksums> {
     let mut hasher = Sha256::new();
+    let mut shape = Sha256::new();
     for source in sources {
         field(&mut hasher, b"source", source.as_bytes());
+        field(&mut shape, b"source", source.as_bytes());
         for m in tree.expand(source, allow_empty_wildcard)? {
             field(&mut hasher, b"match", m.named.as_bytes());
+            field(&mut shape, b"match", m.named.as_bytes());
             for node in tree.walk(&m, exclude)? {
                 let path = join_rel(&m.named, &node.rel);
+                field(&mut shape, b"path", path.as_bytes());
+                field(&mut shape, b"type", kind(&node.meta));
                 entry(&mut hasher, &path, &node, index.as_deref_mut())?;
             }
         }
     }
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    Ok(Checksums {
+        content: format!("sha256:{}", hex::encode(hasher.finalize())),
+        shape: format!("sha256:{}", hex::encode(shape.finalize())),
+    })
 }
 
-fn entry(hasher: &mut Sha256, path: &str, node: &Node, index: Option<&mut Index>) -> Result<()> {
-    let meta = &node.meta;
+/// A file type's name in checksums.
+fn kind(meta: &std::fs::Metadata) -> &'static [u8] {
     let ft = meta.file_type();
-    let kind: &[u8] = if ft.is_dir() {
+    if ft.is_dir() {
         b"dir"
     } else if ft.is_symlink() {
         b"symlink"
@@ -71,9 +100,14 @@ fn entry(hasher: &mut Sha256, path: &str, node: &Node, index: Option<&mut Index>
         b"block"
     } else {
         b"socket"
-    };
+    }
+}
+
+fn entry(hasher: &mut Sha256, path: &str, node: &Node, index: Option<&mut Index>) -> Result<()> {
+    let meta = &node.meta;
+    let ft = meta.file_type();
     field(hasher, b"path", path.as_bytes());
-    field(hasher, b"type", kind);
+    field(hasher, b"type", kind(meta));
     field(hasher, b"mode", &(meta.mode() & 0o7777).to_le_bytes());
     field(hasher, b"uid", &meta.uid().to_le_bytes());
     field(hasher, b"gid", &meta.gid().to_le_bytes());

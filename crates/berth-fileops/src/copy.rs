@@ -65,6 +65,10 @@ pub struct CopyOptions {
     pub parents: bool,
     /// A wildcard source that matches nothing is skipped instead of an error.
     pub allow_empty_wildcard: bool,
+    /// Leave a regular file in place when it already is exactly what the copy would write
+    /// (same bytes, mode, owner, times, no xattrs): the builder copies onto the previous
+    /// result of the same step, and only what changed should be written.
+    pub skip_identical: bool,
 }
 
 /// What a copy wrote.
@@ -328,6 +332,10 @@ impl Copier<'_> {
                     path: at.rel.clone(),
                 });
             }
+            Some(meta) if self.opts.skip_identical && self.identical(node, host, &meta)? => {
+                self.stats.files += 1;
+                return Ok(());
+            }
             Some(_) => std::fs::remove_file(host).at(host)?,
             None => {}
         }
@@ -388,6 +396,33 @@ impl Copier<'_> {
         Ok(())
     }
 
+    /// Whether the regular file at `host` (described by `dest`) is what copying `node` would
+    /// write. Anything not simple (links, xattrs) counts as different.
+    fn identical(&self, node: &Node, host: &Path, dest: &Metadata) -> Result<bool> {
+        let src = &node.meta;
+        let owner = match (self.opts.chown, self.opts.source_is_context) {
+            (Some(owner), _) => owner,
+            (None, true) => (0, 0),
+            (None, false) => (src.uid(), src.gid()),
+        };
+        let mode = self.opts.chmod.unwrap_or(src.mode()) & 0o7777;
+        let same_meta = src.is_file()
+            && dest.is_file()
+            && src.nlink() == 1
+            && dest.len() == src.len()
+            && dest.mtime() == src.mtime()
+            && dest.mtime_nsec() == src.mtime_nsec()
+            && dest.mode() & 0o7777 == mode
+            && (dest.uid(), dest.gid()) == owner;
+        if !same_meta
+            || !xattr_list(&node.host).at(&node.host)?.is_empty()
+            || !xattr_list(host).at(host)?.is_empty()
+        {
+            return Ok(false);
+        }
+        same_bytes(&node.host, host)
+    }
+
     /// [`Copier::apply_meta`] and the times for a regular file just written through `file`.
     fn apply_meta_to_file(&self, node: &Node, file: &std::fs::File) -> io::Result<()> {
         use std::os::unix::ffi::OsStrExt;
@@ -421,6 +456,35 @@ impl Copier<'_> {
             fsmeta::set_times(dir, atime, mtime).at(dir)?;
         }
         Ok(())
+    }
+}
+
+/// Whether two files hold the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut fa = std::fs::File::open(a).at(a)?;
+    let mut fb = std::fs::File::open(b).at(b)?;
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = read_full(&mut fa, &mut ba).at(a)?;
+        let m = read_full(&mut fb, &mut bb).at(b)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+
+    fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
     }
 }
 

@@ -16,7 +16,7 @@ pub mod scoped;
 pub mod source;
 pub mod wildcard;
 
-pub use checksum::{checksum, checksum_tree};
+pub use checksum::{Checksums, checksum, checksum_and_shape, checksum_tree};
 pub use context::Context;
 pub use copy::{CopyOptions, CopyStats, Owner, copy, copy_tree};
 pub use error::{Error, Result};

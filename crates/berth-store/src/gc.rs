@@ -111,11 +111,21 @@ impl Store {
         // One metadata lock at a time: the guard of a call lives to the end of its statement.
         let live_layers = self.meta().layer_diff_ids()?;
         let cached_layers = self.meta().build_cache_diff_ids()?;
-        let keep: HashSet<String> = live_layers
+        let mut keep: HashSet<String> = live_layers
             .into_iter()
             .chain(cached_layers)
             .map(|d| format!("{}-{}", d.algorithm(), d.hex()))
             .collect();
+        // A layer unpacked as a delta needs the layer it is based on (`<dir>.base`).
+        let mut todo: Vec<String> = keep.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            if let Ok(base) = std::fs::read_to_string(layers.join(format!("{name}.base"))) {
+                let base = base.trim().to_string();
+                if keep.insert(base.clone()) {
+                    todo.push(base);
+                }
+            }
+        }
         let entries = match std::fs::read_dir(&layers) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
@@ -124,9 +134,15 @@ impl Store {
         for entry in entries {
             let entry = entry.map_err(|e| crate::error::io_err(&layers, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !keep.contains(&name) {
+            let layer = name.strip_suffix(".base").unwrap_or(&name);
+            if !keep.contains(layer) {
                 let path = entry.path();
-                std::fs::remove_dir_all(&path).map_err(|e| crate::error::io_err(&path, e))?;
+                let result = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                result.map_err(|e| crate::error::io_err(&path, e))?;
                 removed += 1;
             }
         }

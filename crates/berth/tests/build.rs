@@ -575,3 +575,121 @@ fn hostile_base_layers_are_refused_naming_the_layer_and_entry() {
         }
     }
 }
+
+/// The diff IDs of an image's layers.
+fn layers(b: &Berth, image: &str) -> Vec<String> {
+    json(&b.ok(&["inspect", image]))[0]["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
+    let env = Env::new();
+    let mut files: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("src/m{}/f{i}.c", i % 4), format!("int f{i};\n")))
+        .collect();
+    files.push((
+        "Dockerfile".into(),
+        "FROM busybox\nCOPY src/ /app/src/\nRUN cat /app/src/*/* | md5sum > /sum\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let ctx = env.context("ctx", &refs);
+    let sde = ["--build-arg", "SOURCE_DATE_EPOCH=1700000000"];
+    let b = env.berth("incremental");
+    build(&b, &ctx, &[&sde[..], &["-t", "app"]].concat());
+
+    // One file changed: the COPY reruns on top of its previous result, writing one file.
+    fs::write(ctx.join("src/m1/f5.c"), "int f5 = 5;\n").unwrap();
+    let (_, ran, _) = build(&b, &ctx, &[&sde[..], &["-t", "app"]].concat());
+    assert_eq!(
+        steps(&ran),
+        [
+            "COPY src/ /app/src/",
+            "RUN cat /app/src/*/* | md5sum > /sum"
+        ]
+    );
+    let deltas: Vec<PathBuf> = fs::read_dir(b.root.join("build/layers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "base"))
+        .collect();
+    assert_eq!(deltas.len(), 1, "the rerun should be stored as a delta");
+    let delta = deltas[0].with_extension("");
+    let written: Vec<_> = walk_files(&delta);
+    assert_eq!(
+        written,
+        ["app/src/m1/f5.c"],
+        "the delta holds only the changed file"
+    );
+
+    // The same context built from nothing gives exactly the same layers.
+    let full = env.berth("full");
+    build(
+        &full,
+        &ctx,
+        &[&sde[..], &["--no-cache", "-t", "app"]].concat(),
+    );
+    assert_eq!(layers(&b, "app"), layers(&full, "app"));
+
+    // A removed file changes the selection's shape: no delta can express that, the copy
+    // starts over, and the file is gone.
+    fs::remove_file(ctx.join("src/m2/f6.c")).unwrap();
+    build(&b, &ctx, &[&sde[..], &["-t", "app"]].concat());
+    build(
+        &full,
+        &ctx,
+        &[&sde[..], &["--no-cache", "-t", "app"]].concat(),
+    );
+    assert_eq!(layers(&b, "app"), layers(&full, "app"));
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(!out.join("app/src/m2/f6.c").exists());
+    assert_eq!(
+        fs::read_to_string(out.join("app/src/m1/f5.c")).unwrap(),
+        "int f5 = 5;\n"
+    );
+
+    // gc keeps a delta's base while the delta is in use.
+    b.ok(&["gc"]);
+    let (_, ran, _) = build(&b, &ctx, &[&sde[..], &["-t", "app"]].concat());
+    assert!(ran.is_empty(), "{ran:?}");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        env.path("out2").to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+}
+
+/// Regular files under `dir`, relative, sorted.
+fn walk_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                todo.push(p);
+            } else if m.is_file() {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
