@@ -256,9 +256,17 @@ impl Overlay {
     }
 
     /// Unmounts now, reporting failure (dropping unmounts too, but silently).
+    ///
+    /// A sandbox forked by a parallel step can briefly hold a descriptor inherited from this
+    /// process that points into the mount; the mount is then detached at once and goes when
+    /// that descriptor does. Nothing writes through such a descriptor.
     pub fn unmount(mut self) -> Result<(), BuildError> {
         self.mounted = false;
-        unmount(&self.target, UnmountFlags::empty()).map_err(|e| BuildError::Mount {
+        let result = match unmount(&self.target, UnmountFlags::empty()) {
+            Err(rustix::io::Errno::BUSY) => unmount(&self.target, UnmountFlags::DETACH),
+            other => other,
+        };
+        result.map_err(|e| BuildError::Mount {
             target: self.target.clone(),
             message: format!("unmount: {e}"),
         })

@@ -16,12 +16,6 @@ use clap::Parser;
 use crate::cli::{Cli, Command, LogLevel};
 
 fn main() -> ExitCode {
-    // `berth inspect x | head` should end quietly when head does, as other Unix tools do,
-    // not panic on a write to a closed pipe.
-    // SAFETY: setting a signal disposition before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
