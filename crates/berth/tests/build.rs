@@ -693,3 +693,55 @@ fn walk_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+#[test]
+fn the_context_can_come_as_a_tar_on_standard_input() {
+    use std::io::Write;
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY . /ctx/\n"),
+            ("app/main.txt", "from a tar\n"),
+            (".dockerignore", "secret.txt\n"),
+            ("secret.txt", "never in the image\n"),
+        ],
+    );
+    let tar = std::process::Command::new("tar")
+        .args(["-C", ctx.to_str().unwrap(), "-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = env.path("out");
+    let mut child = b
+        .command()
+        .args(["build", "-q", "-o", out.to_str().unwrap(), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("ctx/app/main.txt")).unwrap(),
+        "from a tar\n"
+    );
+    assert!(
+        !out.join("ctx/secret.txt").exists(),
+        ".dockerignore was not applied"
+    );
+    // FROM scratch: nothing but what was copied.
+    let mut top: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["ctx"]);
+}
