@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::BuildError;
 use crate::keys;
-use crate::snapshot::{LayerRef, Overlay};
+use crate::snapshot::{LayerRef, View};
 use crate::solve::{Located, Produced, Solver, StageState};
 
 /// What `COPY` and `ADD` share, once the differences are settled.
@@ -228,7 +228,7 @@ impl Solver<'_> {
     /// The last result recorded under `slot` when its files are still unpacked and its chain
     /// of deltas has room for one more.
     fn previous_result(&self, slot: &str) -> Result<Option<LayerRef>, BuildError> {
-        if self.req.no_cache {
+        if self.req.no_cache || self.snapshots.mode() != crate::snapshot::Mode::Overlay {
             return Ok(None);
         }
         let Some(layer) = self.cached(slot)?.and_then(|p| p.layer) else {
@@ -317,7 +317,7 @@ impl Solver<'_> {
         &self,
         source: &FileSource,
         mountpoint: &Path,
-        held: &mut Vec<Overlay>,
+        held: &mut Vec<View>,
         _at: &Located<'_>,
     ) -> Result<PathBuf, BuildError> {
         let layers = match source {

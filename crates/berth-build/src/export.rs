@@ -6,7 +6,7 @@ use berth_oci::{Descriptor, ImageConfig, ImageManifest, Reference, media_type};
 use berth_store::Store;
 
 use crate::error::BuildError;
-use crate::snapshot::{LayerRef, Overlay, Snapshots};
+use crate::snapshot::{LayerRef, Snapshots};
 use crate::solve::StageState;
 
 /// A built image in the store.
@@ -74,7 +74,7 @@ pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(
         lowers.extend(snapshots.unpacked(store, l)?);
     }
     let view = scratch.path().join("view");
-    let overlay = Overlay::mount(&lowers, None, &view)?;
+    let overlay = snapshots.view(&lowers, &view)?;
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, e))?;
     let opts = berth_fileops::CopyOptions {
         workdir: "/".into(),
@@ -86,7 +86,7 @@ pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(
             source: std::io::Error::other(e.to_string()),
         }
     })?;
-    overlay.unmount()
+    overlay.close()
 }
 
 /// Seconds since the epoch as RFC 3339 UTC, whole seconds.

@@ -18,6 +18,7 @@ pub use events::{Event, Events};
 
 mod context;
 mod copy;
+pub mod copy_snapshot;
 pub mod export;
 pub mod keys;
 pub mod request;

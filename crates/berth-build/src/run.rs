@@ -13,7 +13,7 @@ use crate::error::BuildError;
 use crate::events::Event;
 use crate::keys;
 use crate::request::NetworkDefault;
-use crate::snapshot::Overlay;
+use crate::snapshot::{Mode, Overlay, View};
 use crate::solve::{Located, Produced, Solver, StageState};
 
 /// What BuildKit names its build containers; some scripts print it.
@@ -79,7 +79,7 @@ impl Solver<'_> {
                     resolv_conf: None,
                 };
                 // Mounted sources stay mounted until the command is done.
-                let mut held: Vec<Overlay> = Vec::new();
+                let mut held: Vec<View> = Vec::new();
                 if let Some((name, body)) = &command.script {
                     let path = scratch.join("script");
                     fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
@@ -173,7 +173,7 @@ impl Solver<'_> {
         source: &FileSource,
         dir: &Path,
         spec: &mut RunSpec,
-        held: &mut Vec<Overlay>,
+        held: &mut Vec<View>,
         at: &Located<'_>,
     ) -> Result<(), BuildError> {
         let push = |spec: &mut RunSpec, target: &str, kind: MountKind| {
@@ -206,7 +206,12 @@ impl Solver<'_> {
                         fs::create_dir_all(d).map_err(|e| BuildError::io(d, e))?;
                     }
                     let view = dir.join("rw");
-                    held.push(Overlay::mount(&[path], Some((&upper, &work)), &view)?);
+                    held.push(match self.snapshots.mode() {
+                        Mode::Overlay => {
+                            View::Overlay(Overlay::mount(&[path], Some((&upper, &work)), &view)?)
+                        }
+                        Mode::Copy => self.snapshots.view(&[path], &view)?,
+                    });
                     push(
                         spec,
                         &b.target,

@@ -36,10 +36,21 @@ pub struct LayerRef {
     pub diff_id: Digest,
 }
 
+/// How step snapshots are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Overlay mounts: the upper directory is the diff.
+    Overlay,
+    /// Plain copies compared before and after ([`crate::copy_snapshot`]), where overlayfs
+    /// can't be mounted (or `BERTH_SNAPSHOTTER=copy` asks for it).
+    Copy,
+}
+
 /// The builder's directories inside the store root.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     dir: PathBuf,
+    mode: Mode,
 }
 
 impl Snapshots {
@@ -49,7 +60,27 @@ impl Snapshots {
             let d = dir.join(sub);
             fs::create_dir_all(&d).map_err(|e| BuildError::io(&d, e))?;
         }
-        Ok(Snapshots { dir })
+        let mode = match std::env::var("BERTH_SNAPSHOTTER").as_deref() {
+            Ok("copy") => Mode::Copy,
+            Ok("overlay") => Mode::Overlay,
+            _ => probe(&dir.join("tmp")),
+        };
+        Ok(Snapshots { dir, mode })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// A read-only view of `lowers` (top first) at `target`.
+    pub fn view(&self, lowers: &[PathBuf], target: &Path) -> Result<View, BuildError> {
+        match self.mode {
+            Mode::Overlay => Ok(View::Overlay(Overlay::mount(lowers, None, target)?)),
+            Mode::Copy => {
+                crate::copy_snapshot::materialize(lowers, target)?;
+                Ok(View::Copy(CopyDir(target.to_path_buf())))
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -177,6 +208,58 @@ impl Snapshots {
                 Ok(dest)
             }
             Err(e) => Err(BuildError::io(&dest, e)),
+        }
+    }
+}
+
+/// Whether an overlay can be mounted here: tries one in `tmp`.
+fn probe(tmp: &Path) -> Mode {
+    let Ok(dir) = tempfile::Builder::new().prefix("probe-").tempdir_in(tmp) else {
+        return Mode::Copy;
+    };
+    let p = |n: &str| dir.path().join(n);
+    for n in ["l", "u", "w"] {
+        if fs::create_dir(p(n)).is_err() {
+            return Mode::Copy;
+        }
+    }
+    match Overlay::mount(&[p("l")], Some((&p("u"), &p("w"))), &p("m")) {
+        Ok(o) => match o.unmount() {
+            Ok(()) => Mode::Overlay,
+            Err(_) => Mode::Copy,
+        },
+        Err(_) => Mode::Copy,
+    }
+}
+
+/// A read-only view of a stack of layers: a mount, or a copy removed when dropped.
+pub enum View {
+    Overlay(Overlay),
+    Copy(CopyDir),
+}
+
+/// A directory removed when dropped.
+pub struct CopyDir(PathBuf);
+
+impl Drop for CopyDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+impl View {
+    pub fn path(&self) -> &Path {
+        match self {
+            View::Overlay(o) => o.path(),
+            View::Copy(p) => &p.0,
+        }
+    }
+
+    /// Unmounts or removes it now, reporting failure.
+    pub fn close(self) -> Result<(), BuildError> {
+        match self {
+            View::Overlay(o) => o.unmount(),
+            View::Copy(_) => Ok(()),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::config::StageConfig;
 use crate::error::BuildError;
 use crate::events::{Event, Events};
 use crate::request::{Bases, BuildRequest};
-use crate::snapshot::{LayerRef, Overlay, Snapshots};
+use crate::snapshot::{LayerRef, Mode, Overlay, Snapshots, View};
 use crate::{context::BuildContext, keys};
 
 /// A stage's state between steps: its layers, config and the key of its last file change.
@@ -514,6 +514,9 @@ impl Solver<'_> {
         }
         let t = Instant::now();
         let lowers = self.lowers(&state.layers)?;
+        if self.snapshots.mode() == Mode::Copy {
+            return self.change_by_copy(&lowers, &merged, scratch.path(), work);
+        }
         let previous = match on {
             Some(l) => self.snapshots.unpacked(self.store, l)?,
             None => Vec::new(),
@@ -537,6 +540,29 @@ impl Solver<'_> {
         Ok(layer)
     }
 
+    /// [`Solver::change`] without overlayfs: the step runs in a copy of the stage, and the
+    /// layer is what differs afterwards.
+    fn change_by_copy(
+        &self,
+        lowers: &[PathBuf],
+        root: &Path,
+        scratch: &Path,
+        work: impl FnOnce(&Path, &Path) -> Result<(), BuildError>,
+    ) -> Result<Option<LayerRef>, BuildError> {
+        crate::copy_snapshot::materialize(lowers, root)?;
+        let before = crate::copy_snapshot::Inventory::of(root)?;
+        work(root, scratch)?;
+        let mut entries = crate::copy_snapshot::changes(root, &before)?;
+        drop_unchanged_dirs(&mut entries.entries, lowers);
+        let layer = self.store_layer(&entries, root)?;
+        drop(entries);
+        // The layer's unpacked form comes from its blob, in the same format as any other.
+        if let Some(l) = &layer {
+            self.snapshots.unpacked(self.store, l)?;
+        }
+        Ok(layer)
+    }
+
     /// Unpacked directories of `layers`, top first (overlay's `lowerdir` order).
     pub(crate) fn lowers(&self, layers: &[LayerRef]) -> Result<Vec<PathBuf>, BuildError> {
         let mut dirs = Vec::new();
@@ -551,9 +577,9 @@ impl Solver<'_> {
         &self,
         layers: &[LayerRef],
         target: &Path,
-    ) -> Result<Overlay, BuildError> {
+    ) -> Result<View, BuildError> {
         let lowers = self.lowers(layers)?;
-        Overlay::mount(&lowers, None, target)
+        self.snapshots.view(&lowers, target)
     }
 
     /// Turns an overlay upper directory into a layer in the store; `None` if nothing changed.

@@ -745,3 +745,66 @@ fn the_context_can_come_as_a_tar_on_standard_input() {
     top.sort();
     assert_eq!(top, ["ctx"]);
 }
+
+#[test]
+fn the_copy_snapshotter_builds_the_same_files_as_overlayfs() {
+    use test_support::tree::{Tree, diff};
+    let env = Env::new();
+    let ctx = env.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox AS base\n\
+                 RUN mkdir -p /data/keep /data/gone /data/swap && echo a > /data/keep/a \
+                     && echo b > /data/gone/b && echo c > /data/swap/c && echo f > /data/file \
+                     && ln -s /data/keep/a /data/link && ln /data/file /data/hard\n\
+                 RUN rm -r /data/gone /data/file && rm -r /data/swap && mkdir /data/swap \
+                     && echo new > /data/swap/n && echo more >> /data/keep/a && chmod 0700 /data/keep\n\
+                 COPY app/ /app/\n\
+                 RUN --mount=type=bind,source=app,target=/mnt,rw echo scratch > /mnt/x && cat /mnt/main.txt > /copied\n\
+                 FROM busybox\n\
+                 COPY --from=base /data /data\n\
+                 COPY --from=base /app /app\n\
+                 RUN rm /bin/ls && echo done > /done\n",
+            ),
+            ("app/main.txt", "main\n"),
+        ],
+    );
+    let overlay = env.berth("overlay");
+    let copy = env.berth("copy");
+    let out_overlay = env.path("out-overlay");
+    let out_copy = env.path("out-copy");
+    overlay.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out_overlay.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    let built = copy
+        .command()
+        .env("BERTH_SNAPSHOTTER", "copy")
+        .args([
+            "build",
+            "-q",
+            "-o",
+            out_copy.to_str().unwrap(),
+            ctx.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let a = Tree::snapshot(&out_overlay).unwrap();
+    let b = Tree::snapshot(&out_copy).unwrap();
+    let differences = diff("overlay", &a, "copy", &b);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(!out_copy.join("bin/ls").exists());
+    assert!(!out_copy.join("data/gone").exists());
+    assert!(!out_copy.join("data/swap/c").exists());
+    assert!(!out_copy.join("app/x").exists());
+}
