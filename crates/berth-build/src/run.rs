@@ -80,6 +80,8 @@ impl Solver<'_> {
                 };
                 // Mounted sources stay mounted until the command is done.
                 let mut held: Vec<View> = Vec::new();
+                // Cache mounts in use, released when the command is done.
+                let mut locks: Vec<fs::File> = Vec::new();
                 if let Some((name, body)) = &command.script {
                     let path = scratch.join("script");
                     fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
@@ -95,7 +97,7 @@ impl Solver<'_> {
                 }
                 for (i, (mount, source)) in run.mounts.iter().zip(&run.mount_sources).enumerate() {
                     let dir = scratch.join(format!("mount-{i}"));
-                    self.prepare_mount(mount, source, &dir, &mut spec, &mut held, at)?;
+                    self.prepare_mount(mount, source, &dir, &mut spec, &mut held, &mut locks, at)?;
                 }
                 let result = berth_sandbox::run(&spec, &mut |bytes: &[u8]| {
                     self.events.emit(Event::Output {
@@ -105,6 +107,7 @@ impl Solver<'_> {
                 })
                 .map_err(|e| self.step_error(at, e.to_string()))?;
                 drop(held);
+                drop(locks);
                 if result.exit_code != 0 {
                     return Err(BuildError::RunFailed {
                         file: self.req.dockerfile_name.clone(),
@@ -174,6 +177,7 @@ impl Solver<'_> {
         dir: &Path,
         spec: &mut RunSpec,
         held: &mut Vec<View>,
+        locks: &mut Vec<fs::File>,
         at: &Located<'_>,
     ) -> Result<(), BuildError> {
         let push = |spec: &mut RunSpec, target: &str, kind: MountKind| {
@@ -223,7 +227,8 @@ impl Solver<'_> {
                 }
             }
             Mount::Cache(c) => {
-                let path = self.cache_mount(c, at)?;
+                let (path, lock) = self.cache_mount(c, at)?;
+                locks.push(lock);
                 push(
                     spec,
                     &c.target,
@@ -289,35 +294,93 @@ impl Solver<'_> {
         Ok(())
     }
 
-    /// The persistent directory behind `--mount=type=cache,id=…`.
+    /// The persistent directory behind `--mount=type=cache,id=…`, and the lock that says it
+    /// is in use (held until the command ends). `sharing=shared` steps use it together,
+    /// `locked` ones one at a time (waiting), and a `private` one takes the first instance no
+    /// other step is using, making a new one if all are: across parallel stages and across
+    /// concurrent builds alike (the locks are `flock`s beside the directories).
     fn cache_mount(
         &self,
         c: &berth_dockerfile::instructions::CacheMount,
         at: &Located<'_>,
-    ) -> Result<PathBuf, BuildError> {
+    ) -> Result<(PathBuf, fs::File), BuildError> {
+        use rustix::fs::FlockOperation as Op;
         let name = keys::chain([c.id.clone()]);
+        let name = name.trim_start_matches("sha256:");
+        let instance = |n: usize| {
+            let dir = match n {
+                0 => name.to_string(),
+                n => format!("{name}-{n}"),
+            };
+            self.cache_dir(&dir, c, at)
+        };
+        match c.sharing {
+            Sharing::Shared | Sharing::Locked => {
+                let (dir, lock) = instance(0)?;
+                let op = if c.sharing == Sharing::Shared {
+                    Op::LockShared
+                } else {
+                    Op::LockExclusive
+                };
+                rustix::fs::flock(&lock, op).map_err(|e| BuildError::io(&dir, e.into()))?;
+                Ok((dir, lock))
+            }
+            Sharing::Private => {
+                for n in 0..64 {
+                    let (dir, lock) = instance(n)?;
+                    if rustix::fs::flock(&lock, Op::NonBlockingLockExclusive).is_ok() {
+                        return Ok((dir, lock));
+                    }
+                }
+                Err(self.step_error(
+                    at,
+                    format!(
+                        "cache mount {:?}: 64 private instances are all in use",
+                        c.id
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// One cache mount directory (made with the mount's mode and owner on first use) and
+    /// its lock file.
+    fn cache_dir(
+        &self,
+        name: &str,
+        c: &berth_dockerfile::instructions::CacheMount,
+        at: &Located<'_>,
+    ) -> Result<(PathBuf, fs::File), BuildError> {
         let base = self.snapshots.dir().join("cache-mounts");
-        let path = base.join(name.trim_start_matches("sha256:"));
+        let path = base.join(name);
         if !path.is_dir() {
-            let tmp = base.join(format!(".new-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&tmp);
-            fs::create_dir_all(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".new-")
+                .tempdir_in(&base)
+                .map_err(|e| BuildError::io(&base, e))?
+                .keep();
             fs::set_permissions(&tmp, fs::Permissions::from_mode(c.mode.unwrap_or(0o755)))
                 .map_err(|e| BuildError::io(&tmp, e))?;
             chown(&tmp, Some(c.uid.unwrap_or(0)), Some(c.gid.unwrap_or(0)))
                 .map_err(|e| BuildError::io(&tmp, e))?;
-            if fs::rename(&tmp, &path).is_err() && !path.is_dir() {
-                return Err(self.step_error(
-                    at,
-                    format!("could not create the cache mount {}", path.display()),
-                ));
+            if fs::rename(&tmp, &path).is_err() {
+                let _ = fs::remove_dir(&tmp);
+                if !path.is_dir() {
+                    return Err(self.step_error(
+                        at,
+                        format!("could not create the cache mount {}", path.display()),
+                    ));
+                }
             }
         }
-        // Locked and private caches are used by one step at a time; shared ones by all.
-        if c.sharing != Sharing::Shared {
-            tracing::debug!(id = %c.id, "cache mount sharing {:?} is handled as shared within one build", c.sharing);
-        }
-        Ok(path)
+        let lock_path = base.join(format!("{name}.lock"));
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| BuildError::io(&lock_path, e))?;
+        Ok((path, lock))
     }
 }
 

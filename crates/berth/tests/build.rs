@@ -808,3 +808,56 @@ fn the_copy_snapshotter_builds_the_same_files_as_overlayfs() {
     assert!(!out_copy.join("data/swap/c").exists());
     assert!(!out_copy.join("app/x").exists());
 }
+
+#[test]
+fn cache_mount_sharing_modes_hold_across_parallel_stages() {
+    let env = Env::new();
+    let b = env.berth("store");
+    // Two independent stages run at the same time; the final one waits for both.
+    let stage = |name: &str, sharing: &str, id: &str| {
+        format!(
+            "FROM busybox AS {name}\n\
+             RUN --mount=type=cache,id={id},sharing={sharing},target=/c \
+                 echo start-{name} >> /c/log; sleep 0.4; echo end-{name} >> /c/log; \
+                 ls /c | tr '\\n' ' ' > /seen; cp /c/log /log\n"
+        )
+    };
+    let dockerfile = format!(
+        "{}{}{}{}FROM busybox\n\
+         COPY --from=l1 /log /l1.log\nCOPY --from=l2 /log /l2.log\n\
+         COPY --from=p1 /log /p1.log\nCOPY --from=p2 /log /p2.log\n",
+        stage("l1", "locked", "L"),
+        stage("l2", "locked", "L"),
+        stage("p1", "private", "P"),
+        stage("p2", "private", "P"),
+    );
+    let ctx = env.context("ctx", &[("Dockerfile", &dockerfile)]);
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    // Locked: the second stage's command ran only after the first one's ended.
+    let log = fs::read_to_string(out.join("l1.log"))
+        .unwrap()
+        .max(fs::read_to_string(out.join("l2.log")).unwrap());
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    assert!(
+        lines[0].starts_with("start-") && lines[1].starts_with("end-"),
+        "{log}"
+    );
+    assert_eq!(lines[0][6..], lines[1][4..], "interleaved: {log}");
+    // Private: the two stages ran at the same time, each with a cache of its own.
+    for p in ["p1", "p2"] {
+        let log = fs::read_to_string(out.join(format!("{p}.log"))).unwrap();
+        assert_eq!(
+            log,
+            format!("start-{p}\nend-{p}\n"),
+            "{p}'s cache was shared"
+        );
+    }
+}
