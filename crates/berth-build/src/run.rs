@@ -79,9 +79,7 @@ impl Solver<'_> {
                     resolv_conf: None,
                 };
                 // Mounted sources stay mounted until the command is done.
-                let mut held: Vec<View> = Vec::new();
-                // Cache mounts in use, released when the command is done.
-                let mut locks: Vec<fs::File> = Vec::new();
+                let mut held = InUse::default();
                 if let Some((name, body)) = &command.script {
                     let path = scratch.join("script");
                     fs::write(&path, body).map_err(|e| BuildError::io(&path, e))?;
@@ -97,7 +95,7 @@ impl Solver<'_> {
                 }
                 for (i, (mount, source)) in run.mounts.iter().zip(&run.mount_sources).enumerate() {
                     let dir = scratch.join(format!("mount-{i}"));
-                    self.prepare_mount(mount, source, &dir, &mut spec, &mut held, &mut locks, at)?;
+                    self.prepare_mount(mount, source, &dir, &mut spec, &mut held, at)?;
                 }
                 let result = berth_sandbox::run(&spec, &mut |bytes: &[u8]| {
                     self.events.emit(Event::Output {
@@ -107,7 +105,6 @@ impl Solver<'_> {
                 })
                 .map_err(|e| self.step_error(at, e.to_string()))?;
                 drop(held);
-                drop(locks);
                 if result.exit_code != 0 {
                     return Err(BuildError::RunFailed {
                         file: self.req.dockerfile_name.clone(),
@@ -176,8 +173,7 @@ impl Solver<'_> {
         source: &FileSource,
         dir: &Path,
         spec: &mut RunSpec,
-        held: &mut Vec<View>,
-        locks: &mut Vec<fs::File>,
+        held: &mut InUse,
         at: &Located<'_>,
     ) -> Result<(), BuildError> {
         let push = |spec: &mut RunSpec, target: &str, kind: MountKind| {
@@ -188,7 +184,7 @@ impl Solver<'_> {
         };
         match mount {
             Mount::Bind(b) => {
-                let root = self.source_root(source, &dir.join("src"), held, at)?;
+                let root = self.source_root(source, &dir.join("src"), &mut held.views, at)?;
                 let path = berth_fileops::scoped::resolve(&root, &b.source, true)
                     .map_err(|e| {
                         self.step_error(at, format!("bind mount source {}: {e}", b.source))
@@ -210,7 +206,7 @@ impl Solver<'_> {
                         fs::create_dir_all(d).map_err(|e| BuildError::io(d, e))?;
                     }
                     let view = dir.join("rw");
-                    held.push(match self.snapshots.mode() {
+                    held.views.push(match self.snapshots.mode() {
                         Mode::Overlay => {
                             View::Overlay(Overlay::mount(&[path], Some((&upper, &work)), &view)?)
                         }
@@ -228,7 +224,7 @@ impl Solver<'_> {
             }
             Mount::Cache(c) => {
                 let (path, lock) = self.cache_mount(c, at)?;
-                locks.push(lock);
+                held.locks.push(lock);
                 push(
                     spec,
                     &c.target,
@@ -382,6 +378,13 @@ impl Solver<'_> {
             .map_err(|e| BuildError::io(&lock_path, e))?;
         Ok((path, lock))
     }
+}
+
+/// What a `RUN` holds while its command runs: mounted sources and cache mount locks.
+#[derive(Default)]
+struct InUse {
+    views: Vec<View>,
+    locks: Vec<fs::File>,
 }
 
 /// A target path in the container: relative ones are relative to the working directory.
