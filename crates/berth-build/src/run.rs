@@ -78,6 +78,12 @@ impl Solver<'_> {
                     hosts: None,
                     resolv_conf: None,
                 };
+                // As runc does: a command with no HOME gets its user's home from the image's
+                // passwd, or `/`.
+                if !spec.env.iter().any(|(k, _)| k == "HOME") {
+                    let home = home_of(merged, spec.user.uid);
+                    spec.env.push(("HOME".into(), home));
+                }
                 // Mounted sources stay mounted until the command is done.
                 let mut held = InUse::default();
                 if let Some((name, body)) = &command.script {
@@ -378,6 +384,21 @@ impl Solver<'_> {
             .map_err(|e| BuildError::io(&lock_path, e))?;
         Ok((path, lock))
     }
+}
+
+/// The home directory of `uid` in the root file system's `/etc/passwd` (read inside the
+/// root), or `/`.
+fn home_of(rootfs: &Path, uid: u32) -> String {
+    let home = berth_fileops::scoped::resolve(rootfs, "/etc/passwd", true)
+        .ok()
+        .and_then(|r| fs::read_to_string(r.host).ok())
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.len() >= 6 && fields[2].parse() == Ok(uid)).then(|| fields[5].to_string())
+            })
+        });
+    home.filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into())
 }
 
 /// What a `RUN` holds while its command runs: mounted sources and cache mount locks.

@@ -861,3 +861,36 @@ fn cache_mount_sharing_modes_hold_across_parallel_stages() {
         );
     }
 }
+
+#[test]
+fn run_gets_home_from_the_image_passwd_unless_env_sets_it() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN mkdir -m 1777 /out && echo \"$HOME\" > /out/root\n\
+             USER app\n\
+             RUN echo \"$HOME\" > /out/app\n\
+             USER 4242\n\
+             RUN echo \"$HOME\" > /out/nobody\n\
+             ENV HOME=/custom\n\
+             RUN echo \"$HOME\" > /out/env\n",
+        )],
+    );
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    let read = |n: &str| fs::read_to_string(out.join("out").join(n)).unwrap();
+    assert_eq!(read("root"), "/root\n");
+    assert_eq!(read("app"), "/home/app\n");
+    assert_eq!(read("nobody"), "/\n");
+    assert_eq!(read("env"), "/custom\n");
+}
