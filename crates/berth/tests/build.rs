@@ -894,3 +894,30 @@ fn run_gets_home_from_the_image_passwd_unless_env_sets_it() {
     assert_eq!(read("nobody"), "/\n");
     assert_eq!(read("env"), "/custom\n");
 }
+
+#[test]
+fn platform_sets_the_image_platform_and_the_target_args() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM scratch\nARG TARGETPLATFORM\nARG TARGETARCH\nLABEL p=$TARGETPLATFORM a=$TARGETARCH\nCOPY Dockerfile /\n",
+        )],
+    );
+    b.ok(&[
+        "build",
+        "-q",
+        "--platform",
+        "linux/arm64",
+        "-t",
+        "arm",
+        ctx.to_str().unwrap(),
+    ]);
+    let v = json(&b.ok(&["inspect", "arm"]));
+    assert_eq!(v[0]["Architecture"], "arm64");
+    assert_eq!(v[0]["Os"], "linux");
+    assert_eq!(v[0]["Config"]["Labels"]["p"], "linux/arm64");
+    assert_eq!(v[0]["Config"]["Labels"]["a"], "arm64");
+}

@@ -380,15 +380,26 @@ fn is_platform_arg(name: &str) -> bool {
 /// The automatic args, each overridable by `--build-arg`.
 fn platform_args(build: &Platform, target: &Platform, stage: &str, opts: &BuildOptions) -> Env {
     let os_version = |p: &Platform| p.os_version.clone().unwrap_or_default();
-    let variant = |p: &Platform| p.variant.clone().unwrap_or_default();
+    // As containerd spells them (BuildKit's values): arm64's default variant is left out.
+    let variant = |p: &Platform| {
+        p.variant
+            .clone()
+            .filter(|v| !(p.architecture == "arm64" && v == "v8"))
+            .unwrap_or_default()
+    };
+    let spelled = |p: &Platform| {
+        let mut parts = vec![p.os.clone(), p.architecture.clone()];
+        parts.extend(Some(variant(p)).filter(|v| !v.is_empty()));
+        parts.join("/")
+    };
     let mut env = Env::default();
     for (k, v) in [
-        ("BUILDPLATFORM", build.to_string()),
+        ("BUILDPLATFORM", spelled(build)),
         ("BUILDOS", build.os.clone()),
         ("BUILDOSVERSION", os_version(build)),
         ("BUILDARCH", build.architecture.clone()),
         ("BUILDVARIANT", variant(build)),
-        ("TARGETPLATFORM", target.to_string()),
+        ("TARGETPLATFORM", spelled(target)),
         ("TARGETOS", target.os.clone()),
         ("TARGETOSVERSION", os_version(target)),
         ("TARGETARCH", target.architecture.clone()),
