@@ -13,7 +13,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_layer::Entries;
-use berth_layer::entry::{Data, Entry, Kind, canonical_order};
+use berth_layer::entry::{Entry, Kind, canonical_order};
 
 use crate::error::BuildError;
 
@@ -230,18 +230,7 @@ pub fn changes(root: &Path, before: &Inventory) -> Result<Entries, BuildError> {
         .into_iter()
         .filter(|e| keep.contains(&e.path))
         .collect();
-    entries.extend(whiteouts.into_iter().map(|path| Entry {
-        path,
-        kind: Kind::File {
-            size: 0,
-            data: Data::Empty,
-        },
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        xattrs: Vec::new(),
-    }));
+    entries.extend(whiteouts.into_iter().map(|path| Entry::marker(path, 0)));
     entries.sort_by(|a, b| canonical_order(&a.path, &b.path));
     Ok(Entries {
         entries,

@@ -10,7 +10,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::entry::{Data, Entry, Kind};
+use crate::entry::Entry;
 use crate::error::LayerError;
 use crate::source::{Entries, Tree, walk};
 
@@ -75,18 +75,7 @@ pub(crate) fn take_overlay_xattrs(
 }
 
 fn marker(path: String, meta: &Metadata) -> Entry {
-    Entry {
-        path,
-        kind: Kind::File {
-            size: 0,
-            data: Data::Empty,
-        },
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        mtime: meta.mtime(),
-        xattrs: Vec::new(),
-    }
+    Entry::marker(path, meta.mtime())
 }
 
 fn join(prefix: &str, name: &str) -> String {

@@ -21,6 +21,25 @@ pub struct Entry {
     pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
+impl Entry {
+    /// An empty, mode-0, root-owned file that means something to whoever applies the layer:
+    /// a whiteout (`.wh.NAME`) or an opaque-directory marker.
+    pub fn marker(path: String, mtime: i64) -> Entry {
+        Entry {
+            path,
+            kind: Kind::File {
+                size: 0,
+                data: Data::Empty,
+            },
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            mtime,
+            xattrs: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Kind {
     Dir,
