@@ -16,6 +16,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command, LogLevel};
 
 fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -83,6 +84,27 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Delete(args) => commands::remote::delete(ctx, args),
         Command::Lint(_) => unreachable!("berth lint runs before the store is opened"),
     }
+}
+
+/// `berth inspect x | head -1` ends quietly when `head` does, with the status a shell gives a
+/// process a closed pipe stopped (128 + SIGPIPE), as other Unix tools do. Rust ignores SIGPIPE
+/// so that network writes fail with EPIPE instead of killing the process (berth needs that),
+/// and `println!` then panics on the closed standard output: that one panic is turned into the
+/// quiet exit.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }
 
 /// What every command needs: where the store is, how to reach registries.

@@ -246,3 +246,22 @@ fn help_and_version_succeed() {
     assert!(b.ok(&["--version"]).starts_with("berth "));
     assert!(b.ok(&["save", "--help"]).contains("--format"));
 }
+
+#[test]
+fn a_closed_standard_output_ends_berth_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = berth(&dir);
+    b.ok(&["import", "-q", &rootfs(&dir), "busybox"]);
+    // The reader is gone before berth writes a byte, as with `berth inspect busybox | true`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = b
+        .command()
+        .args(["inspect", "busybox"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
