@@ -38,6 +38,11 @@ pub struct ExpandError {
 /// How deep `${…}` and quotes may nest inside one another before expansion gives up.
 pub const MAX_NESTING: usize = 128;
 
+/// The longest result one `${name//pattern/replacement}` may give. Replacements nested in
+/// replacements multiply the length at every level (BuildKit's expansion would grow without
+/// bound); no real Dockerfile word comes near this.
+pub const MAX_EXPANDED: usize = 1 << 20;
+
 /// Expands one word (quotes removed, escapes applied), as BuildKit's `ProcessWord`.
 pub fn expand_word(word: &str, vars: &dyn Vars, escape: char) -> Result<String, ExpandError> {
     Lexer::new(escape).word(word, vars)
@@ -644,6 +649,7 @@ impl<'w, 'v> Run<'w, 'v> {
         let tokens = compile(&pattern)
             .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
         let mut search = Search::new(&tokens, value, true);
+        let before = out.len();
         if all {
             replace_all(&mut search, value, &replacement, out);
         } else if let Some((start, end)) = search.find(0) {
@@ -652,6 +658,12 @@ impl<'w, 'v> Run<'w, 'v> {
             out.push_str(&value[end..]);
         } else {
             out.push_str(value);
+        }
+        if out.len() - before > MAX_EXPANDED {
+            return Err(format!(
+                "the substitution in ${{{name}/…}} gives more than {} MiB; nested replacements multiply the length at every level",
+                MAX_EXPANDED >> 20
+            ));
         }
         Ok(())
     }

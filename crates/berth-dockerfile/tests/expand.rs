@@ -521,3 +521,28 @@ proptest! {
         prop_assert_eq!(expand_word(&word, &NoVars, '\\').unwrap(), word);
     }
 }
+
+#[test]
+fn nested_replacements_stop_at_a_bound_instead_of_growing_without_end() {
+    // Each level replaces every character of A by the level inside it: 6^12 characters if
+    // nothing stopped it (the fuzzer found a word like this that took seconds).
+    let vars: Vec<(String, String)> = vec![("A".into(), "abcdef".into())];
+    let mut word = "x".to_string();
+    for _ in 0..12 {
+        word = format!("${{A//?/{word}}}");
+    }
+    let started = Instant::now();
+    let err = expand_word(&word, &vars, '\\').unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.message.contains("more than 1 MiB"), "{}", err.message);
+    // Three levels are fine: 216 characters.
+    let mut word = "x".to_string();
+    for _ in 0..3 {
+        word = format!("${{A//?/{word}}}");
+    }
+    assert_eq!(expand_word(&word, &vars, '\\').unwrap(), "x".repeat(216));
+}
