@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use berth_dockerfile::ignore::Patterns;
-use berth_fileops::{Index, Tree};
+use berth_fileops::{Context, Index, Tree};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::BuildError;
 use crate::request::BuildRequest;
 use crate::snapshot::Snapshots;
 
+/// The context directory seen through its `.dockerignore`, and the stat index of its files.
 pub struct BuildContext {
-    pub dir: PathBuf,
-    pub ignore: Patterns,
+    context: Context,
     index: Mutex<Index>,
     index_path: PathBuf,
 }
@@ -28,29 +28,30 @@ impl BuildContext {
             })?,
             None => Patterns::default(),
         };
-        let dir = req
-            .context
-            .canonicalize()
-            .map_err(|e| BuildError::io(&req.context, e))?;
-        // One index per context directory, named by its absolute path.
-        let name = hex::encode(Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+        let context = Context::open(&req.context, ignore).map_err(|e| BuildError::Io {
+            path: req.context.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        // One index per context directory, named by its absolute path. A missing or damaged
+        // one only costs re-hashing.
+        let name = hex::encode(Sha256::digest(
+            context.root().as_os_str().as_encoded_bytes(),
+        ));
         let index_path = snapshots.dir().join("context").join(format!("{name}.idx"));
-        // A damaged or old index only costs re-hashing.
-        let index = Index::load(&index_path).unwrap_or_else(|_| Index::new());
+        let index = Index::load(&index_path).unwrap_or_default();
         Ok(BuildContext {
-            dir,
-            ignore,
+            context,
             index: Mutex::new(index),
             index_path,
         })
     }
 
     pub fn tree(&self) -> Tree<'_> {
-        Tree::new(&self.dir, Some(&self.ignore))
+        self.context.tree()
     }
 
     pub fn path(&self) -> &Path {
-        &self.dir
+        self.context.root()
     }
 
     /// Runs `f` with the index (checksums of context files go through it).

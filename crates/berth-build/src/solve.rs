@@ -635,7 +635,6 @@ impl Solver<'_> {
         entries: &berth_layer::Entries,
         dir: &Path,
     ) -> Result<Option<LayerRef>, BuildError> {
-        let upper = dir;
         let read = Instant::now();
         if entries.entries.is_empty() {
             return Ok(None);
@@ -644,15 +643,21 @@ impl Solver<'_> {
         let opts = berth_layer::TarOptions {
             source_date_epoch: self.req.source_date_epoch,
         };
-        let compression = if self.req.zstd {
-            berth_layer::LayerCompression::Zstd
+        let (compression, media_type) = if self.req.zstd {
+            (
+                berth_layer::LayerCompression::Zstd,
+                berth_oci::media_type::OCI_LAYER_ZSTD,
+            )
         } else {
-            berth_layer::LayerCompression::Gzip
+            (
+                berth_layer::LayerCompression::Gzip,
+                berth_oci::media_type::OCI_LAYER_GZIP,
+            )
         };
         let (writer, stats) =
             berth_layer::write_layer(entries, &opts, compression, writer, &|_| {}).map_err(
                 |e| BuildError::Io {
-                    path: upper.to_path_buf(),
+                    path: dir.to_path_buf(),
                     source: std::io::Error::other(e.to_string()),
                 },
             )?;
@@ -667,11 +672,6 @@ impl Solver<'_> {
                 size: stats.size,
             },
         )?;
-        let media_type = if self.req.zstd {
-            berth_oci::media_type::OCI_LAYER_ZSTD
-        } else {
-            berth_oci::media_type::OCI_LAYER_GZIP
-        };
         Ok(Some(LayerRef {
             descriptor: Descriptor::new(media_type, digest, size),
             diff_id: stats.diff_id,
