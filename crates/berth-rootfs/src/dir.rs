@@ -1,0 +1,478 @@
+//! A directory reached inside a root, and what can be done to one entry of it by name.
+//!
+//! Every operation takes one entry name (never a path: `/`, `.` and `..` are refused), acts
+//! relative to the directory's descriptor and never follows a symlink at that name, so no
+//! name, and no symlink swapped in under it, can take the operation out of the directory.
+
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+
+use rustix::fs::{
+    AtFlags, CWD, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags, chmodat,
+    chownat, fstat, lgetxattr, linkat, llistxattr, lsetxattr, makedev, mkdirat, mknodat, openat,
+    readlinkat, renameat, symlinkat, unlinkat, utimensat,
+};
+use rustix::io::Errno;
+
+use crate::error::{DeviceKind, Error, Result};
+use crate::path::{is_entry_name, join};
+use crate::root::Root;
+
+/// Seconds and nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+impl Time {
+    /// Whole seconds.
+    pub fn secs(sec: i64) -> Time {
+        Time { sec, nsec: 0 }
+    }
+}
+
+/// A special file to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    Fifo,
+    /// Always refused ([`Error::DeviceRefused`]).
+    Char {
+        major: u32,
+        minor: u32,
+    },
+    /// Always refused ([`Error::DeviceRefused`]).
+    Block {
+        major: u32,
+        minor: u32,
+    },
+}
+
+/// A directory inside a root: an `O_PATH` descriptor and where it is (relative to the root,
+/// `""` for the root itself, symlinks resolved).
+#[derive(Debug)]
+pub struct Dir<'r> {
+    pub(crate) root: &'r Root,
+    pub(crate) fd: OwnedFd,
+    pub(crate) rel: String,
+}
+
+impl<'r> Dir<'r> {
+    /// Where the directory is inside the root, symlinks resolved; `""` for the root.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+
+    /// The root it lies in.
+    pub fn root(&self) -> &'r Root {
+        self.root
+    }
+
+    /// A second handle on the same directory.
+    pub fn try_clone(&self) -> Result<Dir<'r>> {
+        let fd = self.fd.try_clone().map_err(|e| self.err("open", "", e))?;
+        Ok(Dir {
+            root: self.root,
+            fd,
+            rel: self.rel.clone(),
+        })
+    }
+
+    /// The path inside the root of `name` in this directory.
+    pub fn path_of(&self, name: &str) -> String {
+        join(&self.rel, name)
+    }
+
+    pub(crate) fn err(&self, op: &'static str, name: &str, e: impl Into<io::Error>) -> Error {
+        self.root.io(op, &self.path_of(name), e.into())
+    }
+
+    fn check(&self, op: &'static str, name: &str) -> Result<()> {
+        if is_entry_name(name) {
+            Ok(())
+        } else {
+            Err(Error::NoEntry {
+                op,
+                root: self.root.host().to_path_buf(),
+                path: self.path_of(name),
+            })
+        }
+    }
+
+    /// Opens `name` itself (`O_PATH`, never following it).
+    fn open_path(&self, op: &'static str, name: &str) -> Result<OwnedFd> {
+        self.check(op, name)?;
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::empty()).map_err(|e| self.err(op, name, e))
+    }
+
+    /// Metadata of `name`, not following it; `None` if there is nothing of that name.
+    pub fn lstat(&self, name: &str) -> Result<Option<Metadata>> {
+        match self.open_path("stat", name) {
+            Ok(fd) => File::from(fd)
+                .metadata()
+                .map(Some)
+                .map_err(|e| self.err("stat", name, e)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Metadata of the directory itself.
+    pub fn metadata(&self) -> Result<Metadata> {
+        let fd = self.fd.try_clone().map_err(|e| self.err("stat", "", e))?;
+        File::from(fd)
+            .metadata()
+            .map_err(|e| self.err("stat", "", e))
+    }
+
+    /// Opens `name` with `flags` (`O_NOFOLLOW` and `O_CLOEXEC` always added).
+    pub fn open(&self, name: &str, flags: OFlags, mode: u32) -> Result<File> {
+        self.check("open", name)?;
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(File::from)
+            .map_err(|e| self.err("open", name, e))
+    }
+
+    /// Creates the regular file `name` for writing; fails if anything is there already.
+    pub fn create_file(&self, name: &str, mode: u32) -> Result<File> {
+        self.open(name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL, mode)
+    }
+
+    /// The subdirectory `name`, which must be a directory (not a symlink to one).
+    pub fn open_dir(&self, name: &str) -> Result<Dir<'r>> {
+        self.check("open", name)?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd =
+            openat(&self.fd, name, flags, Mode::empty()).map_err(|e| self.err("open", name, e))?;
+        Ok(Dir {
+            root: self.root,
+            fd,
+            rel: self.path_of(name),
+        })
+    }
+
+    /// Creates the directory `name` with exactly `mode` (whatever the umask).
+    pub fn mkdir(&self, name: &str, mode: u32) -> Result<Dir<'r>> {
+        self.check("mkdir", name)?;
+        mkdirat(&self.fd, name, Mode::from_raw_mode(0o700))
+            .map_err(|e| self.err("mkdir", name, e))?;
+        let dir = self.open_dir(name)?;
+        dir.chmod_self(mode)?;
+        Ok(dir)
+    }
+
+    /// `ln -s target name`; the target is data, stored as written.
+    pub fn symlink(&self, target: &str, name: &str) -> Result<()> {
+        self.check("symlink", name)?;
+        symlinkat(target, &self.fd, name).map_err(|e| self.err("symlink", name, e))
+    }
+
+    /// Hard-links `from_name` of `from` (not followed) as `name` here.
+    pub fn hardlink(&self, from: &Dir<'_>, from_name: &str, name: &str) -> Result<()> {
+        from.check("link", from_name)?;
+        self.check("link", name)?;
+        linkat(&from.fd, from_name, &self.fd, name, AtFlags::empty())
+            .map_err(|e| self.err("link", name, e))
+    }
+
+    /// Renames `name` to `to_name` in `to`.
+    pub fn rename(&self, name: &str, to: &Dir<'_>, to_name: &str) -> Result<()> {
+        self.check("rename", name)?;
+        to.check("rename", to_name)?;
+        renameat(&self.fd, name, &to.fd, to_name).map_err(|e| self.err("rename", name, e))
+    }
+
+    /// Removes the non-directory `name`.
+    pub fn unlink(&self, name: &str) -> Result<()> {
+        self.check("unlink", name)?;
+        unlinkat(&self.fd, name, AtFlags::empty()).map_err(|e| self.err("unlink", name, e))
+    }
+
+    /// Removes the empty directory `name`.
+    pub fn rmdir(&self, name: &str) -> Result<()> {
+        self.check("rmdir", name)?;
+        unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(|e| self.err("rmdir", name, e))
+    }
+
+    /// Removes `name` whatever it is, a directory with everything in it; nothing there is
+    /// fine. Symlinks inside are removed, never followed.
+    pub fn remove_all(&self, name: &str) -> Result<()> {
+        self.check("remove", name)?;
+        remove_tree(self.fd.as_fd(), name.as_bytes()).map_err(|e| self.err("remove", name, e))
+    }
+
+    /// The names in the directory (not `.` and `..`), in the order the file system gives.
+    pub fn read_dir(&self) -> Result<Vec<OsString>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd =
+            openat(&self.fd, ".", flags, Mode::empty()).map_err(|e| self.err("list", "", e))?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::new(fd).map_err(|e| self.err("list", "", e))? {
+            let entry = entry.map_err(|e| self.err("list", "", e))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(OsString::from_vec(name.to_vec()));
+            }
+        }
+        Ok(names)
+    }
+
+    /// The target of the symlink `name`.
+    pub fn readlink(&self, name: &str) -> Result<OsString> {
+        self.check("readlink", name)?;
+        readlinkat(&self.fd, name, Vec::new())
+            .map(|t| OsString::from_vec(t.into_bytes()))
+            .map_err(|e| self.err("readlink", name, e))
+    }
+
+    /// `lchown`: owner of `name` itself, a symlink too.
+    pub fn chown(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
+        self.check("chown", name)?;
+        chownat(
+            &self.fd,
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.err("chown", name, e))
+    }
+
+    /// The full 12 mode bits of `name`; a symlink (which has no mode of its own) is refused
+    /// with `EOPNOTSUPP`, never followed.
+    pub fn chmod(&self, name: &str, mode: u32) -> Result<()> {
+        let fd = self.open_path("chmod", name)?;
+        let stat = fstat(&fd).map_err(|e| self.err("chmod", name, e))?;
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink {
+            return Err(self.err("chmod", name, Errno::OPNOTSUPP));
+        }
+        chmod_fd(&fd, mode).map_err(|e| self.err("chmod", name, e))
+    }
+
+    /// Access and modification times of `name` itself, a symlink too.
+    pub fn utimens(&self, name: &str, atime: Time, mtime: Time) -> Result<()> {
+        self.check("utimens", name)?;
+        utimensat(
+            &self.fd,
+            name,
+            &stamps(atime, mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.err("utimens", name, e))
+    }
+
+    /// Sets the extended attribute `key` of `name` itself (`lsetxattr`).
+    pub fn set_xattr(&self, name: &str, key: &str, value: &[u8]) -> Result<()> {
+        self.check("setxattr", name)?;
+        lsetxattr(self.proc_path(name), key, value, XattrFlags::empty())
+            .map_err(|e| self.err("setxattr", name, e))
+    }
+
+    /// The extended attribute `key` of `name` itself; `None` if it has none of that name.
+    pub fn get_xattr(&self, name: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        self.check("getxattr", name)?;
+        get_xattr(&self.proc_path(name), key, true).map_err(|e| self.err("getxattr", name, e))
+    }
+
+    /// The names of `name`'s extended attributes (`llistxattr`), as the kernel lists them.
+    pub fn list_xattrs(&self, name: &str) -> Result<Vec<String>> {
+        self.check("listxattr", name)?;
+        list_xattrs(&self.proc_path(name), true).map_err(|e| self.err("listxattr", name, e))
+    }
+
+    /// Creates a fifo; a character or block device is refused with
+    /// [`Error::DeviceRefused`], which callers turn into "skipped".
+    pub fn mknod(&self, name: &str, node: Node, mode: u32) -> Result<()> {
+        self.check("mknod", name)?;
+        let (kind, major, minor) = match node {
+            Node::Fifo => {
+                mknodat(&self.fd, name, FileType::Fifo, Mode::from_raw_mode(mode), 0)
+                    .map_err(|e| self.err("mknod", name, e))?;
+                return Ok(());
+            }
+            Node::Char { major, minor } => (DeviceKind::Char, major, minor),
+            Node::Block { major, minor } => (DeviceKind::Block, major, minor),
+        };
+        Err(Error::DeviceRefused {
+            root: self.root.host().to_path_buf(),
+            path: self.path_of(name),
+            kind,
+            major,
+            minor,
+        })
+    }
+
+    /// An overlayfs whiteout at `name`: a character device 0:0, the one device node that is
+    /// created (it is inert: opening it fails, and it reaches no hardware).
+    pub fn whiteout(&self, name: &str) -> Result<()> {
+        self.check("whiteout", name)?;
+        mknodat(
+            &self.fd,
+            name,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            makedev(0, 0),
+        )
+        .map_err(|e| self.err("whiteout", name, e))
+    }
+
+    /// Owner of the directory itself.
+    pub fn chown_self(&self, uid: u32, gid: u32) -> Result<()> {
+        chownat(
+            &self.fd,
+            "",
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::EMPTY_PATH,
+        )
+        .map_err(|e| self.err("chown", "", e))
+    }
+
+    /// Mode of the directory itself.
+    pub fn chmod_self(&self, mode: u32) -> Result<()> {
+        chmod_fd(&self.fd, mode).map_err(|e| self.err("chmod", "", e))
+    }
+
+    /// Times of the directory itself.
+    pub fn utimens_self(&self, atime: Time, mtime: Time) -> Result<()> {
+        utimensat(
+            CWD,
+            fd_path(&self.fd),
+            &stamps(atime, mtime),
+            AtFlags::empty(),
+        )
+        .map_err(|e| self.err("utimens", "", e))
+    }
+
+    /// Sets an extended attribute of the directory itself.
+    pub fn set_xattr_self(&self, key: &str, value: &[u8]) -> Result<()> {
+        rustix::fs::setxattr(fd_path(&self.fd), key, value, XattrFlags::empty())
+            .map_err(|e| self.err("setxattr", "", e))
+    }
+
+    /// An extended attribute of the directory itself.
+    pub fn get_xattr_self(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        get_xattr(&fd_path(&self.fd), key, false).map_err(|e| self.err("getxattr", "", e))
+    }
+
+    /// The extended attribute names of the directory itself.
+    pub fn list_xattrs_self(&self) -> Result<Vec<String>> {
+        list_xattrs(&fd_path(&self.fd), false).map_err(|e| self.err("listxattr", "", e))
+    }
+
+    /// The descriptor (`O_PATH`), for `*at` calls of the caller's own.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// `name` through this process's descriptor table: the kernel finds the directory by its
+    /// descriptor (never by a path that could have changed) and the `l*` calls leave `name`
+    /// itself unfollowed.
+    fn proc_path(&self, name: &str) -> String {
+        format!("{}/{name}", fd_path(&self.fd))
+    }
+}
+
+/// Removes `name` in `parent` and everything below it, by descriptors, never following a
+/// symlink.
+fn remove_tree(parent: BorrowedFd<'_>, name: &[u8]) -> std::result::Result<(), Errno> {
+    match unlinkat(parent, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::ISDIR) => {}
+        Err(e) => return Err(e),
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(parent, name, flags, Mode::empty())?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let child = entry.file_name().to_bytes();
+        if child != b"." && child != b".." {
+            names.push(child.to_vec());
+        }
+    }
+    for child in names {
+        remove_tree(fd.as_fd(), &child)?;
+    }
+    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The `/proc` name of an open descriptor, which the kernel resolves to that very object.
+pub(crate) fn fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// `chmod` of what `fd` (maybe `O_PATH`) holds, through its `/proc` name (`fchmod` refuses
+/// `O_PATH` descriptors).
+pub(crate) fn chmod_fd(fd: &OwnedFd, mode: u32) -> io::Result<()> {
+    chmodat(
+        CWD,
+        fd_path(fd),
+        Mode::from_raw_mode(mode & 0o7777),
+        AtFlags::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+pub(crate) fn stamps(atime: Time, mtime: Time) -> Timestamps {
+    let ts = |t: Time| Timespec {
+        tv_sec: t.sec,
+        tv_nsec: t.nsec as _,
+    };
+    Timestamps {
+        last_access: ts(atime),
+        last_modification: ts(mtime),
+    }
+}
+
+/// The xattr `key` of `path` (`l*` when `nofollow`), `None` when it has none.
+pub(crate) fn get_xattr(path: &str, key: &str, nofollow: bool) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        let got = if nofollow {
+            lgetxattr(path, key, &mut buf[..])
+        } else {
+            rustix::fs::getxattr(path, key, &mut buf[..])
+        };
+        match got {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(Errno::NODATA) => return Ok(None),
+            Err(Errno::RANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The xattr names of `path` (`l*` when `nofollow`).
+pub(crate) fn list_xattrs(path: &str, nofollow: bool) -> io::Result<Vec<String>> {
+    let mut buf = vec![0u8; 1024];
+    let n = loop {
+        let got = if nofollow {
+            llistxattr(path, &mut buf[..])
+        } else {
+            rustix::fs::listxattr(path, &mut buf[..])
+        };
+        match got {
+            Ok(n) => break n,
+            Err(Errno::RANGE) => buf.resize(buf.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(buf[..n]
+        .split(|&b| b == 0)
+        .filter(|k| !k.is_empty())
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect())
+}
