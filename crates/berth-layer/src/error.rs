@@ -13,6 +13,9 @@ pub enum LayerError {
     Entry { archive: String, why: String },
     #[error("{0}")]
     Unsupported(String),
+    /// Writing into the destination failed (the path inside it is named).
+    #[error(transparent)]
+    Root(#[from] berth_rootfs::Error),
     #[error("{} changed while it was being read ({expected} bytes became {actual}); import again once it is still", path.display())]
     Changed {
         path: PathBuf,

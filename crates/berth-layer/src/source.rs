@@ -333,52 +333,13 @@ pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<En
 }
 
 /// What a tar entry's header, overridden by its PAX records, says of its owner, time and
-/// extended attributes.
-pub(crate) struct HeaderFields {
-    pub mtime: i64,
-    pub uid: u64,
-    pub gid: u64,
-    /// Sorted by name.
-    pub xattrs: Vec<(String, Vec<u8>)>,
-}
+/// extended attributes (read as the extractor reads them).
+pub(crate) use berth_rootfs::extract::Fields as HeaderFields;
 
 /// Reads [`HeaderFields`] of `item`, from archive `name` (for messages).
 pub(crate) fn header_fields<R: Read>(
     item: &mut tar::Entry<R>,
     name: &str,
 ) -> Result<HeaderFields, LayerError> {
-    let header = item.header();
-    let mut fields = HeaderFields {
-        mtime: header.mtime().unwrap_or(0) as i64,
-        uid: header.uid().unwrap_or(0),
-        gid: header.gid().unwrap_or(0),
-        xattrs: Vec::new(),
-    };
-    if let Some(pax) = item
-        .pax_extensions()
-        .map_err(|e| LayerError::tar(name, e))?
-    {
-        for ext in pax {
-            let ext = ext.map_err(|e| LayerError::tar(name, e))?;
-            let Ok(key) = ext.key() else { continue };
-            let value = ext.value_bytes();
-            let text = std::str::from_utf8(value).unwrap_or("");
-            match key {
-                k if k.starts_with("SCHILY.xattr.") => {
-                    let attr = k["SCHILY.xattr.".len()..].to_string();
-                    fields.xattrs.push((attr, value.to_vec()));
-                }
-                "mtime" => {
-                    if let Ok(t) = text.split('.').next().unwrap_or("").parse() {
-                        fields.mtime = t;
-                    }
-                }
-                "uid" => fields.uid = text.parse().unwrap_or(fields.uid),
-                "gid" => fields.gid = text.parse().unwrap_or(fields.gid),
-                _ => {}
-            }
-        }
-    }
-    fields.xattrs.sort();
-    Ok(fields)
+    berth_rootfs::extract::fields(item).map_err(|e| LayerError::tar(name, e))
 }
