@@ -3,9 +3,10 @@
 //! Rules (moby's `Unpack`, which BuildKit's `ADD` uses): a leading `/` is dropped, an entry
 //! whose cleaned path leaves the destination (`../x`) makes the whole archive refused, so does
 //! a hard link to outside it or a relative symlink that climbs out of it; an absolute symlink
-//! is kept as written (it means the image's `/`). Every parent directory is resolved inside
-//! the root filesystem, so a symlink planted by an earlier entry (or already in the image)
-//! can never make berth write outside that root. Entries keep the archive's owner, mode,
+//! is kept as written (it means the image's `/`). The extraction is berth-rootfs' one
+//! extractor: every parent directory is resolved inside the root filesystem, so a symlink
+//! planted by an earlier entry (or already in the image) can never make berth write outside
+//! that root, and device entries are skipped (never created). Entries keep the archive's owner, mode,
 //! times and `SCHILY.xattr` attributes: verified against BuildKit, even `ADD --chown` leaves
 //! the owners of extracted files alone. Missing parents are created 0755 root-owned.
 //!
@@ -13,13 +14,13 @@
 //! those as not supported rather than silently copying them as files.)
 
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::copy::{Creator, Owner};
+use berth_rootfs::extract::{self, BadLink, Devices, ExtractError, Hardlinks, NoHooks, Rules};
+use berth_rootfs::{NewDir, Root};
+
+use crate::copy::Owner;
 use crate::error::{Error, IoContext, Result};
-use crate::fsmeta;
-use crate::scoped::{self, join_rel};
 
 /// A compression an archive is wrapped in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,7 @@ pub struct Extracted {
 /// if missing with `parents` ownership).
 pub(crate) fn unpack_file(
     path: &Path,
-    rootfs: &Path,
+    rootfs: &Root,
     dest_rel: &str,
     parents: Owner,
 ) -> Result<Extracted> {
@@ -138,160 +139,62 @@ pub(crate) fn unpack_file(
     )
 }
 
-/// Extracts a tar stream into `dest_rel` inside `rootfs`.
+/// Extracts a tar stream into `dest_rel` inside `rootfs`, by moby's rules: links out of the
+/// destination refused, devices skipped (never created), the archive's owners kept when the
+/// process may set them.
 pub(crate) fn unpack(
     reader: impl Read,
-    rootfs: &Path,
+    rootfs: &Root,
     dest_rel: &str,
     parents: Owner,
     name: &str,
 ) -> Result<Extracted> {
-    let bad = |reason: io::Error| Error::Archive {
-        archive: name.to_owned(),
-        reason: reason.to_string(),
+    let rules = Rules {
+        refuse_escaping_symlinks: true,
+        hardlinks: Hardlinks::Inside,
+        devices: Devices::Skip,
+        refuse_unknown_types: false,
+        // Unprivileged extraction (a context tar) keeps the caller's owner.
+        tolerate_chown_eperm: true,
+        parents: NewDir {
+            mode: 0o755,
+            owner: Some(parents),
+        },
     };
-    let creator = Creator::new(rootfs, parents);
-    let dest = creator.ensure_dir(dest_rel)?;
-    let mut archive = tar::Archive::new(reader);
-    let mut stats = Extracted::default();
-    // Directory times are set last: writing into a directory changes its mtime.
-    let mut dir_times = Vec::new();
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let rel = inside(&raw).ok_or_else(|| escape(name, &raw))?;
-        if rel.is_empty() {
-            continue;
-        }
-        let header = entry.header().clone();
-        let kind = header.entry_type();
-        let (parent, file) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
-        let parent = creator.ensure_dir(&join_rel(&dest.rel, parent))?;
-        let target = parent.host.join(file);
-        let existing = std::fs::symlink_metadata(&target).ok();
-        if let Some(meta) = &existing {
-            // A directory stays when a directory comes again; anything else is replaced.
-            if !(meta.is_dir() && kind.is_dir()) {
-                if meta.is_dir() {
-                    std::fs::remove_dir_all(&target).at(&target)?;
-                } else {
-                    std::fs::remove_file(&target).at(&target)?;
-                }
-            }
-        }
-        let mode = header.mode().map_err(bad)?;
-        match kind {
-            k if k.is_dir() => {
-                if !target.is_dir() {
-                    std::fs::create_dir(&target).at(&target)?;
-                }
-            }
-            k if k.is_file() || k == tar::EntryType::Continuous => {
-                let mut out = std::fs::File::options()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .at(&target)?;
-                stats.bytes += io::copy(&mut entry, &mut out).map_err(bad)?;
-            }
-            k if k.is_symlink() => {
-                let link = entry.link_name_bytes().unwrap_or_default();
-                let link = String::from_utf8_lossy(&link).into_owned();
-                if !link.starts_with('/') && inside(&join_rel(parent_of(&rel), &link)).is_none() {
-                    return Err(escape(name, &raw));
-                }
-                std::os::unix::fs::symlink(&link, &target).at(&target)?;
-            }
-            k if k.is_hard_link() => {
-                let link = entry.link_name_bytes().unwrap_or_default();
-                let link = String::from_utf8_lossy(&link).into_owned();
-                let link_rel = inside(&link).ok_or_else(|| escape(name, &raw))?;
-                let source = scoped::resolve(rootfs, &join_rel(&dest.rel, &link_rel), false)
-                    .at(rootfs.join(&link_rel))?;
-                std::fs::hard_link(&source.host, &target).at(&target)?;
-                stats.files += 1;
-                continue;
-            }
-            k if k.is_fifo() || k.is_character_special() || k.is_block_special() => {
-                let type_bits = if k.is_fifo() {
-                    libc::S_IFIFO
-                } else if k.is_character_special() {
-                    libc::S_IFCHR
-                } else {
-                    libc::S_IFBLK
-                };
-                let major = header.device_major().map_err(bad)?.unwrap_or(0);
-                let minor = header.device_minor().map_err(bad)?.unwrap_or(0);
-                let dev = libc::makedev(major, minor);
-                fsmeta::mknod(&target, type_bits | (mode & 0o7777), dev).at(&target)?;
-            }
-            // PAX and GNU long-name headers are folded in by the tar reader; others skipped.
-            _ => continue,
-        }
-        // Like Go's tar reader, an empty numeric field reads as 0.
-        let uid = header.uid().unwrap_or(0) as u32;
-        let gid = header.gid().unwrap_or(0) as u32;
-        match fsmeta::lchown(&target, uid, gid) {
-            // Unprivileged extraction (a context tar) keeps the caller's owner.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
-            other => other.at(&target)?,
-        }
-        if !kind.is_symlink() {
-            fsmeta::chmod(&target, mode).at(&target)?;
-        }
-        if let Some(pax) = entry.pax_extensions().map_err(bad)? {
-            for ext in pax.flatten() {
-                if let Some(attr) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                    fsmeta::set_xattr(&target, attr, ext.value_bytes()).at(&target)?;
-                }
-            }
-        }
-        let mtime = header.mtime().unwrap_or(0) as i64;
-        if kind.is_dir() {
-            dir_times.push((target, mtime));
-        } else {
-            fsmeta::set_times(&target, (mtime, 0), (mtime, 0)).at(&target)?;
-            stats.files += 1;
-        }
-    }
-    for (dir, mtime) in dir_times.iter().rev() {
-        // A directory replaced by a later entry is gone: nothing to stamp.
-        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.nlink() > 0) {
-            fsmeta::set_times(dir, (*mtime, 0), (*mtime, 0)).at(dir)?;
-        }
-    }
-    Ok(stats)
+    let done = extract::extract(rootfs, dest_rel, reader, &rules, &mut NoHooks)
+        .map_err(|e| extract_error(name, e))?;
+    Ok(Extracted {
+        files: done.files,
+        bytes: done.bytes,
+    })
 }
 
-fn parent_of(rel: &str) -> &str {
-    rel.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-/// An archive path cleaned and made relative; `None` when it climbs out (`..`).
-fn inside(path: &str) -> Option<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            other => out.push(other),
-        }
-    }
-    Some(out.join("/"))
-}
-
-fn escape(archive: &str, entry: &str) -> Error {
-    Error::ArchiveEscape {
+fn extract_error(archive: &str, e: ExtractError) -> Error {
+    let escape = |entry: String| Error::ArchiveEscape {
         archive: archive.to_owned(),
-        entry: entry.to_owned(),
+        entry,
+    };
+    match e {
+        ExtractError::Escapes { entry } | ExtractError::SymlinkEscapes { entry, .. } => {
+            escape(entry)
+        }
+        ExtractError::BadHardlink {
+            entry,
+            why: BadLink::ClimbsOut,
+            ..
+        } => escape(entry),
+        ExtractError::ParentNotDir { parent, .. } => Error::NotADirectory { path: parent },
+        ExtractError::Root(e) => Error::from(e),
+        other => Error::Archive {
+            archive: archive.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::inside;
+    use berth_rootfs::path::clean_inside as inside;
 
     #[test]
     fn archive_paths_stay_inside() {

@@ -65,7 +65,8 @@ impl Context {
     pub fn from_tar(reader: impl Read, tmp_dir: &Path, dockerfile: &str) -> Result<Context> {
         std::fs::create_dir_all(tmp_dir).at(tmp_dir)?;
         let owner = (current_uid(), current_gid());
-        archive::unpack(reader, tmp_dir, "", owner, "build context tar")?;
+        let root = berth_rootfs::Root::open(tmp_dir)?;
+        archive::unpack(reader, &root, "", owner, "build context tar")?;
         Context::open_for_dockerfile(tmp_dir, dockerfile)
     }
 

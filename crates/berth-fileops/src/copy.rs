@@ -32,15 +32,17 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use berth_dockerfile::ignore::Patterns;
+use berth_rootfs::{Dir, Last, NewDir, Node as Node_, OFlags, Root, Time};
+use rustix::fs::XattrFlags;
+use rustix::io::Errno;
 
 use crate::archive;
 use crate::error::{Error, IoContext, Result};
-use crate::fsmeta;
 use crate::index::xattr_list;
-use crate::scoped::{self, Resolved, clean_rel, join_rel};
+use crate::scoped::{clean_rel, join_rel};
 use crate::source::{Match, Node, Tree};
 
 /// An owner, uid and gid.
@@ -112,10 +114,12 @@ pub fn copy_tree(
             selected.push((source, m));
         }
     }
-    let existing_dir = scoped::resolve(rootfs, &dest_rel, true)
-        .at(rootfs.join(&dest_rel))?
-        .host
-        .is_dir();
+    let root = Root::open(rootfs)?;
+    let existing_dir = match root.stat(&dest_rel, Last::Follow) {
+        Ok(meta) => meta.is_dir(),
+        Err(e) if e.is_not_found() || e.errno() == Some(Errno::NOTDIR) => false,
+        Err(e) => return Err(e.into()),
+    };
     let into_dir = dir_syntax || existing_dir || opts.parents;
     if (sources.len() > 1 || selected.len() > 1) && !into_dir {
         return Err(Error::DestNotDir {
@@ -123,7 +127,8 @@ pub fn copy_tree(
         });
     }
     let mut copier = Copier {
-        creator: Creator::new(rootfs, opts.chown.unwrap_or((0, 0))),
+        root: &root,
+        creator: Creator::new(&root, opts.chown.unwrap_or((0, 0))),
         opts,
         links: HashMap::new(),
         stats: CopyStats::default(),
@@ -147,7 +152,7 @@ pub fn copy_tree(
             };
             copier.copy_dir(&nodes, &target)?;
         } else if opts.unpack_archives && m.meta.is_file() && archive::is_archive(&m.host)? {
-            let done = archive::unpack_file(&m.host, rootfs, &base, copier.creator.owner)?;
+            let done = archive::unpack_file(&m.host, &root, &base, copier.creator.owner)?;
             copier.stats.files += done.files;
             copier.stats.bytes += done.bytes;
         } else {
@@ -193,86 +198,62 @@ fn kept_parent(source: &str, named: &str) -> String {
 
 /// Creates directories in a root filesystem, every path resolved inside it.
 pub(crate) struct Creator<'a> {
-    pub root: &'a Path,
+    pub root: &'a Root,
     /// Owner of directories it creates.
     pub owner: Owner,
 }
 
 impl<'a> Creator<'a> {
-    pub fn new(root: &'a Path, owner: Owner) -> Creator<'a> {
+    pub fn new(root: &'a Root, owner: Owner) -> Creator<'a> {
         Creator { root, owner }
     }
 
-    /// `mkdir -p` of `rel` inside the root: each missing component is created 0755 with the
-    /// creator's owner; symlinks on the way are followed inside the root; existing directories
-    /// are left as they are. Returns where the directory is.
-    pub fn ensure_dir(&self, rel: &str) -> Result<Resolved> {
-        let mut at = Resolved {
-            rel: String::new(),
-            host: self.root.to_path_buf(),
-        };
-        for part in rel.split('/').filter(|p| !p.is_empty()) {
-            let next = join_rel(&at.rel, part);
-            at = scoped::resolve(self.root, &next, true).at(self.root.join(&next))?;
-            match std::fs::symlink_metadata(&at.host) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => {
-                    return Err(Error::NotADirectory {
-                        path: at.rel.clone(),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => self.mkdir(&at)?,
-                Err(e) => return Err(e).at(&at.host),
-            }
+    /// How missing directories are made: 0755 with the creator's owner.
+    fn new_dir(&self) -> NewDir {
+        NewDir {
+            mode: 0o755,
+            owner: Some(self.owner),
         }
-        Ok(at)
     }
 
-    fn mkdir(&self, at: &Resolved) -> Result<()> {
-        // A dangling symlink may point into a directory that does not exist yet.
-        if let Some((parent, _)) = at.rel.rsplit_once('/') {
-            self.ensure_dir(parent)?;
-        }
-        std::fs::create_dir(&at.host).at(&at.host)?;
-        fsmeta::lchown(&at.host, self.owner.0, self.owner.1).at(&at.host)?;
-        fsmeta::chmod(&at.host, 0o755).at(&at.host)
+    /// `mkdir -p` of `rel` inside the root: each missing component is created 0755 with the
+    /// creator's owner; symlinks on the way are followed inside the root (a dangling one gets
+    /// its target made); existing directories are left as they are.
+    pub fn ensure_dir(&self, rel: &str) -> Result<Dir<'a>> {
+        Ok(self.root.mkdir_all(rel, &self.new_dir())?)
     }
 }
 
 struct Copier<'a> {
+    root: &'a Root,
     creator: Creator<'a>,
     opts: &'a CopyOptions,
     /// Source (device, inode) of multiply-linked files -> where the first copy went.
-    links: HashMap<(u64, u64), PathBuf>,
+    links: HashMap<(u64, u64), String>,
     stats: CopyStats,
     /// Copied directories and the times to give them once their contents are written.
-    dir_times: Vec<(PathBuf, Metadata)>,
+    dir_times: Vec<(String, Metadata)>,
 }
 
-impl Copier<'_> {
+impl<'a> Copier<'a> {
     /// A directory source: its contents into `target` (created if missing).
     fn copy_dir(&mut self, nodes: &[Node], target: &str) -> Result<()> {
-        let root = self.creator.ensure_dir(target)?;
+        let top = self.creator.ensure_dir(target)?;
         self.stats.dirs += 1;
         // Directories this copy created hold nothing else: entries in them need no check for
         // something to replace (a lookup that costs one per layer through overlayfs).
-        let mut dirs: HashMap<&str, (Resolved, bool)> = HashMap::new();
-        dirs.insert("", (root, false));
+        let mut dirs: HashMap<&str, (Dir<'a>, bool)> = HashMap::new();
+        dirs.insert("", (top, false));
         for node in &nodes[1..] {
             let (parent, name) = node.rel.rsplit_once('/').unwrap_or(("", &node.rel));
             let Some((parent, fresh)) = dirs.get(parent) else {
                 continue;
             };
-            let fresh = *fresh;
-            let at = Resolved {
-                rel: join_rel(&parent.rel, name),
-                host: parent.host.join(name),
-            };
             if node.meta.is_dir() {
-                let (at, created) = self.copy_subdir(node, at, fresh)?;
-                dirs.insert(&node.rel, (at, created));
+                let (dir, created) = self.copy_subdir(node, parent, name, *fresh)?;
+                dirs.insert(&node.rel, (dir, created));
             } else {
-                self.write_entry(node, &at, fresh)?;
+                self.write_entry(node, parent, name, *fresh)?;
             }
         }
         Ok(())
@@ -280,131 +261,146 @@ impl Copier<'_> {
 
     /// A directory inside a copied tree: merged into what is there (a symlink there is
     /// followed inside the root), created otherwise; takes the source's metadata.
-    /// Returns where it is and whether this copy created it. `fresh`: the parent was created
-    /// by this copy, so nothing is there yet.
-    fn copy_subdir(&mut self, node: &Node, at: Resolved, fresh: bool) -> Result<(Resolved, bool)> {
-        let existing = if fresh {
-            None
-        } else {
-            std::fs::symlink_metadata(&at.host).ok()
-        };
-        let (at, created) = match existing {
+    /// Returns it and whether this copy created it. `fresh`: the parent was created by this
+    /// copy, so nothing is there yet.
+    fn copy_subdir(
+        &mut self,
+        node: &Node,
+        parent: &Dir<'a>,
+        name: &str,
+        fresh: bool,
+    ) -> Result<(Dir<'a>, bool)> {
+        let existing = if fresh { None } else { parent.lstat(name)? };
+        let (dir, created) = match existing {
             Some(meta) if meta.file_type().is_symlink() => {
-                (self.creator.ensure_dir(&at.rel)?, false)
+                (self.creator.ensure_dir(&parent.path_of(name))?, false)
             }
-            Some(meta) if meta.is_dir() => (at, false),
-            Some(_) => return Err(Error::NotADirectory { path: at.rel }),
-            None => {
-                std::fs::create_dir(&at.host).at(&at.host)?;
-                (at, true)
+            Some(meta) if meta.is_dir() => (parent.open_dir(name)?, false),
+            Some(_) => {
+                return Err(Error::NotADirectory {
+                    path: parent.path_of(name),
+                });
             }
+            None => (parent.mkdir(name, 0o700)?, true),
         };
         self.stats.dirs += 1;
-        self.apply_meta(node, &at.host)?;
-        self.dir_times.push((at.host.clone(), node.meta.clone()));
-        Ok((at, created))
+        self.apply_meta_to_dir(node, &dir)?;
+        self.dir_times
+            .push((dir.rel().to_owned(), node.meta.clone()));
+        Ok((dir, created))
     }
 
     /// A file source to the path `target` (through symlinks, inside the root).
     fn copy_file(&mut self, node: &Node, target: &str) -> Result<()> {
-        if let Some((parent, _)) = target.rsplit_once('/') {
-            self.creator.ensure_dir(parent)?;
-        }
-        let at =
-            scoped::resolve(self.creator.root, target, true).at(self.creator.root.join(target))?;
-        if let Some((parent, _)) = at.rel.rsplit_once('/') {
-            self.creator.ensure_dir(parent)?;
-        }
-        self.write_entry(node, &at, false)
+        let root = self.root;
+        let found = root.locate_creating(target, Last::Follow, &self.creator.new_dir())?;
+        let Some(name) = found.name.as_deref() else {
+            return Err(Error::IsADirectory { path: found.rel() });
+        };
+        self.write_entry(node, &found.dir, name, false)
     }
 
-    /// Writes one non-directory entry at `at`, replacing a file there.
-    fn write_entry(&mut self, node: &Node, at: &Resolved, fresh: bool) -> Result<()> {
-        let host = &at.host;
-        let existing = if fresh {
-            None
-        } else {
-            std::fs::symlink_metadata(host).ok()
-        };
+    /// Writes one non-directory entry as `name` in `parent`, replacing a file there.
+    fn write_entry(
+        &mut self,
+        node: &Node,
+        parent: &Dir<'_>,
+        name: &str,
+        fresh: bool,
+    ) -> Result<()> {
+        let rel = parent.path_of(name);
+        let existing = if fresh { None } else { parent.lstat(name)? };
         match existing {
-            Some(meta) if meta.is_dir() => {
-                return Err(Error::IsADirectory {
-                    path: at.rel.clone(),
-                });
-            }
-            Some(meta) if self.opts.skip_identical && self.identical(node, host, &meta)? => {
+            Some(meta) if meta.is_dir() => return Err(Error::IsADirectory { path: rel }),
+            Some(meta)
+                if self.opts.skip_identical && self.identical(node, parent, name, &meta)? =>
+            {
                 self.stats.files += 1;
                 return Ok(());
             }
-            Some(_) => std::fs::remove_file(host).at(host)?,
+            Some(_) => parent.unlink(name)?,
             None => {}
         }
         let meta = &node.meta;
         let ft = meta.file_type();
         if ft.is_file() && meta.nlink() > 1 {
             if let Some(first) = self.links.get(&(meta.dev(), meta.ino())) {
-                std::fs::hard_link(first, host).at(host)?;
+                self.root.hardlink(first, &rel)?;
                 self.stats.files += 1;
                 return Ok(());
             }
-            self.links.insert((meta.dev(), meta.ino()), host.clone());
+            self.links.insert((meta.dev(), meta.ino()), rel.clone());
         }
         if ft.is_file() {
+            let host = self.root.host_of(&rel);
             let mut from = std::fs::File::open(&node.host).at(&node.host)?;
-            let mut to = std::fs::File::options()
-                .write(true)
-                .create_new(true)
-                .open(host)
-                .at(host)?;
-            self.stats.bytes += io::copy(&mut from, &mut to).at(host)?;
+            let mut to = parent.create_file(name, 0o600)?;
+            self.stats.bytes += io::copy(&mut from, &mut to).at(&host)?;
             self.stats.files += 1;
             // Metadata through the open file: no more path walks through the overlay.
-            return self.apply_meta_to_file(node, &to).at(host);
+            return self.apply_meta_to_file(node, &to).at(&host);
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&node.host).at(&node.host)?;
-            std::os::unix::fs::symlink(target, host).at(host)?;
-        } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
-            fsmeta::mknod(host, meta.mode(), meta.rdev()).at(host)?;
+            parent.symlink(&target, name)?;
+        } else if ft.is_fifo() {
+            parent.mknod(name, Node_::Fifo, meta.mode() & 0o7777)?;
         } else {
-            // Sockets only live while a process listens on them: nothing to copy.
+            // Device nodes are never created in a root filesystem (berth-rootfs refuses them),
+            // and sockets only live while a process listens on them: nothing to copy.
             return Ok(());
         }
         self.stats.files += 1;
-        self.apply_meta(node, host)?;
+        self.apply_meta_at(node, parent, name)?;
         let (atime, mtime) = times(meta);
-        fsmeta::set_times(host, atime, mtime).at(host)
+        Ok(parent.utimens(name, atime, mtime)?)
     }
 
-    /// Owner, mode and xattrs of a copied entry (times come last, see [`Copier::finish`]).
-    fn apply_meta(&self, node: &Node, host: &Path) -> Result<()> {
-        let meta = &node.meta;
-        let owner = match (self.opts.chown, self.opts.source_is_context) {
+    /// The owner a copied entry gets.
+    fn owner_of(&self, meta: &Metadata) -> Owner {
+        match (self.opts.chown, self.opts.source_is_context) {
             (Some(owner), _) => owner,
             (None, true) => (0, 0),
             (None, false) => (meta.uid(), meta.gid()),
-        };
+        }
+    }
+
+    /// Owner, mode and xattrs of a copied entry by name (times come last, see
+    /// [`Copier::finish`]).
+    fn apply_meta_at(&self, node: &Node, parent: &Dir<'_>, name: &str) -> Result<()> {
+        let meta = &node.meta;
+        let (uid, gid) = self.owner_of(meta);
         // chown clears setuid/setgid and file capabilities: mode and xattrs go after it.
-        fsmeta::lchown(host, owner.0, owner.1).at(host)?;
-        let is_link = meta.file_type().is_symlink();
-        if !is_link {
-            let mode = self.opts.chmod.unwrap_or(meta.mode());
-            fsmeta::chmod(host, mode).at(host)?;
-            for (name, value) in xattr_list(&node.host).at(&node.host)? {
-                fsmeta::set_xattr(host, &name, &value).at(host)?;
+        parent.chown(name, uid, gid)?;
+        if !meta.file_type().is_symlink() {
+            parent.chmod(name, self.opts.chmod.unwrap_or(meta.mode()))?;
+            for (key, value) in utf8_xattrs(node)? {
+                unsupported_is_fine(parent.set_xattr(name, &key, &value))?;
             }
         }
         Ok(())
     }
 
-    /// Whether the regular file at `host` (described by `dest`) is what copying `node` would
-    /// write. Anything not simple (links, xattrs) counts as different.
-    fn identical(&self, node: &Node, host: &Path, dest: &Metadata) -> Result<bool> {
+    /// [`Copier::apply_meta_at`] for a copied directory, through its descriptor.
+    fn apply_meta_to_dir(&self, node: &Node, dir: &Dir<'_>) -> Result<()> {
+        let (uid, gid) = self.owner_of(&node.meta);
+        dir.chown_self(uid, gid)?;
+        dir.chmod_self(self.opts.chmod.unwrap_or(node.meta.mode()))?;
+        for (key, value) in utf8_xattrs(node)? {
+            unsupported_is_fine(dir.set_xattr_self(&key, &value))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `name` in `parent` (described by `dest`) is what copying `node` would write.
+    /// Anything not simple (links, xattrs) counts as different.
+    fn identical(
+        &self,
+        node: &Node,
+        parent: &Dir<'_>,
+        name: &str,
+        dest: &Metadata,
+    ) -> Result<bool> {
         let src = &node.meta;
-        let owner = match (self.opts.chown, self.opts.source_is_context) {
-            (Some(owner), _) => owner,
-            (None, true) => (0, 0),
-            (None, false) => (src.uid(), src.gid()),
-        };
         let mode = self.opts.chmod.unwrap_or(src.mode()) & 0o7777;
         let same_meta = src.is_file()
             && dest.is_file()
@@ -413,39 +409,38 @@ impl Copier<'_> {
             && dest.mtime() == src.mtime()
             && dest.mtime_nsec() == src.mtime_nsec()
             && dest.mode() & 0o7777 == mode
-            && (dest.uid(), dest.gid()) == owner;
+            && (dest.uid(), dest.gid()) == self.owner_of(src);
         if !same_meta
             || !xattr_list(&node.host).at(&node.host)?.is_empty()
-            || !xattr_list(host).at(host)?.is_empty()
+            || !parent.list_xattrs(name)?.is_empty()
         {
             return Ok(false);
         }
-        same_bytes(&node.host, host)
+        let file = parent.open(name, OFlags::RDONLY, 0)?;
+        same_bytes(&node.host, file, &self.root.host_of(&parent.path_of(name)))
     }
 
-    /// [`Copier::apply_meta`] and the times for a regular file just written through `file`.
+    /// [`Copier::apply_meta_at`] and the times for a regular file just written through `file`.
     fn apply_meta_to_file(&self, node: &Node, file: &std::fs::File) -> io::Result<()> {
-        use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::PermissionsExt;
-        use xattr::FileExt;
         let meta = &node.meta;
-        let (uid, gid) = match (self.opts.chown, self.opts.source_is_context) {
-            (Some(owner), _) => owner,
-            (None, true) => (0, 0),
-            (None, false) => (meta.uid(), meta.gid()),
-        };
+        let (uid, gid) = self.owner_of(meta);
         // chown clears setuid/setgid and file capabilities: mode and xattrs go after it.
         std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
         let mode = self.opts.chmod.unwrap_or(meta.mode()) & 0o7777;
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         for (name, value) in xattr_list(&node.host)? {
-            match file.set_xattr(std::ffi::OsStr::from_bytes(&name), &value) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => {}
+            match rustix::fs::fsetxattr(file, name.as_slice(), &value, XattrFlags::empty()) {
+                Err(Errno::NOTSUP) => {}
                 other => other?,
             }
         }
         let (atime, mtime) = times(meta);
-        fsmeta::set_file_times(file, atime, mtime)
+        file.set_times(
+            std::fs::FileTimes::new()
+                .set_accessed(system_time(atime))
+                .set_modified(system_time(mtime)),
+        )
     }
 
     /// Gives copied directories their source times, deepest first, now that nothing more is
@@ -453,17 +448,34 @@ impl Copier<'_> {
     fn finish(&mut self) -> Result<()> {
         for (dir, meta) in self.dir_times.iter().rev() {
             let (atime, mtime) = times(meta);
-            fsmeta::set_times(dir, atime, mtime).at(dir)?;
+            self.root.utimens(dir, atime, mtime)?;
         }
         Ok(())
     }
 }
 
-/// Whether two files hold the same bytes.
-fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+/// A source's extended attributes whose names are UTF-8 (the others can't be named to the
+/// root's calls; no Linux namespace has such names).
+fn utf8_xattrs(node: &Node) -> Result<Vec<(String, Vec<u8>)>> {
+    Ok(xattr_list(&node.host)
+        .at(&node.host)?
+        .into_iter()
+        .filter_map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v)))
+        .collect())
+}
+
+/// A copy must not fail because the target lacks xattrs.
+fn unsupported_is_fine(result: berth_rootfs::Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.errno() == Some(Errno::NOTSUP) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Whether a file holds the same bytes as the open `fb` (at `b`, for messages).
+fn same_bytes(a: &Path, mut fb: std::fs::File, b: &Path) -> Result<bool> {
     use std::io::Read;
     let mut fa = std::fs::File::open(a).at(a)?;
-    let mut fb = std::fs::File::open(b).at(b)?;
     let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     loop {
         let n = read_full(&mut fa, &mut ba).at(a)?;
@@ -488,10 +500,25 @@ fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     }
 }
 
-fn times(meta: &Metadata) -> ((i64, i64), (i64, i64)) {
+fn system_time(t: Time) -> std::time::SystemTime {
+    let d = std::time::Duration::new(t.sec.unsigned_abs(), t.nsec as u32);
+    if t.sec >= 0 {
+        std::time::UNIX_EPOCH + d
+    } else {
+        std::time::UNIX_EPOCH - d
+    }
+}
+
+fn times(meta: &Metadata) -> (Time, Time) {
     (
-        (meta.atime(), meta.atime_nsec()),
-        (meta.mtime(), meta.mtime_nsec()),
+        Time {
+            sec: meta.atime(),
+            nsec: meta.atime_nsec(),
+        },
+        Time {
+            sec: meta.mtime(),
+            nsec: meta.mtime_nsec(),
+        },
     )
 }
 

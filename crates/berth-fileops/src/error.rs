@@ -63,6 +63,21 @@ pub enum Error {
     },
     #[error("{path}: {reason}")]
     Index { path: PathBuf, reason: String },
+    /// A file operation inside a root filesystem failed (the path inside it is named).
+    #[error(transparent)]
+    Root(berth_rootfs::Error),
+}
+
+impl From<berth_rootfs::Error> for Error {
+    /// Something in the image where a directory is needed keeps its own message.
+    fn from(e: berth_rootfs::Error) -> Error {
+        match e {
+            berth_rootfs::Error::NotADirectory { parent, .. } => {
+                Error::NotADirectory { path: parent }
+            }
+            other => Error::Root(other),
+        }
+    }
 }
 
 /// The crate's result.

@@ -5,110 +5,35 @@
 //! make berth write outside it).
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Linux gives up after 40 links in one lookup; so does berth.
-const MAX_LINKS: usize = 40;
+use berth_rootfs::{Last, Root};
 
-/// Where a path ends up inside a root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The clean path relative to the root, `/`-separated, `""` for the root itself.
-    pub rel: String,
-    /// `root` joined with `rel`.
-    pub host: PathBuf,
-}
+pub use berth_rootfs::Resolved;
 
 /// Resolves `path` (absolute or relative, `/`-separated) inside `root`. Every symlink met on the
 /// way is followed inside the root; the last component too when `follow_last`. Components that
 /// do not exist are kept as written (after `.`/`..` cleaning), so the result may name a path
-/// still to be created.
+/// still to be created. (berth-rootfs resolves it; this is its spelling for callers that go
+/// on with host paths.)
 pub fn resolve(root: &Path, path: &str, follow_last: bool) -> io::Result<Resolved> {
-    // Components still to walk, last first so `pop` yields the next one.
-    let mut todo: Vec<String> = components_rev(path);
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                done.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let mut host = join(root, &done);
-        host.push(&part);
-        let is_last = todo.iter().all(|p| p.is_empty() || p == ".");
-        let meta = match std::fs::symlink_metadata(&host) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                done.push(part);
-                continue;
-            }
-            // A file in the middle of a path: the caller's open will report it.
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-                done.push(part);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if !meta.file_type().is_symlink() || (is_last && !follow_last) {
-            done.push(part);
-            continue;
-        }
-        links += 1;
-        if links > MAX_LINKS {
-            return Err(io::Error::from_raw_os_error(libc::ELOOP));
-        }
-        let target = std::fs::read_link(&host)?;
-        let target = target.to_string_lossy();
-        if target.starts_with('/') {
-            done.clear();
-        }
-        todo.extend(components_rev(&target));
-    }
-    Ok(Resolved {
-        rel: done.join("/"),
-        host: join(root, &done),
-    })
+    let last = if follow_last {
+        Last::Follow
+    } else {
+        Last::NoFollow
+    };
+    Ok(Root::open(root)?.resolve(path, last)?)
 }
 
 /// Cleans a path lexically as if it were absolute and returns it relative: `../x` and `/x` both
 /// become `x`. This is how BuildKit keeps `COPY ../x` inside the context.
 pub fn clean_rel(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out.join("/")
-}
-
-fn components_rev(path: &str) -> Vec<String> {
-    path.split('/').rev().map(str::to_owned).collect()
-}
-
-fn join(root: &Path, parts: &[String]) -> PathBuf {
-    let mut p = root.to_path_buf();
-    for part in parts {
-        p.push(part);
-    }
-    p
+    berth_rootfs::path::clean(path)
 }
 
 /// Joins a relative `/`-separated path to a parent relative path.
 pub(crate) fn join_rel(parent: &str, name: &str) -> String {
-    match (parent.is_empty(), name.is_empty()) {
-        (true, _) => name.to_owned(),
-        (_, true) => parent.to_owned(),
-        _ => format!("{parent}/{name}"),
-    }
+    berth_rootfs::path::join(parent, name)
 }
 
 #[cfg(test)]

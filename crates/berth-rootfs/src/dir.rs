@@ -167,9 +167,9 @@ impl<'r> Dir<'r> {
     }
 
     /// `ln -s target name`; the target is data, stored as written.
-    pub fn symlink(&self, target: &str, name: &str) -> Result<()> {
+    pub fn symlink(&self, target: impl AsRef<std::ffi::OsStr>, name: &str) -> Result<()> {
         self.check("symlink", name)?;
-        symlinkat(target, &self.fd, name).map_err(|e| self.err("symlink", name, e))
+        symlinkat(target.as_ref(), &self.fd, name).map_err(|e| self.err("symlink", name, e))
     }
 
     /// Hard-links `from_name` of `from` (not followed) as `name` here.
