@@ -33,5 +33,5 @@ mod tests;
 pub use dir::{Dir, Node, Time};
 pub use error::{DeviceKind, Error, Result};
 pub use resolver::{RESOLVE_ENV, Resolver};
-pub use root::{Last, Links, Located, MAX_LINKS, NewDir, Resolved, Root};
+pub use root::{Last, Links, Located, MAX_LINKS, NewDir, Resolved, Root, Until};
 pub use rustix::fs::OFlags;

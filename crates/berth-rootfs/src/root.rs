@@ -111,6 +111,28 @@ enum Walk<'a> {
     Dir { create: Option<&'a NewDir> },
 }
 
+/// A boundary test for [`Root::resolve_until`]: is this path (inside the root) one?
+type Stop<'a> = &'a dyn Fn(&str) -> bool;
+
+/// What the walk reached.
+struct Walked<'r> {
+    /// The last directory reached.
+    dir: Dir<'r>,
+    /// Where the path lands (or the boundary it stopped at).
+    rel: String,
+    /// At a boundary: the components still to go.
+    stopped: Option<Vec<String>>,
+}
+
+/// Where [`Root::resolve_until`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Until {
+    /// The whole path, resolved (missing components kept as written).
+    Resolved(String),
+    /// A boundary at `at`, with `rest` (as written, `..` included) still to go below it.
+    Stopped { at: String, rest: Vec<String> },
+}
+
 impl Root {
     /// Opens `host` as a root, with this process's strategy ([`Resolver::detect`]) and
     /// symlinks followed inside it.
@@ -188,7 +210,7 @@ impl Root {
         let rel = match self.locate(path, last) {
             Ok(found) => found.rel(),
             Err(e) if e.is_not_found() || e.errno() == Some(Errno::NOTDIR) => {
-                self.walk(path, Walk::Resolve { last })?.1
+                self.walk(path, Walk::Resolve { last }, None)?.rel
             }
             Err(e) => return Err(e),
         };
@@ -225,7 +247,7 @@ impl Root {
                 return Ok(dir);
             }
         }
-        Ok(self.walk(path, Walk::Dir { create })?.0)
+        Ok(self.walk(path, Walk::Dir { create }, None)?.dir)
     }
 
     /// One `openat2` call; `None` sends the caller to the walk (which creates what is
@@ -345,7 +367,7 @@ impl Root {
     /// The walk: from the root's descriptor one component at a time, each opened
     /// `O_PATH|O_NOFOLLOW` relative to the one before, symlinks read from the opened link
     /// and followed by hand, `..` going back to the directory before (never above the root).
-    fn walk(&self, path: &str, what: Walk<'_>) -> Result<(Dir<'_>, String)> {
+    fn walk(&self, path: &str, what: Walk<'_>, stop: Option<Stop<'_>>) -> Result<Walked<'_>> {
         let mut stack: Vec<Dir<'_>> = vec![self.top()?];
         let mut todo: Vec<String> = components(path).rev().map(str::to_owned).collect();
         // With `Walk::Resolve`, what is past the first missing (or non-directory) component,
@@ -373,6 +395,16 @@ impl Root {
                 .last()
                 .expect("the root stays at the bottom of the stack");
             let here = cur.path_of(&part);
+            if stop.is_some_and(|stop| stop(&here)) {
+                todo.reverse();
+                return Ok(Walked {
+                    dir: stack
+                        .pop()
+                        .expect("the root stays at the bottom of the stack"),
+                    rel: here,
+                    stopped: Some(todo),
+                });
+            }
             let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             let fd = match openat(&cur.fd, part.as_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
@@ -452,7 +484,26 @@ impl Root {
             .pop()
             .expect("the root stays at the bottom of the stack");
         let rel = join(&dir.rel, &tail.join("/"));
-        Ok((dir, rel))
+        Ok(Walked {
+            dir,
+            rel,
+            stopped: None,
+        })
+    }
+
+    /// [`Root::resolve`] (symlinks followed, the last too) that stops at the first path
+    /// `stop` says is a boundary (a mount point whose contents are not the root's): returns
+    /// where it stopped and the components still to go, as written. Always walks (the kernel
+    /// can't be asked to stop).
+    pub fn resolve_until(&self, path: &str, stop: &dyn Fn(&str) -> bool) -> Result<Until> {
+        let walked = self.walk(path, Walk::Resolve { last: Last::Follow }, Some(stop))?;
+        Ok(match walked.stopped {
+            Some(rest) => Until::Stopped {
+                at: walked.rel,
+                rest,
+            },
+            None => Until::Resolved(walked.rel),
+        })
     }
 
     // ---- operations by path -------------------------------------------------------------

@@ -1,51 +1,23 @@
 //! Paths inside the root file system, resolved as the container will see them: symlinks
-//! are followed but clamped to the root, so nothing the image contains can send the
-//! sandbox's own file operations out onto the host.
+//! are followed but clamped to the root (by berth-rootfs), so nothing the image contains can
+//! send the sandbox's own file operations out onto the host.
 
-use std::collections::VecDeque;
-use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
-use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, futimens};
-use nix::sys::time::TimeSpec;
-use nix::unistd::{UnlinkatFlags, unlinkat};
-
-/// Symlinks followed before a path is declared a loop, as Linux does.
-const MAX_SYMLINKS: usize = 40;
+use berth_rootfs::{Dir, Last, Links, Resolver, Root, Time, Until};
 
 /// Opens `path` (a container path) of `root` for reading, resolving it inside the root;
 /// `None` if it does not exist.
 pub(crate) fn open_in_root(root: &Path, path: &str) -> io::Result<Option<File>> {
-    let rootfd = open_root(root)?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    match openat2(rootfd.as_fd(), relative(path), how) {
-        Ok(fd) => Ok(Some(File::from(fd))),
-        Err(Errno::ENOENT) => Ok(None),
+    match Root::open(root)?.open_read(path, Last::Follow) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-fn open_root(root: &Path) -> io::Result<OwnedFd> {
-    Ok(OwnedFd::from(
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(root)?,
-    ))
-}
-
-/// `path` without its leading slashes, `.` for the root itself.
-fn relative(path: &str) -> &str {
-    let rel = path.trim_start_matches('/');
-    if rel.is_empty() { "." } else { rel }
 }
 
 /// What a mount point must be.
@@ -68,25 +40,25 @@ pub(crate) enum Resolved {
 #[derive(Debug, Default)]
 pub(crate) struct Stubs {
     /// Paths relative to the root, in creation order.
-    created: Vec<(PathBuf, Kind)>,
+    created: Vec<(String, Kind)>,
     /// Pre-existing directories that got a stub, to put back as they were.
     parents: Vec<Parent>,
 }
 
 #[derive(Debug)]
 struct Parent {
-    rel: PathBuf,
+    rel: String,
     /// Times before the sandbox created anything in it.
     before: FileTimes,
     /// Its mtime once the sandbox's stubs were in it: if it still has it after the run,
     /// only the sandbox changed it, and the old times can be restored.
-    after: Option<TimeSpec>,
+    after: Option<Time>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct FileTimes {
-    atime: TimeSpec,
-    mtime: TimeSpec,
+    atime: Time,
+    mtime: Time,
 }
 
 /// Resolves the container path `path` in `root` (canonical), creating what is missing as
@@ -99,17 +71,41 @@ pub(crate) fn prepare(
     stops: &[PathBuf],
     stubs: Option<&mut Stubs>,
 ) -> Result<Resolved, String> {
-    let found = match walk(root, path, stops)? {
-        Walk::Found(found) => found,
-        Walk::Missing { existing, rest } => {
-            return create(root, &existing, rest, kind, stubs).map(Resolved::Host);
-        }
-        Walk::Inside { index, rest } => return Ok(Resolved::Inside { index, rest }),
+    let rootfs = Root::open(root).map_err(|e| e.to_string())?;
+    let stop_rels: Vec<String> = stops
+        .iter()
+        .filter_map(|s| s.strip_prefix(root).ok())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    let index_of = |rel: &str| {
+        stops
+            .iter()
+            .zip(&stop_rels)
+            .position(|(stop, stop_rel)| stop_rel == rel && stop.starts_with(root))
     };
-    match (kind, fs::metadata(&found)) {
-        (Kind::Dir, Ok(m)) if !m.is_dir() => Err("it exists and is not a directory".to_string()),
-        (Kind::File, Ok(m)) if m.is_dir() => Err("it exists and is a directory".to_string()),
-        _ => Ok(Resolved::Host(found)),
+    let rel = match rootfs
+        .resolve_until(path, &|rel| index_of(rel).is_some())
+        .map_err(|e| e.to_string())?
+    {
+        Until::Resolved(rel) => rel,
+        Until::Stopped { at, rest } => {
+            if rest.iter().any(|c| c == "..") {
+                return Err("the path climbs out of an earlier mount with '..'".to_string());
+            }
+            let index = index_of(&at).unwrap_or_default();
+            let rest = rest.into_iter().map(OsString::from).collect();
+            return Ok(Resolved::Inside { index, rest });
+        }
+    };
+    match rootfs.lstat(&rel).map_err(|e| e.to_string())? {
+        None => create(&rootfs, &rel, kind, stubs).map(Resolved::Host),
+        Some(m) if kind == Kind::Dir && !m.is_dir() => {
+            Err("it exists and is not a directory".to_string())
+        }
+        Some(m) if kind == Kind::File && m.is_dir() => {
+            Err("it exists and is a directory".to_string())
+        }
+        Some(_) => Ok(Resolved::Host(rootfs.host_of(&rel))),
     }
 }
 
@@ -128,159 +124,104 @@ pub(crate) fn prepare_host(
 
 /// The host path of the existing container path `path`, if it exists.
 pub(crate) fn existing(root: &Path, path: &str) -> Option<PathBuf> {
-    match walk(root, path, &[]) {
-        Ok(Walk::Found(p)) => Some(p),
-        _ => None,
-    }
+    let rootfs = Root::open(root).ok()?;
+    let rel = rootfs.resolve(path, Last::Follow).ok()?.rel;
+    rootfs.lstat(&rel).ok()??;
+    Some(rootfs.host_of(&rel))
 }
 
-enum Walk {
-    Found(PathBuf),
-    Missing {
-        existing: PathBuf,
-        rest: VecDeque<OsString>,
-    },
-    Inside {
-        index: usize,
-        rest: Vec<OsString>,
-    },
-}
-
-/// Follows `path` from `root` component by component, as the kernel would inside the
-/// container: `..` stops at the root, absolute symlinks restart from it.
-fn walk(root: &Path, path: &str, stops: &[PathBuf]) -> Result<Walk, String> {
-    let mut current = root.to_path_buf();
-    let mut pending: VecDeque<OsString> = lexical(Path::new(path));
-    let mut links = 0;
-    while let Some(name) = pending.pop_front() {
-        if name == ".." {
-            if current != root {
-                current.pop();
-            }
-            continue;
-        }
-        let next = current.join(&name);
-        if let Some(index) = stops.iter().position(|s| *s == next) {
-            let rest: Vec<OsString> = pending.into_iter().collect();
-            if rest.iter().any(|c| c == "..") {
-                return Err("the path climbs out of an earlier mount with '..'".to_string());
-            }
-            return Ok(Walk::Inside { index, rest });
-        }
-        let meta = match fs::symlink_metadata(&next) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                pending.push_front(name);
-                return Ok(Walk::Missing {
-                    existing: current,
-                    rest: pending,
-                });
-            }
-            Err(e) => return Err(format!("cannot inspect {}: {e}", next.display())),
-        };
-        if meta.file_type().is_symlink() {
-            links += 1;
-            if links > MAX_SYMLINKS {
-                return Err("too many levels of symbolic links".to_string());
-            }
-            let target = fs::read_link(&next)
-                .map_err(|e| format!("cannot read symlink {}: {e}", next.display()))?;
-            if target.is_absolute() {
-                current = root.to_path_buf();
-            }
-            for c in lexical(&target).into_iter().rev() {
-                pending.push_front(c);
-            }
-            continue;
-        }
-        if !meta.is_dir() && !pending.is_empty() {
-            return Err(format!("{} is not a directory", next.display()));
-        }
-        current = next;
-    }
-    Ok(Walk::Found(current))
-}
-
-/// The normal and `..` components of `path`.
-fn lexical(path: &Path) -> VecDeque<OsString> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Creates `rest` under the existing, symlink-free directory `existing`.
+/// Creates the missing end of `rel` (resolved, so free of symlinks): the directories below
+/// the deepest existing one, then `kind` itself. Through a root that refuses symlinks, so
+/// nothing swapped in meanwhile is followed.
 fn create(
-    root: &Path,
-    existing: &Path,
-    rest: VecDeque<OsString>,
+    rootfs: &Root,
+    rel: &str,
     kind: Kind,
     mut stubs: Option<&mut Stubs>,
 ) -> Result<PathBuf, String> {
-    if rest.iter().any(|c| c == "..") {
-        return Err("a missing directory is followed by '..'".to_string());
-    }
-    if let Some(stubs) = stubs.as_deref_mut() {
-        stubs.remember_parent(root, existing);
-    }
-    let mut path = existing.to_path_buf();
-    let last = rest.len() - 1;
-    for (i, name) in rest.iter().enumerate() {
-        path.push(name);
-        let this = if i == last { kind } else { Kind::Dir };
-        let made = match this {
-            Kind::Dir => fs::create_dir(&path)
-                .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o755))),
-            Kind::File => OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-                .map(drop),
-        };
-        made.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        if let (Some(stubs), Ok(rel)) = (stubs.as_deref_mut(), path.strip_prefix(root)) {
-            stubs.created.push((rel.to_path_buf(), this));
-            if i == 0 {
-                stubs.note_parent_changed(root, existing);
+    let strict = rootfs
+        .with_links(Links::Refuse)
+        .map_err(|e| e.to_string())?;
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    // The deepest existing directory.
+    let mut have = 0;
+    while have < parts.len() {
+        let prefix = parts[..=have].join("/");
+        match strict.lstat(&prefix).map_err(|e| e.to_string())? {
+            Some(m) if m.is_dir() => have += 1,
+            Some(_) => {
+                return Err(format!(
+                    "{} is not a directory",
+                    strict.host_of(&prefix).display()
+                ));
             }
+            None => break,
         }
     }
-    Ok(path)
+    let existing = parts[..have].join("/");
+    let mut dir = strict.dir(&existing).map_err(|e| e.to_string())?;
+    if let Some(stubs) = stubs.as_deref_mut() {
+        stubs.remember_parent(&dir);
+    }
+    let last = parts.len() - 1;
+    for (i, name) in parts.iter().enumerate().skip(have) {
+        let this = if i == last { kind } else { Kind::Dir };
+        let cannot = |e: berth_rootfs::Error| {
+            format!(
+                "cannot create {}: {e}",
+                strict.host_of(&dir.path_of(name)).display()
+            )
+        };
+        let next = match this {
+            Kind::Dir => Some(dir.mkdir(name, 0o755).map_err(cannot)?),
+            Kind::File => {
+                dir.create_file(name, 0o644).map_err(cannot)?;
+                None
+            }
+        };
+        if let Some(stubs) = stubs.as_deref_mut() {
+            stubs.created.push((dir.path_of(name), this));
+            if i == have {
+                stubs.note_parent_changed(&dir);
+            }
+        }
+        if let Some(next) = next {
+            dir = next;
+        }
+    }
+    Ok(strict.host_of(rel))
+}
+
+fn times_of(meta: &std::fs::Metadata) -> FileTimes {
+    FileTimes {
+        atime: Time {
+            sec: meta.atime(),
+            nsec: meta.atime_nsec(),
+        },
+        mtime: Time {
+            sec: meta.mtime(),
+            nsec: meta.mtime_nsec(),
+        },
+    }
 }
 
 impl Stubs {
-    fn remember_parent(&mut self, root: &Path, dir: &Path) {
-        let Ok(rel) = dir.strip_prefix(root) else {
-            return;
-        };
-        if self.parents.iter().any(|p| p.rel == rel) {
+    fn remember_parent(&mut self, dir: &Dir<'_>) {
+        if self.parents.iter().any(|p| p.rel == dir.rel()) {
             return;
         }
-        if let Ok(m) = fs::symlink_metadata(dir) {
-            let before = FileTimes {
-                atime: TimeSpec::new(m.atime(), m.atime_nsec()),
-                mtime: TimeSpec::new(m.mtime(), m.mtime_nsec()),
-            };
+        if let Ok(m) = dir.metadata() {
             self.parents.push(Parent {
-                rel: rel.to_path_buf(),
-                before,
+                rel: dir.rel().to_string(),
+                before: times_of(&m),
                 after: None,
             });
         }
     }
 
-    fn note_parent_changed(&mut self, root: &Path, dir: &Path) {
-        let Ok(rel) = dir.strip_prefix(root) else {
-            return;
-        };
-        if let Some(parent) = self.parents.iter_mut().find(|p| p.rel == rel) {
-            parent.after = fs::symlink_metadata(dir)
-                .ok()
-                .map(|m| TimeSpec::new(m.mtime(), m.mtime_nsec()));
+    fn note_parent_changed(&mut self, dir: &Dir<'_>) {
+        if let Some(parent) = self.parents.iter_mut().find(|p| p.rel == dir.rel()) {
+            parent.after = dir.metadata().ok().map(|m| times_of(&m).mtime);
         }
     }
 
@@ -289,70 +230,49 @@ impl Stubs {
     /// unless the command changed those too. Never follows a symlink: the command may have
     /// replaced any of these paths.
     pub(crate) fn remove(&self, root: &Path) {
-        let Ok(rootfd) = open_root(root) else {
+        let Ok(rootfs) = Root::open_with(root, Resolver::detect(), Links::Refuse) else {
             return;
         };
-        let untouched: Vec<Option<OwnedFd>> = self
+        let untouched: Vec<Option<Dir<'_>>> = self
             .parents
             .iter()
             .map(|p| {
-                let dir = open_beneath(&rootfd, &p.rel, OFlag::O_RDONLY).ok()?;
-                let st = fstat(dir.as_fd()).ok()?;
-                let now = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+                let dir = rootfs.dir(&p.rel).ok()?;
+                let now = times_of(&dir.metadata().ok()?).mtime;
                 (Some(now) == p.after).then_some(dir)
             })
             .collect();
         for (rel, kind) in self.created.iter().rev() {
-            let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            let (parent, name) = berth_rootfs::path::split(rel);
+            let Ok(dir) = rootfs.dir(parent) else {
                 continue;
             };
-            let Ok(dir) = open_beneath(&rootfd, parent, OFlag::O_PATH) else {
-                continue;
-            };
-            let Ok(stat) = fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-            else {
+            let Ok(Some(meta)) = dir.lstat(name) else {
                 continue;
             };
             match kind {
-                Kind::Dir if is(&stat, SFlag::S_IFDIR) => {
-                    // Fails, and so keeps it, if the command put something in it.
-                    let _ = unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir);
+                // Fails, and so keeps it, if the command put something in it.
+                Kind::Dir if meta.is_dir() => {
+                    let _ = dir.rmdir(name);
                 }
-                Kind::File if is(&stat, SFlag::S_IFREG) && stat.st_size == 0 => {
-                    let _ = unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir);
+                Kind::File if meta.is_file() && meta.len() == 0 => {
+                    let _ = dir.unlink(name);
                 }
                 _ => {}
             }
         }
         for (parent, dir) in self.parents.iter().zip(untouched) {
             if let Some(dir) = dir {
-                let _ = futimens(dir.as_fd(), &parent.before.atime, &parent.before.mtime);
+                let _ = dir.utimens_self(parent.before.atime, parent.before.mtime);
             }
         }
     }
 }
 
-fn is(stat: &FileStat, kind: SFlag) -> bool {
-    SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == kind
-}
-
-/// Opens the directory `rel` below `rootfd` refusing any symlink on the way.
-fn open_beneath(rootfd: &OwnedFd, rel: &Path, mode: OFlag) -> nix::Result<OwnedFd> {
-    let rel: &OsStr = if rel.as_os_str().is_empty() {
-        OsStr::new(".")
-    } else {
-        rel.as_os_str()
-    };
-    let how = OpenHow::new()
-        .flags(mode | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
-        .mode(Mode::empty())
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-    openat2(rootfd.as_fd(), rel, how)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn root() -> (tempfile::TempDir, PathBuf) {
@@ -410,5 +330,53 @@ mod tests {
         let r = prepare(&root, "/tmp/a/b", Kind::Dir, &stops, None).unwrap();
         assert!(matches!(r, Resolved::Inside { index: 0, ref rest } if rest.len() == 2));
         assert!(!root.join("tmp/a").exists());
+    }
+
+    /// berth-rootfs' hostile corpus through the sandbox's stubs and lookups, on both
+    /// resolution strategies.
+    #[test]
+    fn hostile_corpus_through_root_paths() {
+        use berth_rootfs::testing::{on_both_strategies, run_corpus};
+        on_both_strategies("rootpath::tests::hostile_corpus_through_root_paths", || {
+            run_corpus("sandbox root paths", |scene, case| {
+                let root = fs::canonicalize(&scene.root).unwrap();
+                let mut stubs = Stubs::default();
+                for kind in [Kind::File, Kind::Dir] {
+                    for path in [case.path.to_string(), format!("/{}/sub/x", case.path)] {
+                        let _ = prepare(&root, &path, kind, &[], Some(&mut stubs));
+                    }
+                }
+                let _ = existing(&root, case.path);
+                let _ = open_in_root(&root, case.path);
+                stubs.remove(&root);
+            });
+        });
+    }
+
+    #[test]
+    fn race_through_root_paths() {
+        use berth_rootfs::testing::{on_both_strategies, race};
+        on_both_strategies("rootpath::tests::race_through_root_paths", || {
+            race("sandbox root paths", 300, |scene, i| {
+                let root = fs::canonicalize(&scene.root).unwrap();
+                let mut stubs = Stubs::default();
+                let _ = prepare(
+                    &root,
+                    &format!("/d/f{i}"),
+                    Kind::File,
+                    &[],
+                    Some(&mut stubs),
+                );
+                let _ = prepare(
+                    &root,
+                    &format!("/d/s{i}/x"),
+                    Kind::Dir,
+                    &[],
+                    Some(&mut stubs),
+                );
+                let _ = prepare(&root, "/d/secret", Kind::File, &[], Some(&mut stubs));
+                stubs.remove(&root);
+            });
+        });
     }
 }
