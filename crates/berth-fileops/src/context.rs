@@ -32,7 +32,7 @@ impl Context {
         if !root.is_dir() {
             return Err(Error::Io {
                 path: dir.to_owned(),
-                source: std::io::Error::from_raw_os_error(libc::ENOTDIR),
+                source: std::io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error()),
             });
         }
         Ok(Context { root, ignore })
@@ -125,11 +125,9 @@ impl Context {
 }
 
 fn current_uid() -> u32 {
-    // SAFETY: getuid cannot fail and has no preconditions.
-    unsafe { libc::getuid() }
+    rustix::process::getuid().as_raw()
 }
 
 fn current_gid() -> u32 {
-    // SAFETY: getgid cannot fail and has no preconditions.
-    unsafe { libc::getgid() }
+    rustix::process::getgid().as_raw()
 }

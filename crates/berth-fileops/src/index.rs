@@ -240,20 +240,7 @@ pub fn xattr_digest(path: &Path) -> io::Result<[u8; 32]> {
 
 /// Extended attributes of a path (not following a symlink), sorted by name.
 pub(crate) fn xattr_list(path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let names = match xattr::list(path) {
-        Ok(names) => names,
-        // A filesystem without xattrs has none.
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for name in names {
-        if let Some(value) = xattr::get(path, &name)? {
-            out.push((name.as_encoded_bytes().to_vec(), value));
-        }
-    }
-    out.sort();
-    Ok(out)
+    berth_rootfs::xattrs_of(path)
 }
 
 fn decode(bytes: &[u8]) -> Option<HashMap<PathBuf, Record>> {

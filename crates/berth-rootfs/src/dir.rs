@@ -476,3 +476,37 @@ pub(crate) fn list_xattrs(path: &str, nofollow: bool) -> io::Result<Vec<String>>
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect())
 }
+
+/// The extended attributes of the host path `path` itself (not followed), sorted by name;
+/// none on a file system without them. For reading trees berth made or was given to read
+/// (a build context, an unpacked layer): nothing here writes.
+pub fn xattrs_of(path: &std::path::Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut names = vec![0u8; 1024];
+    let n = loop {
+        match llistxattr(path, &mut names[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names[..n].split(|&b| b == 0).filter(|k| !k.is_empty()) {
+        let mut value = vec![0u8; 256];
+        loop {
+            match lgetxattr(path, name, &mut value[..]) {
+                Ok(len) => {
+                    value.truncate(len);
+                    out.push((name.to_vec(), value));
+                    break;
+                }
+                // Removed meanwhile: it is not there.
+                Err(Errno::NODATA) => break,
+                Err(Errno::RANGE) => value.resize(value.len() * 4, 0),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -30,7 +30,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use dir::{Dir, Node, Time};
+pub use dir::{Dir, Node, Time, xattrs_of};
 pub use error::{DeviceKind, Error, Result};
 pub use resolver::{RESOLVE_ENV, Resolver};
 pub use root::{Last, Links, Located, MAX_LINKS, NewDir, Resolved, Root, Until};
