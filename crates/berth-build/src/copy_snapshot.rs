@@ -4,135 +4,158 @@
 //! into a plain directory (whiteouts delete, opaque directories replace); what the step
 //! changed is found by comparing the tree before and after it. Every write updates an
 //! inode's change time, which nothing can set back, so a changed file is never missed even
-//! when a command restores its modification time.
+//! when a command restores its modification time. The tree is written and read through
+//! berth-rootfs (descriptors, symlinks never followed).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use berth_layer::Entries;
 use berth_layer::entry::{Entry, Kind, canonical_order};
+use berth_rootfs::{Dir, Links, Node, Resolver, Root, Time, xattrs_of};
 
 use crate::error::BuildError;
+
+/// overlayfs' marker of a directory that hides the lower ones.
+const OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+/// overlayfs' own attributes, never copied.
+const OVERLAY_XATTRS: &[u8] = b"trusted.overlay.";
+
+/// The step's tree, written only through descriptors: a symlink a lower layer (or a racing
+/// process) put in it is never followed.
+fn open_root(target: &Path) -> Result<Root, BuildError> {
+    Root::open_with(target, Resolver::detect(), Links::Refuse).map_err(|e| rootfs_error(target, e))
+}
+
+fn rootfs_error(root: &Path, e: berth_rootfs::Error) -> BuildError {
+    let path = root.join(e.path());
+    BuildError::io(&path, e.into())
+}
 
 /// Copies the merged view of `lowers` (top first, in the overlay driver's format) into
 /// `target`.
 pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), BuildError> {
     fs::create_dir_all(target).map_err(|e| BuildError::io(target, e))?;
+    let root = open_root(target)?;
     for lower in lowers.iter().rev() {
         let mut links = HashMap::new();
-        merge_dir(lower, target, &mut links).map_err(|e| BuildError::io(lower, e))?;
+        let top = root.top().map_err(|e| rootfs_error(target, e))?;
+        merge_dir(lower, &top, &mut links).map_err(|e| match e {
+            Merge::Read(e) => BuildError::io(lower, e),
+            Merge::Write(e) => rootfs_error(target, e),
+        })?;
     }
     Ok(())
 }
 
+/// A failure to read a lower layer, or to write the tree.
+enum Merge {
+    Read(io::Error),
+    Write(berth_rootfs::Error),
+}
+
+impl From<io::Error> for Merge {
+    fn from(e: io::Error) -> Merge {
+        Merge::Read(e)
+    }
+}
+
+impl From<berth_rootfs::Error> for Merge {
+    fn from(e: berth_rootfs::Error) -> Merge {
+        Merge::Write(e)
+    }
+}
+
 /// Merges one unpacked layer directory `src` into `dst`.
-fn merge_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+fn merge_dir(
+    src: &Path,
+    dst: &Dir<'_>,
+    links: &mut HashMap<(u64, u64), String>,
+) -> Result<(), Merge> {
     let mut names: Vec<_> = fs::read_dir(src)?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<_>>()?;
     names.sort();
     for name in names {
         let from = src.join(&name);
-        let to = dst.join(&name);
+        // Layers hold UTF-8 names only (applying one refuses others).
+        let name = name.to_str().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: name is not UTF-8", from.display()),
+            )
+        })?;
         let meta = fs::symlink_metadata(&from)?;
         let ft = meta.file_type();
         if ft.is_char_device() && meta.rdev() == 0 {
-            remove(&to)?;
+            dst.remove_all(name)?;
             continue;
         }
         if ft.is_dir() {
-            let opaque = xattr::get(&from, "trusted.overlay.opaque")?.as_deref() == Some(b"y");
-            match fs::symlink_metadata(&to) {
-                Ok(m) if m.is_dir() && !opaque => {}
-                Ok(_) => {
-                    remove(&to)?;
-                    fs::create_dir(&to)?;
+            let opaque = xattrs_of(&from)?
+                .iter()
+                .any(|(k, v)| k == OPAQUE_XATTR && v == b"y");
+            let sub = match dst.lstat(name)? {
+                Some(m) if m.is_dir() && !opaque => dst.open_dir(name)?,
+                Some(_) => {
+                    dst.remove_all(name)?;
+                    dst.mkdir(name, 0o700)?
                 }
-                Err(_) => fs::create_dir(&to)?,
-            }
-            merge_dir(&from, &to, links)?;
-            copy_meta(&from, &to, &meta)?;
+                None => dst.mkdir(name, 0o700)?,
+            };
+            merge_dir(&from, &sub, links)?;
+            copy_meta(&from, dst, name, &meta)?;
             continue;
         }
-        remove(&to)?;
+        dst.remove_all(name)?;
         if ft.is_file() {
             if meta.nlink() > 1 {
                 if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                    fs::hard_link(first, &to)?;
+                    dst.root().hardlink(first, &dst.path_of(name))?;
                     continue;
                 }
-                links.insert((meta.dev(), meta.ino()), to.clone());
+                links.insert((meta.dev(), meta.ino()), dst.path_of(name));
             }
-            fs::copy(&from, &to)?;
+            let mut to = dst.create_file(name, 0o600)?;
+            io::copy(&mut fs::File::open(&from)?, &mut to)?;
         } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+            dst.symlink(fs::read_link(&from)?, name)?;
         } else if ft.is_fifo() {
-            let c = std::ffi::CString::new(to.as_os_str().as_encoded_bytes())
-                .map_err(io::Error::other)?;
-            // SAFETY: `c` is a valid NUL-terminated path for the call.
-            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            dst.mknod(name, Node::Fifo, 0o600)?;
         } else {
             // Devices are never created on the host (applying a layer leaves a placeholder).
-            fs::File::create(&to)?;
+            dst.create_file(name, 0o600)?;
         }
-        copy_meta(&from, &to, &meta)?;
+        copy_meta(&from, dst, name, &meta)?;
     }
     Ok(())
 }
 
-/// Owner, mode, xattrs (not overlay's own) and times of `from` onto `to`.
-fn copy_meta(from: &Path, to: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+/// Owner, mode, xattrs (not overlay's own) and times of `from` onto `name` in `dst`.
+fn copy_meta(from: &Path, dst: &Dir<'_>, name: &str, meta: &fs::Metadata) -> Result<(), Merge> {
+    dst.chown(name, meta.uid(), meta.gid())?;
     if !meta.file_type().is_symlink() {
-        fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        for name in xattr::list(from)? {
-            if name.to_string_lossy().starts_with("trusted.overlay.") {
+        dst.chmod(name, meta.mode() & 0o7777)?;
+        for (key, value) in xattrs_of(from)? {
+            if key.starts_with(OVERLAY_XATTRS) {
                 continue;
             }
-            if let Some(value) = xattr::get(from, &name)? {
-                xattr::set(to, &name, &value)?;
-            }
+            let key = String::from_utf8_lossy(&key);
+            dst.set_xattr(name, &key, &value)?;
         }
     }
-    let times = [
-        timespec(meta.atime(), meta.atime_nsec()),
-        timespec(meta.mtime(), meta.mtime_nsec()),
-    ];
-    let c = std::ffi::CString::new(to.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-    // SAFETY: `c` is NUL-terminated and `times` holds the two timespecs utimensat reads.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
+    let atime = Time {
+        sec: meta.atime(),
+        nsec: meta.atime_nsec(),
     };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn timespec(sec: i64, nsec: i64) -> libc::timespec {
-    libc::timespec {
-        tv_sec: sec as libc::time_t,
-        tv_nsec: nsec as _,
-    }
-}
-
-fn remove(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    let mtime = Time {
+        sec: meta.mtime(),
+        nsec: meta.mtime_nsec(),
+    };
+    Ok(dst.utimens(name, atime, mtime)?)
 }
 
 /// What identifies a path's state: any write changes the change time.
@@ -152,24 +175,24 @@ pub struct Inventory(HashMap<String, Stamp>);
 
 impl Inventory {
     pub fn of(root: &Path) -> Result<Inventory, BuildError> {
+        let rootfs = open_root(root)?;
         let mut map = HashMap::new();
-        let mut todo = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, rel)) = todo.pop() {
-            for entry in fs::read_dir(&dir).map_err(|e| BuildError::io(&dir, e))? {
-                let entry = entry.map_err(|e| BuildError::io(&dir, e))?;
-                let path = entry.path();
-                let m = fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let rel = if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
+        let mut todo = vec![rootfs.top().map_err(|e| rootfs_error(root, e))?];
+        while let Some(dir) = todo.pop() {
+            let names = dir.read_dir().map_err(|e| rootfs_error(root, e))?;
+            for name in names {
+                // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
+                let Some(name) = name.to_str() else {
+                    continue;
+                };
+                let Some(m) = dir.lstat(name).map_err(|e| rootfs_error(root, e))? else {
+                    continue; // gone meanwhile
                 };
                 if m.is_dir() {
-                    todo.push((path, rel.clone()));
+                    todo.push(dir.open_dir(name).map_err(|e| rootfs_error(root, e))?);
                 }
                 map.insert(
-                    rel,
+                    dir.path_of(name),
                     Stamp {
                         ino: m.ino(),
                         ctime: (m.ctime(), m.ctime_nsec()),
@@ -249,5 +272,61 @@ fn add_with_parents(keep: &mut HashSet<String>, path: &str) {
             Some((parent, _)) => p = parent,
             None => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_rootfs::testing::{on_both_strategies, race, run_corpus};
+
+    /// A lower layer directory holding a file at `path` (cleaned), and the parents it needs.
+    fn lower_with(dir: &Path, path: &str) -> PathBuf {
+        fs::create_dir_all(dir).unwrap();
+        let rel = berth_rootfs::path::clean(path);
+        if !rel.is_empty() {
+            let file = dir.join(&rel);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, b"lower").unwrap();
+        }
+        dir.to_path_buf()
+    }
+
+    /// berth-rootfs' hostile corpus through the copy snapshotter: the case's archive applied
+    /// as a lower layer, and a lower that writes the case's path, merged onto the planted
+    /// tree.
+    #[test]
+    fn hostile_corpus_through_the_copy_snapshotter() {
+        on_both_strategies(
+            "copy_snapshot::tests::hostile_corpus_through_the_copy_snapshotter",
+            || {
+                run_corpus("copy snapshotter", |scene, case| {
+                    let lowers = tempfile::tempdir().unwrap();
+                    let applied = lowers.path().join("applied");
+                    fs::create_dir(&applied).unwrap();
+                    let _ = berth_layer::apply_layer((case.tar)(scene).as_slice(), &applied);
+                    let writes = lower_with(&lowers.path().join("writes"), case.path);
+                    let _ = materialize(&[writes.clone(), applied.clone()], &scene.root);
+                    let _ = materialize(&[applied, writes], &scene.root);
+                    let _ = Inventory::of(&scene.root);
+                });
+            },
+        );
+    }
+
+    #[test]
+    fn race_through_the_copy_snapshotter() {
+        on_both_strategies(
+            "copy_snapshot::tests::race_through_the_copy_snapshotter",
+            || {
+                let lowers = tempfile::tempdir().unwrap();
+                let lower = lower_with(&lowers.path().join("l"), "d/secret");
+                lower_with(&lower, "e/secret");
+                race("copy snapshotter", 200, |scene, _| {
+                    let _ = materialize(std::slice::from_ref(&lower), &scene.root);
+                    let _ = Inventory::of(&scene.root);
+                });
+            },
+        );
     }
 }

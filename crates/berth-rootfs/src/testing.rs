@@ -318,9 +318,15 @@ pub fn race(user: &str, rounds: usize, mut op: impl FnMut(&Scene, usize)) {
             let dir = fs::File::open(&root).expect("root");
             let mut swaps = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                rustix::fs::renameat_with(&dir, "d", &dir, "e", rustix::fs::RenameFlags::EXCHANGE)
-                    .expect("exchange");
-                swaps += 1;
+                // The user may have replaced `d` or `e` meanwhile: then there is nothing to swap.
+                let swapped = rustix::fs::renameat_with(
+                    &dir,
+                    "d",
+                    &dir,
+                    "e",
+                    rustix::fs::RenameFlags::EXCHANGE,
+                );
+                swaps += u64::from(swapped.is_ok());
             }
             swaps
         })
