@@ -177,21 +177,12 @@ fn split_dev(dev: u64) -> (u32, u32) {
 }
 
 fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
-    let names = match xattr::list(path) {
-        Ok(names) => names,
-        // File systems without xattr support have none to keep.
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(LayerError::io(path, e)),
-    };
-    let mut out = Vec::new();
-    for name in names {
-        let Some(key) = name.to_str() else { continue };
-        if let Some(value) = xattr::get(path, &name).map_err(|e| LayerError::io(path, e))? {
-            out.push((key.to_string(), value));
-        }
-    }
-    out.sort();
-    Ok(out)
+    // File systems without xattr support have none to keep.
+    let all = berth_rootfs::xattrs_of(path).map_err(|e| LayerError::io(path, e))?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(key, value)| String::from_utf8(key).ok().map(|key| (key, value)))
+        .collect())
 }
 
 /// Reads a tarball (plain, gzip or zstd), copying file contents to an unnamed spool file in
