@@ -147,15 +147,7 @@ fn copy_meta(from: &Path, dst: &Dir<'_>, name: &str, meta: &fs::Metadata) -> Res
             dst.set_xattr(name, &key, &value)?;
         }
     }
-    let atime = Time {
-        sec: meta.atime(),
-        nsec: meta.atime_nsec(),
-    };
-    let mtime = Time {
-        sec: meta.mtime(),
-        nsec: meta.mtime_nsec(),
-    };
-    Ok(dst.utimens(name, atime, mtime)?)
+    Ok(dst.utimens(name, Time::accessed(meta), Time::modified(meta))?)
 }
 
 /// What identifies a path's state: any write changes the change time.

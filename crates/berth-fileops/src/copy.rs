@@ -438,8 +438,8 @@ impl<'a> Copier<'a> {
         let (atime, mtime) = times(meta);
         file.set_times(
             std::fs::FileTimes::new()
-                .set_accessed(system_time(atime))
-                .set_modified(system_time(mtime)),
+                .set_accessed(atime.to_system_time())
+                .set_modified(mtime.to_system_time()),
         )
     }
 
@@ -500,26 +500,8 @@ fn same_bytes(a: &Path, mut fb: std::fs::File, b: &Path) -> Result<bool> {
     }
 }
 
-fn system_time(t: Time) -> std::time::SystemTime {
-    let d = std::time::Duration::new(t.sec.unsigned_abs(), t.nsec as u32);
-    if t.sec >= 0 {
-        std::time::UNIX_EPOCH + d
-    } else {
-        std::time::UNIX_EPOCH - d
-    }
-}
-
 fn times(meta: &Metadata) -> (Time, Time) {
-    (
-        Time {
-            sec: meta.atime(),
-            nsec: meta.atime_nsec(),
-        },
-        Time {
-            sec: meta.mtime(),
-            nsec: meta.mtime_nsec(),
-        },
-    )
+    (Time::accessed(meta), Time::modified(meta))
 }
 
 #[cfg(test)]

@@ -33,6 +33,34 @@ impl Time {
     pub fn secs(sec: i64) -> Time {
         Time { sec, nsec: 0 }
     }
+
+    /// The access time of `meta`.
+    pub fn accessed(meta: &Metadata) -> Time {
+        use std::os::unix::fs::MetadataExt;
+        Time {
+            sec: meta.atime(),
+            nsec: meta.atime_nsec(),
+        }
+    }
+
+    /// The modification time of `meta`.
+    pub fn modified(meta: &Metadata) -> Time {
+        use std::os::unix::fs::MetadataExt;
+        Time {
+            sec: meta.mtime(),
+            nsec: meta.mtime_nsec(),
+        }
+    }
+
+    /// As std's time, for setting through an open [`File`] (`File::set_times`).
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        let d = std::time::Duration::new(self.sec.unsigned_abs(), self.nsec as u32);
+        if self.sec >= 0 {
+            std::time::UNIX_EPOCH + d
+        } else {
+            std::time::UNIX_EPOCH - d
+        }
+    }
 }
 
 /// A special file to create.

@@ -550,8 +550,8 @@ impl<H: Hooks> Attrs<'_, '_, H> {
         });
         let t = Time::secs(self.meta.fields.mtime);
         let times = std::fs::FileTimes::new()
-            .set_accessed(system_time(t))
-            .set_modified(system_time(t));
+            .set_accessed(t.to_system_time())
+            .set_modified(t.to_system_time());
         file.set_times(times).map_err(|e| io("utimens", e))
     }
 
@@ -583,15 +583,6 @@ impl<H: Hooks> Attrs<'_, '_, H> {
             };
             self.skipped.push(format!("{}: {key} ({why})", self.path));
         }
-    }
-}
-
-fn system_time(t: Time) -> std::time::SystemTime {
-    let d = std::time::Duration::new(t.sec.unsigned_abs(), t.nsec as u32);
-    if t.sec >= 0 {
-        std::time::UNIX_EPOCH + d
-    } else {
-        std::time::UNIX_EPOCH - d
     }
 }
 

@@ -5,7 +5,6 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use berth_rootfs::{Dir, Last, Links, Resolver, Root, Time, Until};
@@ -194,14 +193,8 @@ fn create(
 
 fn times_of(meta: &std::fs::Metadata) -> FileTimes {
     FileTimes {
-        atime: Time {
-            sec: meta.atime(),
-            nsec: meta.atime_nsec(),
-        },
-        mtime: Time {
-            sec: meta.mtime(),
-            nsec: meta.mtime_nsec(),
-        },
+        atime: Time::accessed(meta),
+        mtime: Time::modified(meta),
     }
 }
 
