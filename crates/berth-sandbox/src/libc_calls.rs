@@ -5,8 +5,8 @@
 //! experimental `runtime` module, which is meant for libc replacements and documented as
 //! behaving differently from libc; `close_range` it has not at all. The C library's versions
 //! are the ones a process that keeps using the C library must call (its `fork` runs the
-//! library's own atfork bookkeeping, so the child's C library stays consistent). Every
-//! function here is async-signal-safe, as the code after `fork` must be.
+//! library's own atfork bookkeeping, so the child's C library stays consistent). Nothing
+//! here allocates or takes a lock: all of it runs after `fork`.
 
 use std::ffi::{CStr, CString, c_char};
 use std::io;
@@ -24,8 +24,8 @@ pub(crate) enum Forked {
 ///
 /// # Safety
 ///
-/// The caller is multi-threaded: in the child, only async-signal-safe work is allowed until
-/// `execve` or [`exit`] (no allocation, no locks another thread may have held).
+/// The caller may be multi-threaded: in the child, only async-signal-safe work is allowed
+/// until `execve` or [`exit`] (no allocation, no locks another thread may have held).
 pub(crate) unsafe fn fork() -> Result<Forked, Errno> {
     // SAFETY: forwarded to the caller, see above.
     match unsafe { libc::fork() } {
