@@ -8,6 +8,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use berth_layer::{TarOptions, from_dir, from_tarball, write_gzip_layer, write_tar};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, Timespec, Timestamps, makedev, mknodat, utimensat};
 
 fn tar_of(dir: &Path, opts: &TarOptions) -> (Vec<u8>, berth_layer::TarStats) {
     let entries = from_dir(dir).unwrap();
@@ -73,21 +74,16 @@ fn list(tar: &[u8]) -> Listing {
 
 /// Sets a path's mtime without opening it (opening a fifo would block).
 fn set_mtime(path: &Path, secs: i64) {
-    let c = std::ffi::CString::new(path.display().to_string()).unwrap();
-    let t = libc::timespec {
+    let t = Timespec {
         tv_sec: secs,
         tv_nsec: 0,
     };
-    let times = [t, t];
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
     };
-    assert_eq!(rc, 0, "utimensat {}", path.display());
+    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .unwrap_or_else(|e| panic!("utimensat {}: {e}", path.display()));
 }
 
 /// A tree with one of everything, made in the given order.
@@ -118,13 +114,12 @@ fn make_tree(root: &Path, reverse: bool) {
     fs::set_permissions(root.join("a/two"), fs::Permissions::from_mode(0o4750)).unwrap();
     std::os::unix::fs::chown(root.join("a/b/one"), Some(123), Some(456)).unwrap();
     xattr::set(root.join("a/b/one"), "user.berth", b"kept").unwrap();
-    let fifo = std::ffi::CString::new(root.join("z/fifo").display().to_string()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-    let dev = std::ffi::CString::new(root.join("z/null").display().to_string()).unwrap();
-    assert_eq!(
-        unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
-        0
-    );
+    let node = |name: &str, kind: FileType, mode: u32, dev| {
+        let path = root.join(name);
+        mknodat(CWD, &path, kind, Mode::from_raw_mode(mode), dev).unwrap();
+    };
+    node("z/fifo", FileType::Fifo, 0o600, 0);
+    node("z/null", FileType::CharacterDevice, 0o666, makedev(1, 3));
     for p in [
         "a/b/one", "a/two", "z/three", "a-b", "a.txt", "z", "a/b", "a", "z/null", "z/fifo",
     ] {

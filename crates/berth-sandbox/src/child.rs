@@ -1,27 +1,35 @@
 //! The code that runs after `fork`: only system calls on data prepared in [`Plan`], no
-//! allocation, so that it is safe in a multi-threaded builder.
+//! allocation, so that it is safe in a multi-threaded builder. Every path reaches the
+//! kernel as a prepared `&CStr`, which rustix passes on without copying.
 //!
 //! Two processes: the first unshares the namespaces and forks again (a new PID namespace
 //! applies to children only), then waits and exits with the command's status; the second
 //! is PID 1 of the new namespace, sets up the root and becomes the command.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 
-use caps::CapSet;
-use nix::errno::Errno;
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::unshare;
-use nix::sys::prctl;
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
-use nix::sys::stat::{Mode, SFlag, mknod, stat, umask};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{
-    ForkResult, Gid, Pid, Uid, chdir, fork, getppid, mkdir, pivot_root, setgid, setgroups,
-    sethostname, setuid, symlinkat,
+use rustix::fs::{CWD, FileType, Mode, mkdir, mknodat, stat, symlink};
+use rustix::io::Errno;
+use rustix::mount::{
+    MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_bind_recursive, mount_change,
+    mount_remount, unmount,
+};
+use rustix::process::{
+    Pid, Signal, WaitOptions, chdir, getppid, pivot_root, set_parent_process_death_signal, umask,
+    waitpid,
+};
+use rustix::system::sethostname;
+use rustix::thread::{
+    CapabilitySet, CapabilitySets, clear_ambient_capability_set,
+    remove_capability_from_bounding_set, set_capabilities, set_thread_gid, set_thread_groups,
+    set_thread_uid, unshare_unsafe,
 };
 
+use crate::libc_calls::{self, Forked};
+use crate::loopback;
 use crate::plan::{MountStep, Plan, StepKind};
+use crate::report::{self, EVERY_CANDIDATE, Failure, Step};
 use crate::rootpath::Kind;
 
 /// File descriptors the children use; all opened close-on-exec by the parent.
@@ -31,139 +39,90 @@ pub(crate) struct ChildFds<'a> {
     pub report: BorrowedFd<'a>,
 }
 
-/// Where setup failed; sent to the parent with the index of the item and the errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Step {
-    ParentGone = 1,
-    Unshare,
-    Fork,
-    Stdio,
-    Private,
-    BindRoot,
-    Proc,
-    ProcProtect,
-    Sys,
-    Dev,
-    DevNode,
-    DevPts,
-    DevShm,
-    DevLink,
-    EtcBind,
-    Mount,
-    Loopback,
-    Hostname,
-    Pivot,
-    Cwd,
-    Capabilities,
-    Groups,
-    Gid,
-    Uid,
-    Signals,
-    Exec,
-}
-
-impl Step {
-    const ALL: [Step; 26] = [
-        Step::ParentGone,
-        Step::Unshare,
-        Step::Fork,
-        Step::Stdio,
-        Step::Private,
-        Step::BindRoot,
-        Step::Proc,
-        Step::ProcProtect,
-        Step::Sys,
-        Step::Dev,
-        Step::DevNode,
-        Step::DevPts,
-        Step::DevShm,
-        Step::DevLink,
-        Step::EtcBind,
-        Step::Mount,
-        Step::Loopback,
-        Step::Hostname,
-        Step::Pivot,
-        Step::Cwd,
-        Step::Capabilities,
-        Step::Groups,
-        Step::Gid,
-        Step::Uid,
-        Step::Signals,
-        Step::Exec,
-    ];
-
-    pub(crate) fn from_u32(n: u32) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| *s as u32 == n)
-    }
-}
-
-/// A setup failure as the parent reads it.
-pub(crate) const REPORT_LEN: usize = 12;
-
 /// The first forked process. Never returns.
 pub(crate) fn intermediate(plan: &Plan, fds: &ChildFds, parent: Pid) -> ! {
-    let fail = |step, item, errno| report(fds.report, step, item, errno);
-    if let Err(e) = prctl::set_pdeathsig(Signal::SIGKILL) {
-        fail(Step::ParentGone, 0, e);
+    let fail = |step, errno| {
+        report::send(
+            fds.report,
+            Failure {
+                step,
+                item: 0,
+                errno,
+            },
+        )
+    };
+    if let Err(e) = set_parent_process_death_signal(Some(Signal::KILL)) {
+        fail(Step::ParentGone, e);
     }
-    if getppid() != parent {
-        fail(Step::ParentGone, 0, Errno::ESRCH);
+    // The builder may have died before the death signal was armed; this process then
+    // already belongs to another parent and nobody would kill it.
+    if getppid() != Some(parent) {
+        fail(Step::ParentGone, Errno::SRCH);
     }
-    if let Err(e) = unshare(plan.namespaces) {
-        fail(Step::Unshare, 0, e);
+    // SAFETY: `unshare` of namespaces is unsafe for what it does to other threads' view of
+    // shared state; this process has a single thread, fresh from `fork`.
+    if let Err(e) = unsafe { unshare_unsafe(plan.namespaces) } {
+        fail(Step::Unshare, e);
     }
     // SAFETY: the child only makes system calls on prepared data (see `container`).
-    match unsafe { fork() } {
-        Err(e) => fail(Step::Fork, 0, e),
-        Ok(ForkResult::Child) => container(plan, fds),
-        Ok(ForkResult::Parent { child }) => {
+    match unsafe { libc_calls::fork() } {
+        Err(e) => fail(Step::Fork, e),
+        Ok(Forked::Child) => container(plan, fds),
+        Ok(Forked::Parent(child)) => {
             // Hold nothing open: another run's pipe inherited by this fork would otherwise
             // stay open as long as this command runs.
-            close_from(0, 0);
-            loop {
-                match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, code)) => exit(code),
-                    Ok(WaitStatus::Signaled(_, sig, _)) => exit(128 + sig as i32),
-                    Ok(_) | Err(Errno::EINTR) => continue,
-                    Err(_) => exit(255),
+            libc_calls::close_all_descriptors();
+            libc_calls::exit(wait(child).unwrap_or(255))
+        }
+    }
+}
+
+/// Waits for `pid` to end: its exit status, or 128 + the number of the signal that killed
+/// it, as a shell reports it. Allocates nothing, for use on both sides of `fork`.
+pub(crate) fn wait(pid: Pid) -> Result<i32, Errno> {
+    loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => {
+                if let Some(code) = status.exit_status() {
+                    return Ok(code);
                 }
+                if let Some(signal) = status.terminating_signal() {
+                    return Ok(128 + signal);
+                }
+                // Stopped under a tracer: not over yet.
             }
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
         }
     }
 }
 
 /// PID 1 of the new namespaces: builds the container's view, then becomes the command.
 fn container(plan: &Plan, fds: &ChildFds) -> ! {
-    let fail = |step, item, errno| report(fds.report, step, item, errno);
-    let check = |r: nix::Result<()>, step, item| {
+    let fail = |step, item, errno| report::send(fds.report, Failure { step, item, errno });
+    let check = |r: Result<(), Errno>, step, item| {
         if let Err(e) = r {
             fail(step, item, e);
         }
     };
-    check(prctl::set_pdeathsig(Signal::SIGKILL), Step::ParentGone, 0);
+    check(
+        set_parent_process_death_signal(Some(Signal::KILL)),
+        Step::ParentGone,
+        0,
+    );
     umask(Mode::empty());
     check(stdio(fds), Step::Stdio, 0);
 
-    check(
-        mount(
-            None::<&CStr>,
-            c"/",
-            None::<&CStr>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&CStr>,
-        ),
-        Step::Private,
-        0,
-    );
+    let private = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
+    check(mount_change(c"/", private), Step::Private, 0);
     check(bind(&plan.rootfs, &plan.rootfs), Step::BindRoot, 0);
     check(
         mount(
-            Some(c"proc"),
+            c"proc",
             plan.proc_dir.as_c_str(),
-            Some(c"proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&CStr>,
+            c"proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
         ),
         Step::Proc,
         0,
@@ -179,15 +138,9 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     }
     if let Some(sys) = &plan.sys_dir {
         let flags =
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         check(
-            mount(
-                Some(c"sysfs"),
-                sys.as_c_str(),
-                Some(c"sysfs"),
-                flags,
-                None::<&CStr>,
-            ),
+            mount(c"sysfs", sys.as_c_str(), c"sysfs", flags, None),
             Step::Sys,
             0,
         );
@@ -203,125 +156,102 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
         check(extra_mount(step), Step::Mount, i as u32);
     }
     if plan.net_none {
-        check(loopback_up(), Step::Loopback, 0);
+        check(loopback::up(), Step::Loopback, 0);
     }
-    check(sethostname(&plan.hostname), Step::Hostname, 0);
+    check(sethostname(plan.hostname.as_bytes()), Step::Hostname, 0);
 
     // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
     // the new root, with no directory needed inside it.
     check(chdir(plan.rootfs.as_c_str()), Step::Pivot, 0);
     check(pivot_root(c".", c"."), Step::Pivot, 1);
-    check(umount2(c".", MntFlags::MNT_DETACH), Step::Pivot, 2);
+    check(unmount(c".", UnmountFlags::DETACH), Step::Pivot, 2);
     check(chdir(c"/"), Step::Pivot, 3);
     check(chdir(plan.cwd.as_c_str()), Step::Cwd, 0);
 
-    for cap in &plan.bounding_drop {
-        if caps::drop(None, CapSet::Bounding, *cap).is_err() {
-            fail(Step::Capabilities, 0, Errno::last());
-        }
-    }
-    check(setgroups(&plan.groups), Step::Groups, 0);
-    check(setgid(Gid::from_raw(plan.gid)), Step::Gid, 0);
-    check(setuid(Uid::from_raw(plan.uid)), Step::Uid, 0);
-    let keep = if plan.uid == 0 {
-        &plan.caps
+    check(drop_bounding(plan.bounding_drop), Step::Capabilities, 0);
+    // rustix sets the calling thread's ids, which are the process's here: a process fresh
+    // from `fork` has a single thread.
+    check(set_thread_groups(&plan.groups), Step::Groups, 0);
+    check(set_thread_gid(plan.gid), Step::Gid, 0);
+    check(set_thread_uid(plan.uid), Step::Uid, 0);
+    // Root keeps Docker's set; anyone else has none (changing the uid away from 0 has
+    // already emptied permitted and effective). One `capset` sets all three at once.
+    let keep = if plan.uid.is_root() {
+        plan.caps
     } else {
-        &plan.no_caps
+        CapabilitySet::empty()
     };
-    // Effective before permitted: effective must stay a subset of permitted.
-    let sets = [
-        (CapSet::Inheritable, &plan.no_caps),
-        (CapSet::Effective, keep),
-        (CapSet::Permitted, keep),
-    ];
-    for (set, value) in sets {
-        if caps::set(None, set, value).is_err() {
-            fail(Step::Capabilities, 1, Errno::last());
-        }
-    }
-    if caps::clear(None, CapSet::Ambient).is_err() {
-        fail(Step::Capabilities, 2, Errno::last());
-    }
+    let sets = CapabilitySets {
+        effective: keep,
+        permitted: keep,
+        inheritable: CapabilitySet::empty(),
+    };
+    check(set_capabilities(None, sets), Step::Capabilities, 1);
+    check(clear_ambient_capability_set(), Step::Capabilities, 2);
 
-    umask(Mode::from_bits_truncate(0o022));
-    check(default_signals(), Step::Signals, 0);
-    close_from(3, libc::CLOSE_RANGE_CLOEXEC);
+    umask(Mode::from_raw_mode(0o022));
+    check(libc_calls::default_signals(), Step::Signals, 0);
+    libc_calls::close_on_exec_above_stdio();
     exec(plan, fds)
 }
 
-fn stdio(fds: &ChildFds) -> nix::Result<()> {
-    nix::unistd::dup2_stdin(fds.stdin)?;
-    nix::unistd::dup2_stdout(fds.output)?;
-    nix::unistd::dup2_stderr(fds.output)
+fn stdio(fds: &ChildFds) -> Result<(), Errno> {
+    rustix::stdio::dup2_stdin(fds.stdin)?;
+    rustix::stdio::dup2_stdout(fds.output)?;
+    rustix::stdio::dup2_stderr(fds.output)
 }
 
-fn bind(source: &CStr, target: &CStr) -> nix::Result<()> {
-    mount(
-        Some(source),
-        target,
-        None::<&CStr>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&CStr>,
-    )
+fn bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
+    mount_bind_recursive(source, target)
 }
 
-fn readonly_bind(source: &CStr, target: &CStr) -> nix::Result<()> {
+fn readonly_bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
     bind(source, target)?;
-    mount(
-        None::<&CStr>,
-        target,
-        None::<&CStr>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-        None::<&CStr>,
-    )
+    mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
 }
 
 /// Hides a host information file or directory, if the kernel has it.
-fn mask(plan: &Plan, path: &CStr) -> nix::Result<()> {
+fn mask(plan: &Plan, path: &CStr) -> Result<(), Errno> {
     match stat(path) {
-        Err(Errno::ENOENT) => Ok(()),
+        Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(e),
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => mount(
-            Some(c"tmpfs"),
-            path,
-            Some(c"tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&CStr>,
-        ),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            mount(c"tmpfs", path, c"tmpfs", MountFlags::RDONLY, None)
+        }
         Ok(_) => bind(plan.host_dev_null.as_c_str(), path),
     }
 }
 
 /// A tmpfs /dev with the usual character devices, a private devpts and a /dev/shm.
-fn dev(plan: &Plan, check: &dyn Fn(nix::Result<()>, Step, u32)) {
+fn dev(plan: &Plan, check: &dyn Fn(Result<(), Errno>, Step, u32)) {
     check(
         mount(
-            Some(c"tmpfs"),
+            c"tmpfs",
             plan.dev_dir.as_c_str(),
-            Some(c"tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-            Some(c"mode=755,size=65536k"),
+            c"tmpfs",
+            MountFlags::NOSUID | MountFlags::STRICTATIME,
+            c"mode=755,size=65536k",
         ),
         Step::Dev,
         0,
     );
-    let rw = Mode::from_bits_truncate(0o666);
+    let rw = Mode::from_raw_mode(0o666);
     for (i, (path, dev)) in plan.dev_nodes.iter().enumerate() {
         check(
-            mknod(path.as_c_str(), SFlag::S_IFCHR, rw, *dev),
+            mknodat(CWD, path.as_c_str(), FileType::CharacterDevice, rw, *dev),
             Step::DevNode,
             i as u32,
         );
     }
-    let dir = Mode::from_bits_truncate(0o755);
+    let dir = Mode::from_raw_mode(0o755);
     check(mkdir(plan.dev_pts.as_c_str(), dir), Step::DevPts, 0);
     check(
         mount(
-            Some(c"devpts"),
+            c"devpts",
             plan.dev_pts.as_c_str(),
-            Some(c"devpts"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some(c"newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            c"devpts",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+            c"newinstance,ptmxmode=0666,mode=0620,gid=5",
         ),
         Step::DevPts,
         1,
@@ -329,37 +259,38 @@ fn dev(plan: &Plan, check: &dyn Fn(nix::Result<()>, Step, u32)) {
     check(mkdir(plan.dev_shm.as_c_str(), dir), Step::DevShm, 0);
     check(
         mount(
-            Some(c"shm"),
+            c"shm",
             plan.dev_shm.as_c_str(),
-            Some(c"tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some(c"mode=1777,size=65536k"),
+            c"tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            c"mode=1777,size=65536k",
         ),
         Step::DevShm,
         1,
     );
     for (i, (target, link)) in plan.dev_links.iter().enumerate() {
         check(
-            symlinkat(target.as_c_str(), nix::fcntl::AT_FDCWD, link.as_c_str()),
+            symlink(target.as_c_str(), link.as_c_str()),
             Step::DevLink,
             i as u32,
         );
     }
 }
 
-fn extra_mount(step: &MountStep) -> nix::Result<()> {
+fn extra_mount(step: &MountStep) -> Result<(), Errno> {
     for (path, kind) in &step.create {
         let made = match kind {
-            Kind::Dir => mkdir(path.as_c_str(), Mode::from_bits_truncate(0o755)),
-            Kind::File => mknod(
+            Kind::Dir => mkdir(path.as_c_str(), Mode::from_raw_mode(0o755)),
+            Kind::File => mknodat(
+                CWD,
                 path.as_c_str(),
-                SFlag::S_IFREG,
-                Mode::from_bits_truncate(0o644),
+                FileType::RegularFile,
+                Mode::from_raw_mode(0o644),
                 0,
             ),
         };
         match made {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
     }
@@ -372,90 +303,48 @@ fn extra_mount(step: &MountStep) -> nix::Result<()> {
             }
         }
         StepKind::Tmpfs { options } => mount(
-            Some(c"tmpfs"),
+            c"tmpfs",
             step.target.as_c_str(),
-            Some(c"tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some(options.as_c_str()),
+            c"tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            options.as_c_str(),
         ),
     }
 }
 
-/// Sets IFF_UP on `lo` of the fresh network namespace.
-fn loopback_up() -> nix::Result<()> {
-    // SAFETY: plain system calls on a local socket and a zeroed, NUL-terminated ifreq.
-    unsafe {
-        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if sock < 0 {
-            return Err(Errno::last());
-        }
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        let mut result = Errno::result(libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req));
-        if result.is_ok() {
-            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            result = Errno::result(libc::ioctl(sock, libc::SIOCSIFFLAGS, &req));
-        }
-        libc::close(sock);
-        result.map(drop)
+/// Removes each capability of `drop` from the bounding set, one `prctl` per capability.
+fn drop_bounding(drop: CapabilitySet) -> Result<(), Errno> {
+    let singles = (0..u64::BITS).map(|bit| CapabilitySet::from_bits_retain(1 << bit));
+    for cap in singles.filter(|cap| drop.contains(*cap)) {
+        remove_capability_from_bounding_set(cap)?;
     }
-}
-
-/// Signal dispositions and mask as a fresh process has them (the builder ignores SIGPIPE).
-fn default_signals() -> nix::Result<()> {
-    // SAFETY: restoring the default disposition installs no handler.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+    Ok(())
 }
 
 /// Tries each candidate as `execvp` does; reports the most telling failure.
 fn exec(plan: &Plan, fds: &ChildFds) -> ! {
     let mut denied = false;
     for (i, candidate) in plan.candidates.iter().enumerate() {
-        // SAFETY: NUL-terminated arrays of pointers into the plan's live C strings.
-        unsafe {
-            libc::execve(
-                candidate.as_ptr(),
-                plan.argv_ptrs.as_ptr(),
-                plan.env_ptrs.as_ptr(),
-            )
-        };
-        match Errno::last() {
-            Errno::ENOENT | Errno::ENOTDIR => {}
-            Errno::EACCES => denied = true,
-            e => report(fds.report, Step::Exec, i as u32, e),
+        match libc_calls::execve(candidate, &plan.argv, &plan.env) {
+            Errno::NOENT | Errno::NOTDIR => {}
+            Errno::ACCESS => denied = true,
+            errno => report::send(
+                fds.report,
+                Failure {
+                    step: Step::Exec,
+                    item: i as u32,
+                    errno,
+                },
+            ),
         }
     }
-    let errno = if denied { Errno::EACCES } else { Errno::ENOENT };
-    report(fds.report, Step::Exec, u32::MAX, errno)
-}
-
-/// Sends the failure to the parent and exits.
-fn report(fd: BorrowedFd, step: Step, item: u32, errno: Errno) -> ! {
-    let mut record = [0u8; REPORT_LEN];
-    record[..4].copy_from_slice(&(step as u32).to_ne_bytes());
-    record[4..8].copy_from_slice(&item.to_ne_bytes());
-    record[8..].copy_from_slice(&(errno as i32).to_ne_bytes());
-    // SAFETY: writes a stack buffer to a descriptor we own.
-    unsafe { libc::write(fd.as_fd().as_raw_fd(), record.as_ptr().cast(), record.len()) };
-    exit(127)
-}
-
-fn close_from(first: RawFd, flags: libc::c_uint) {
-    // SAFETY: close_range on our own descriptor table.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
-            flags,
-        )
-    };
-}
-
-fn exit(code: i32) -> ! {
-    // SAFETY: _exit skips atexit handlers and destructors that belong to the parent.
-    unsafe { libc::_exit(code) }
+    let errno = if denied { Errno::ACCESS } else { Errno::NOENT };
+    report::send(
+        fds.report,
+        Failure {
+            step: Step::Exec,
+            item: EVERY_CANDIDATE,
+            errno,
+        },
+    )
 }

@@ -11,8 +11,11 @@
 
 mod child;
 mod error;
+mod libc_calls;
+mod loopback;
 mod output;
 mod plan;
+mod report;
 mod rootpath;
 mod run;
 mod spec;

@@ -2,38 +2,36 @@
 //! multi-threaded builder only async-signal-safe work is allowed, so no allocation, no
 //! path building, no look-ups happen there.
 
-use std::collections::HashSet;
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use caps::{CapSet, Capability, CapsHashSet};
-use nix::sched::CloneFlags;
-use nix::unistd::Gid;
+use rustix::fs::Dev;
+use rustix::process::{Gid, Uid};
+use rustix::thread::{CapabilitySet, UnshareFlags, capability_is_in_bounding_set};
 
 use crate::error::SandboxError;
+use crate::libc_calls::CStrArray;
 use crate::rootpath::{self, Kind, Resolved, Stubs};
 use crate::spec::{DEFAULT_PATH, MountKind, NetworkMode, RunSpec};
 
 /// Docker's default capabilities for a root process.
-const DEFAULT_CAPS: [Capability; 14] = [
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FSETID,
-    Capability::CAP_FOWNER,
-    Capability::CAP_MKNOD,
-    Capability::CAP_NET_RAW,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETUID,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SYS_CHROOT,
-    Capability::CAP_KILL,
-    Capability::CAP_AUDIT_WRITE,
-];
+const DEFAULT_CAPS: CapabilitySet = CapabilitySet::CHOWN
+    .union(CapabilitySet::DAC_OVERRIDE)
+    .union(CapabilitySet::FSETID)
+    .union(CapabilitySet::FOWNER)
+    .union(CapabilitySet::MKNOD)
+    .union(CapabilitySet::NET_RAW)
+    .union(CapabilitySet::SETGID)
+    .union(CapabilitySet::SETUID)
+    .union(CapabilitySet::SETFCAP)
+    .union(CapabilitySet::SETPCAP)
+    .union(CapabilitySet::NET_BIND_SERVICE)
+    .union(CapabilitySet::SYS_CHROOT)
+    .union(CapabilitySet::KILL)
+    .union(CapabilitySet::AUDIT_WRITE);
 
 /// Kernel knobs under /proc made read-only, as Docker does.
 const PROC_READONLY: [&str; 5] = ["bus", "fs", "irq", "sys", "sysrq-trigger"];
@@ -73,7 +71,7 @@ pub(crate) const ETC_FILES: [&str; 2] = ["/etc/hosts", "/etc/resolv.conf"];
 /// The prepared run.
 pub(crate) struct Plan {
     pub rootfs: CString,
-    pub namespaces: CloneFlags,
+    pub namespaces: UnshareFlags,
     pub net_none: bool,
     pub proc_dir: CString,
     pub proc_readonly: Vec<CString>,
@@ -81,7 +79,7 @@ pub(crate) struct Plan {
     pub sys_dir: Option<CString>,
     pub sys_masked: Vec<CString>,
     pub dev_dir: CString,
-    pub dev_nodes: Vec<(CString, u64)>,
+    pub dev_nodes: Vec<(CString, Dev)>,
     pub dev_pts: CString,
     pub dev_shm: CString,
     pub dev_links: Vec<(CString, CString)>,
@@ -89,23 +87,17 @@ pub(crate) struct Plan {
     /// Generated file (outside the root) and its mount point, for each of [`ETC_FILES`].
     pub etc_binds: Vec<(CString, CString)>,
     pub mounts: Vec<MountStep>,
-    pub hostname: OsString,
+    pub hostname: String,
     pub cwd: CString,
-    pub uid: u32,
-    pub gid: u32,
+    pub uid: Uid,
+    pub gid: Gid,
     pub groups: Vec<Gid>,
-    pub bounding_drop: Vec<Capability>,
-    pub caps: CapsHashSet,
-    pub no_caps: CapsHashSet,
-    /// Own the bytes `argv_ptrs` and `env_ptrs` point to.
-    #[allow(dead_code)]
-    pub argv: Vec<CString>,
-    #[allow(dead_code)]
-    pub env: Vec<CString>,
-    /// NUL-terminated pointers into `argv` and `env` (whose bytes live on the heap, so
-    /// moving the plan does not move them), built here because `execve` needs them.
-    pub argv_ptrs: Vec<*const libc::c_char>,
-    pub env_ptrs: Vec<*const libc::c_char>,
+    /// Supported capabilities outside Docker's set, dropped from the bounding set.
+    pub bounding_drop: CapabilitySet,
+    /// What a root command keeps: Docker's set, as far as the builder has it.
+    pub caps: CapabilitySet,
+    pub argv: CStrArray,
+    pub env: CStrArray,
     /// Paths `execve` tries in turn (the PATH search, done inside the new root).
     pub candidates: Vec<CString>,
     /// The PATH searched, for the error message.
@@ -260,12 +252,12 @@ impl Plan {
                 reason: "a host name is at most 64 bytes without NUL",
             });
         }
-        let mut namespaces = CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWIPC
-            | CloneFlags::CLONE_NEWUTS;
+        let mut namespaces = UnshareFlags::NEWNS
+            | UnshareFlags::NEWPID
+            | UnshareFlags::NEWIPC
+            | UnshareFlags::NEWUTS;
         if spec.network == NetworkMode::None {
-            namespaces |= CloneFlags::CLONE_NEWNET;
+            namespaces |= UnshareFlags::NEWNET;
         }
         let under = |base: &Path, names: &[&str]| -> Result<Vec<CString>, SandboxError> {
             names
@@ -278,8 +270,6 @@ impl Plan {
             .iter()
             .map(|(k, v)| cstring("environment variable", format!("{k}={v}").as_bytes()))
             .collect::<Result<_, _>>()?;
-        let argv_ptrs = pointers(&argv);
-        let env_ptrs = pointers(&env);
         Ok(Plan {
             rootfs: path_cstring("root file system", root)?,
             namespaces,
@@ -300,7 +290,7 @@ impl Plan {
                 .map(|(name, major, minor)| {
                     Ok((
                         path_cstring("/dev", &dev_host.join(name))?,
-                        nix::sys::stat::makedev((*major).into(), (*minor).into()),
+                        rustix::fs::makedev(*major, *minor),
                     ))
                 })
                 .collect::<Result<_, SandboxError>>()?,
@@ -319,23 +309,20 @@ impl Plan {
             host_dev_null: cstring("path", b"/dev/null")?,
             etc_binds,
             mounts,
-            hostname: OsString::from(hostname),
+            hostname: hostname.to_string(),
             cwd: cstring("working directory", spec.cwd.as_bytes())?,
-            uid: spec.user.uid,
-            gid: spec.user.gid,
+            uid: Uid::from_raw(id("user id", spec.user.uid)?),
+            gid: Gid::from_raw(id("group id", spec.user.gid)?),
             groups: spec
                 .user
                 .additional_gids
                 .iter()
-                .map(|g| Gid::from_raw(*g))
-                .collect(),
+                .map(|g| Ok(Gid::from_raw(id("supplementary group id", *g)?)))
+                .collect::<Result<_, SandboxError>>()?,
             bounding_drop,
             caps,
-            no_caps: CapsHashSet::new(),
-            argv,
-            env,
-            argv_ptrs,
-            env_ptrs,
+            argv: CStrArray::new(argv),
+            env: CStrArray::new(env),
             candidates,
             search_path,
         })
@@ -432,25 +419,38 @@ fn etc_files(
 }
 
 /// The bounding-set capabilities to drop, and the set a root command keeps.
-fn capabilities() -> Result<(Vec<Capability>, CapsHashSet), SandboxError> {
-    let keep: HashSet<Capability> = DEFAULT_CAPS.into_iter().collect();
-    let drop = caps::runtime::thread_all_supported()
-        .into_iter()
-        .filter(|c| !keep.contains(c))
-        .collect();
-    let permitted = caps::read(None, CapSet::Permitted).map_err(|e| SandboxError::Spawn {
-        step: "read capabilities",
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok((drop, keep.intersection(&permitted).copied().collect()))
+fn capabilities() -> Result<(CapabilitySet, CapabilitySet), SandboxError> {
+    let permitted = rustix::thread::capabilities(None)
+        .map_err(|e| SandboxError::Spawn {
+            step: "read capabilities",
+            source: e.into(),
+        })?
+        .permitted;
+    Ok((
+        supported_capabilities() - DEFAULT_CAPS,
+        DEFAULT_CAPS & permitted,
+    ))
 }
 
-fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
+/// Every capability the running kernel knows, including any newer than this build: the
+/// kernel answers EINVAL when asked about the bounding set for a number past its last.
+fn supported_capabilities() -> CapabilitySet {
+    (0..u64::BITS)
+        .map(|bit| CapabilitySet::from_bits_retain(1 << bit))
+        .filter(|cap| capability_is_in_bounding_set(*cap).is_ok())
         .collect()
+}
+
+/// `id` if the kernel can take it: (uid_t)-1 means "leave unchanged" to the set*id calls.
+fn id(what: &'static str, id: u32) -> Result<u32, SandboxError> {
+    match id {
+        u32::MAX => Err(SandboxError::InvalidSpec {
+            what,
+            value: id.to_string(),
+            reason: "4294967295 is no id: it means \"unchanged\" to the kernel",
+        }),
+        id => Ok(id),
+    }
 }
 
 fn cstring(what: &'static str, bytes: &[u8]) -> Result<CString, SandboxError> {
@@ -486,6 +486,21 @@ mod tests {
             ]
         );
         assert!(environment(&[("A=B".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn supported_capabilities_are_the_kernels() {
+        let last: u32 = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let supported = supported_capabilities();
+        assert_eq!(supported.bits(), u64::MAX >> (63 - last));
+        let (drop, keep) = capabilities().unwrap();
+        assert!(drop.intersection(DEFAULT_CAPS).is_empty());
+        assert_eq!(drop | DEFAULT_CAPS, supported);
+        assert!(DEFAULT_CAPS.contains(keep));
     }
 
     #[test]

@@ -4,16 +4,16 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, getpid, pipe2};
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::process::{Pid, Signal, getpid, kill_process};
 
-use crate::child::{self, ChildFds, REPORT_LEN, Step};
+use crate::child::{self, ChildFds};
 use crate::error::SandboxError;
+use crate::libc_calls::{self, Forked};
 use crate::output::Tail;
 use crate::plan::{DEV_NODES, ETC_FILES, Plan};
+use crate::report::{self, EVERY_CANDIDATE, Failure, Step};
 use crate::rootpath::Stubs;
 use crate::spec::{RunResult, RunSpec};
 
@@ -69,8 +69,9 @@ fn execute(
             source: e.into(),
         }
     };
-    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(spawn("create the output pipe"))?;
-    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(spawn("create the report pipe"))?;
+    let pipe = || pipe_with(PipeFlags::CLOEXEC);
+    let (out_r, out_w) = pipe().map_err(spawn("create the output pipe"))?;
+    let (report_r, report_w) = pipe().map_err(spawn("create the report pipe"))?;
     let stdin = File::open("/dev/null").map_err(|e| SandboxError::Spawn {
         step: "open /dev/null",
         source: e,
@@ -78,8 +79,8 @@ fn execute(
     let parent = getpid();
     // SAFETY: the child runs only `child::intermediate`, which makes system calls on the
     // prepared plan and never returns.
-    let pid = match unsafe { fork() }.map_err(spawn("fork"))? {
-        ForkResult::Child => {
+    let pid = match unsafe { libc_calls::fork() }.map_err(spawn("fork"))? {
+        Forked::Child => {
             let fds = ChildFds {
                 stdin: stdin.as_fd(),
                 output: out_w.as_fd(),
@@ -87,7 +88,7 @@ fn execute(
             };
             child::intermediate(plan, &fds, parent)
         }
-        ForkResult::Parent { child } => child,
+        Forked::Parent(child) => child,
     };
     let mut reaper = Reaper(Some(pid));
     drop((out_w, report_w, stdin));
@@ -98,22 +99,11 @@ fn execute(
         output(bytes)
     });
     let status = reaper.wait();
-    let report = read_report(report_r);
-    if let Some((step, item, errno)) = report {
-        return Err(explain(spec, plan, step, item, errno));
+    if let Some(failure) = report::receive(report_r) {
+        return Err(explain(spec, plan, failure));
     }
     streamed.map_err(|source| SandboxError::Output { source })?;
-    let exit_code = match status {
-        Ok(WaitStatus::Exited(_, code)) => code,
-        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-        Ok(other) => {
-            return Err(SandboxError::Spawn {
-                step: "wait for the command",
-                source: io::Error::other(format!("unexpected status {other:?}")),
-            });
-        }
-        Err(e) => return Err(spawn("wait for the command")(e)),
-    };
+    let exit_code = status.map_err(spawn("wait for the command"))?;
     Ok(RunResult {
         exit_code,
         tail: tail.finish(),
@@ -139,47 +129,28 @@ fn stream(pipe: OwnedFd, mut sink: impl FnMut(&[u8])) -> io::Result<()> {
 struct Reaper(Option<Pid>);
 
 impl Reaper {
-    fn wait(&mut self) -> nix::Result<WaitStatus> {
-        let pid = self.0.ok_or(Errno::ECHILD)?;
-        loop {
-            match waitpid(pid, None) {
-                Err(Errno::EINTR) | Ok(WaitStatus::Stopped(..) | WaitStatus::Continued(..)) => {}
-                done => {
-                    self.0 = None;
-                    return done;
-                }
-            }
-        }
+    /// The command's exit code (see [`child::wait`]).
+    fn wait(&mut self) -> Result<i32, Errno> {
+        let pid = self.0.take().ok_or(Errno::CHILD)?;
+        child::wait(pid)
     }
 }
 
 impl Drop for Reaper {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
+            let _ = kill_process(pid, Signal::KILL);
+            let _ = child::wait(pid);
         }
     }
 }
 
-/// The children's setup failure, if one was reported.
-fn read_report(pipe: OwnedFd) -> Option<(Step, u32, Errno)> {
-    let mut record = [0u8; REPORT_LEN];
-    let mut pipe = File::from(pipe);
-    pipe.read_exact(&mut record).ok()?;
-    let word = |i: usize| [record[i], record[i + 1], record[i + 2], record[i + 3]];
-    let step = Step::from_u32(u32::from_ne_bytes(word(0)))?;
-    let item = u32::from_ne_bytes(word(4));
-    let errno = Errno::from_raw(i32::from_ne_bytes(word(8)));
-    Some((step, item, errno))
-}
-
 /// Turns a reported failure into an error naming what was being set up.
-fn explain(spec: &RunSpec, plan: &Plan, step: Step, item: u32, errno: Errno) -> SandboxError {
+fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
+    let Failure { step, item, errno } = failure;
     let program = spec.argv.first().cloned().unwrap_or_default();
-    let item = item as usize;
     let text = match step {
-        Step::Exec if item == u32::MAX as usize && errno == Errno::ENOENT => {
+        Step::Exec if item == EVERY_CANDIDATE && errno == Errno::NOENT => {
             return if program.contains('/') {
                 SandboxError::Exec {
                     program,
@@ -195,7 +166,7 @@ fn explain(spec: &RunSpec, plan: &Plan, step: Step, item: u32, errno: Errno) -> 
         Step::Exec => {
             let program = plan
                 .candidates
-                .get(item)
+                .get(item as usize)
                 .map(|c| c.to_string_lossy().into_owned())
                 .unwrap_or(program);
             return SandboxError::Exec {
@@ -215,15 +186,18 @@ fn explain(spec: &RunSpec, plan: &Plan, step: Step, item: u32, errno: Errno) -> 
         Step::ProcProtect => "protect /proc and /sys from writes".to_string(),
         Step::Sys => "mount /sys read-only".to_string(),
         Step::Dev => "mount a tmpfs on /dev".to_string(),
-        Step::DevNode => format!("create /dev/{}", DEV_NODES.get(item).map_or("?", |d| d.0)),
+        Step::DevNode => format!(
+            "create /dev/{}",
+            DEV_NODES.get(item as usize).map_or("?", |d| d.0)
+        ),
         Step::DevPts => "mount /dev/pts".to_string(),
         Step::DevShm => "mount /dev/shm".to_string(),
         Step::DevLink => "create the /dev symlinks".to_string(),
         Step::EtcBind => format!(
             "bind the generated {}",
-            ETC_FILES.get(item).unwrap_or(&"file")
+            ETC_FILES.get(item as usize).unwrap_or(&"file")
         ),
-        Step::Mount => match spec.mounts.get(item) {
+        Step::Mount => match spec.mounts.get(item as usize) {
             Some(m) => format!("mount {:?} at {:?}", m.kind, m.target),
             None => "mount an extra mount".to_string(),
         },

@@ -560,3 +560,92 @@ fn bad_specs_fail_before_running_and_leave_no_stubs() {
         assert!(!root.join(gone).exists(), "{gone} left in the rootfs");
     }
 }
+
+#[test]
+fn command_starts_with_default_signals_and_only_stdio_open() {
+    let (_d, root) = rootfs();
+    // Bit n-1 of a /proc status mask is signal n.
+    let sigpipe = 1u64 << (rustix::process::Signal::PIPE.as_raw() - 1);
+    let mask = |status: &str, name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    let own = fs::read_to_string("/proc/self/status").unwrap();
+    assert_ne!(
+        mask(&own, "SigIgn:") & sigpipe,
+        0,
+        "the harness ignores SIGPIPE"
+    );
+    let spec = RunSpec::new(
+        &root,
+        ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
+            .map(String::from)
+            .to_vec(),
+    );
+    let status = ok(&spec);
+    assert_eq!(mask(&status, "SigIgn:") & sigpipe, 0, "{status}");
+    assert_eq!(mask(&status, "SigBlk:"), 0, "{status}");
+
+    // A descriptor the builder leaked without close-on-exec must not reach the command.
+    let leaked = fs::File::open(root.join("etc/motd")).unwrap();
+    rustix::io::fcntl_setfd(&leaked, rustix::io::FdFlags::empty()).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+    let spec = sh(
+        &root,
+        &format!("for fd in 0 1 2 {fd}; do if [ -e /proc/$$/fd/$fd ]; then echo $fd; fi; done"),
+    );
+    assert_eq!(ok(&spec), "0\n1\n2\n");
+}
+
+#[test]
+fn a_file_without_execute_permission_is_reported_as_denied() {
+    let (_d, root) = rootfs();
+    fs::write(root.join("bin/script"), "#!/bin/sh\necho never\n").unwrap();
+    fs::set_permissions(root.join("bin/script"), fs::Permissions::from_mode(0o644)).unwrap();
+    let spec = RunSpec::new(&root, vec!["/bin/script".into()]);
+    let e = run(&spec, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&e, SandboxError::Exec { program, source }
+            if program == "/bin/script" && source.kind() == std::io::ErrorKind::PermissionDenied),
+        "{e}"
+    );
+    // In a PATH search, a denied candidate is the better error than a later missing one.
+    let mut spec = RunSpec::new(&root, vec!["script".into()]);
+    spec.env = vec![("PATH".into(), "/bin:/opt/bin".into())];
+    let e = run(&spec, &mut |_| {}).unwrap_err().to_string();
+    assert!(
+        e.contains("\"script\"") && e.contains("ermission denied"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_id_the_kernel_reads_as_unchanged_is_refused() {
+    let (_d, root) = rootfs();
+    for user in [
+        User {
+            uid: u32::MAX,
+            gid: 0,
+            additional_gids: vec![],
+        },
+        User {
+            uid: 1000,
+            gid: u32::MAX,
+            additional_gids: vec![],
+        },
+        User {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10, u32::MAX],
+        },
+    ] {
+        let mut spec = sh(&root, "echo never");
+        spec.user = user;
+        let e = run(&spec, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&e, SandboxError::InvalidSpec { value, .. } if value == "4294967295"),
+            "{e}"
+        );
+    }
+    assert!(!root.join("proc").exists(), "stubs left in the rootfs");
+}
