@@ -1,6 +1,6 @@
 //! How each instruction changes the image config, as BuildKit's Dockerfile frontend does it.
 
-use berth_dockerfile::build::Step;
+use berth_dockerfile::describe::Step;
 use berth_dockerfile::instructions::{CommandLine, HealthTest, Healthcheck, ShellOrExec};
 use berth_oci::config::Healthcheck as ConfigHealthcheck;
 use berth_oci::{ContainerConfig, History, ImageConfig};

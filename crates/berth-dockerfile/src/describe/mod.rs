@@ -192,15 +192,15 @@ pub struct AddStep {
 
 /// Why a build cannot be described: the Dockerfile line when there is one, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BuildError {
+pub enum DescribeError {
     #[error("line {line}: {message}")]
     Line { line: usize, message: String },
     #[error("{0}")]
     Options(String),
 }
 
-fn at(lines: Lines, message: impl Into<String>) -> BuildError {
-    BuildError::Line {
+fn at(lines: Lines, message: impl Into<String>) -> DescribeError {
+    DescribeError::Line {
         line: lines.start,
         message: message.into(),
     }
@@ -272,8 +272,8 @@ struct Outcome {
 }
 
 /// Resolves a parsed Dockerfile for one build.
-pub fn resolve(df: &ast::Dockerfile, opts: &BuildOptions) -> Result<BuildDescription, BuildError> {
-    let typed = instructions::parse_instructions(df).map_err(|e| BuildError::Line {
+pub fn resolve(df: &ast::Dockerfile, opts: &BuildOptions) -> Result<BuildDescription, DescribeError> {
+    let typed = instructions::parse_instructions(df).map_err(|e| DescribeError::Line {
         line: e.line,
         message: e.message,
     })?;
@@ -416,7 +416,7 @@ fn expand(
     vars: &Env,
     df: &ast::Dockerfile,
     lines: Lines,
-) -> Result<String, BuildError> {
+) -> Result<String, DescribeError> {
     Lexer::new(df.directives.escape)
         .word(word, vars)
         .map_err(|e| at(lines, e.message))
@@ -425,7 +425,7 @@ fn expand(
 type MetaArgs = Vec<Located<Vec<ArgDecl>>>;
 
 /// Global `ARG`s, then one group of instructions per `FROM`.
-fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawStage>), BuildError> {
+fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawStage>), DescribeError> {
     let mut meta = Vec::new();
     let mut stages: Vec<RawStage> = Vec::new();
     for ins in typed {
@@ -454,14 +454,14 @@ fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawSt
         }
     }
     if stages.is_empty() {
-        return Err(BuildError::Options(
+        return Err(DescribeError::Options(
             "the Dockerfile has no FROM: start a stage with FROM <image> (or FROM scratch)".into(),
         ));
     }
     Ok((meta, stages))
 }
 
-fn check_stage_names(stages: &[RawStage]) -> Result<(), BuildError> {
+fn check_stage_names(stages: &[RawStage]) -> Result<(), DescribeError> {
     let mut seen: BTreeMap<&str, Lines> = BTreeMap::new();
     for st in stages {
         if let Some(name) = &st.from.value.name {
@@ -480,7 +480,7 @@ fn check_stage_names(stages: &[RawStage]) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, BuildError> {
+fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, DescribeError> {
     let Some(target) = &opts.target else {
         return Ok(stages.len() - 1);
     };
@@ -493,7 +493,7 @@ fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, Build
                 .iter()
                 .filter_map(|s| s.from.value.name.as_deref())
                 .collect();
-            BuildError::Options(format!(
+            DescribeError::Options(format!(
                 "target stage {target:?} could not be found; the named stages are: {}",
                 if names.is_empty() {
                     "(none: name a stage with FROM image AS name)".to_string()
@@ -518,7 +518,7 @@ fn needed_stages(
     target: usize,
     stages: &[RawStage],
     bases: &[(Base, Option<Platform>)],
-) -> Result<Vec<usize>, BuildError> {
+) -> Result<Vec<usize>, DescribeError> {
     let mut needed = BTreeSet::new();
     let mut todo = vec![target];
     while let Some(i) = todo.pop() {
@@ -542,7 +542,7 @@ fn stage_refs(
     current: usize,
     stages: &[RawStage],
     ins: &Located<Instruction>,
-) -> Result<Vec<usize>, BuildError> {
+) -> Result<Vec<usize>, DescribeError> {
     let mut refs = Vec::new();
     match &ins.value {
         Instruction::Copy(c) => {
@@ -572,7 +572,7 @@ fn copy_source(
     stages: &[RawStage],
     from: &str,
     lines: Lines,
-) -> Result<FileSource, BuildError> {
+) -> Result<FileSource, DescribeError> {
     if from.contains('$') {
         return Err(at(
             lines,
@@ -608,7 +608,7 @@ fn mount_source(
     stages: &[RawStage],
     from: &str,
     lines: Lines,
-) -> Result<FileSource, BuildError> {
+) -> Result<FileSource, DescribeError> {
     if let Some(i) = earlier_stage(stages, current, from) {
         return Ok(FileSource::Stage(i));
     }
@@ -642,7 +642,7 @@ impl Context<'_> {
         index: usize,
         st: &RawStage,
         stages: &[RawStage],
-    ) -> Result<(Base, Option<Platform>), BuildError> {
+    ) -> Result<(Base, Option<Platform>), DescribeError> {
         let lines = st.from.lines;
         let from = &st.from.value;
         let image = expand(&from.image, self.global, self.df, lines)?;
@@ -689,7 +689,7 @@ impl Context<'_> {
         stages: &[RawStage],
         (base, explicit): &(Base, Option<Platform>),
         outcomes: &BTreeMap<usize, Outcome>,
-    ) -> Result<(Stage, Outcome), BuildError> {
+    ) -> Result<(Stage, Outcome), DescribeError> {
         let raw = &stages[index];
         let (mut vars, platform, triggers) = match base {
             Base::Stage(parent) => {
@@ -789,7 +789,7 @@ impl Context<'_> {
         stages: &[RawStage],
         ins: &Located<Instruction>,
         vars: &mut Env,
-    ) -> Result<Step, BuildError> {
+    ) -> Result<Step, DescribeError> {
         let lines = ins.lines;
         let snapshot = vars.clone();
         let word = |w: &str| expand(w, &snapshot, self.df, lines);
@@ -815,7 +815,7 @@ impl Context<'_> {
                 let expanded = pairs
                     .iter()
                     .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<Vec<_>, BuildError>>()?;
+                    .collect::<Result<Vec<_>, DescribeError>>()?;
                 for (k, v) in &expanded {
                     vars.set(k, v);
                 }
@@ -825,7 +825,7 @@ impl Context<'_> {
                 pairs
                     .iter()
                     .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<_, BuildError>>()?,
+                    .collect::<Result<_, DescribeError>>()?,
             ),
             Instruction::Run(r) => {
                 let mut mounts = Vec::new();
@@ -923,7 +923,7 @@ impl Context<'_> {
         sources: &[instructions::Source],
         vars: &Env,
         lines: Lines,
-    ) -> Result<Vec<CopySource>, BuildError> {
+    ) -> Result<Vec<CopySource>, DescribeError> {
         sources
             .iter()
             .map(|s| match s {
