@@ -1,19 +1,20 @@
 //! `berth import`: a one-layer image from a root file system, like `docker import`.
 //!
 //! It assembles an image as a build's exporter does, from one layer of a whole tree instead of
-//! a solve.
+//! a solve, and its `--change`s go through the frontend exactly as a Dockerfile's metadata
+//! instructions do ([`berth_dockerfile::change`]).
 
 use std::io::Read;
 use std::path::Path;
 
+use berth_dockerfile::change::{self, ChangeError};
 use berth_layer::LayerError;
 use berth_layer::source::{Entries, from_dir, from_tarball};
 use berth_layer::write::{TarOptions, write_gzip_layer};
-use berth_oci::change::{self, ChangeError};
 use berth_oci::config::RootFs;
 use berth_oci::{
-    Algorithm, ContainerConfig, Descriptor, Digest, History, ImageConfig, ImageManifest, Platform,
-    Reference, media_type,
+    Algorithm, Descriptor, Digest, History, ImageConfig, ImageManifest, Platform, Reference,
+    media_type,
 };
 use berth_store::{LayerInfo, Store, StoreError};
 
@@ -73,10 +74,7 @@ pub fn import(
     report: &dyn Fn(u64, u64),
 ) -> Result<Imported, ImportError> {
     // Check the changes before doing any work.
-    let mut container = ContainerConfig::default();
-    for c in &opts.changes {
-        change::apply(&mut container, c)?;
-    }
+    let container = change::container_config(&opts.changes)?;
 
     let _lock = store.write_lock()?;
     let entries: Entries = match source {

@@ -7,9 +7,13 @@
 //! - [`describe`]: the resolved build description — stages, bases, ARG scoping, every word
 //!   expanded — which the builder runs without ever seeing Dockerfile syntax.
 //!
-//! Beside them: [`expand`] (shell-style word expansion) and [`ignore`] (`.dockerignore`).
+//! Beside them: [`expand`] (shell-style word expansion), [`ignore`] (`.dockerignore`),
+//! [`config`] (how each instruction changes an image config, for the builder and for
+//! `berth import`) and [`change`] (`--change` lines, read as Dockerfile instructions).
 
 pub mod ast;
+pub mod change;
+pub mod config;
 pub mod describe;
 pub mod expand;
 pub mod ignore;

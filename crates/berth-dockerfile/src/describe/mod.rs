@@ -13,13 +13,17 @@
 //!   are not (the shell does that when the container runs);
 //! - only the stages the target needs are described, dependencies first.
 
+mod metadata;
 mod values;
+
+pub use metadata::step as metadata_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_oci::Platform;
 
 use crate::ast::{self, Lines};
+use crate::config::DEFAULT_PATH;
 use crate::expand::{Lexer, Vars};
 use crate::instructions::{
     self, ArgDecl, CommandLine, Healthcheck, Instruction, Located, Mount, Network, Security,
@@ -206,9 +210,6 @@ fn at(lines: Lines, message: impl Into<String>) -> DescribeError {
     }
 }
 
-/// The `PATH` BuildKit gives a Linux stage whose base image sets none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// Build args that need no `ARG`: BuildKit passes proxies to `RUN` and reads `BUILDKIT_*` itself.
 fn is_predefined(name: &str) -> bool {
     const PROXIES: [&str; 5] = [
@@ -272,7 +273,10 @@ struct Outcome {
 }
 
 /// Resolves a parsed Dockerfile for one build.
-pub fn resolve(df: &ast::Dockerfile, opts: &BuildOptions) -> Result<BuildDescription, DescribeError> {
+pub fn resolve(
+    df: &ast::Dockerfile,
+    opts: &BuildOptions,
+) -> Result<BuildDescription, DescribeError> {
     let typed = instructions::parse_instructions(df).map_err(|e| DescribeError::Line {
         line: e.line,
         message: e.message,
@@ -425,7 +429,9 @@ fn expand(
 type MetaArgs = Vec<Located<Vec<ArgDecl>>>;
 
 /// Global `ARG`s, then one group of instructions per `FROM`.
-fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawStage>), DescribeError> {
+fn split_stages(
+    typed: Vec<Located<Instruction>>,
+) -> Result<(MetaArgs, Vec<RawStage>), DescribeError> {
     let mut meta = Vec::new();
     let mut stages: Vec<RawStage> = Vec::new();
     for ins in typed {
@@ -811,22 +817,6 @@ impl Context<'_> {
                 }
                 Step::Arg(out)
             }
-            Instruction::Env(pairs) => {
-                let expanded = pairs
-                    .iter()
-                    .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<Vec<_>, DescribeError>>()?;
-                for (k, v) in &expanded {
-                    vars.set(k, v);
-                }
-                Step::Env(expanded)
-            }
-            Instruction::Label(pairs) => Step::Label(
-                pairs
-                    .iter()
-                    .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<_, DescribeError>>()?,
-            ),
             Instruction::Run(r) => {
                 let mut mounts = Vec::new();
                 let mut mount_sources = Vec::new();
@@ -885,36 +875,18 @@ impl Context<'_> {
                     unpack: a.unpack,
                 })
             }
-            Instruction::Expose(specs) => {
-                let mut ports = Vec::new();
-                for spec in specs {
-                    let words = Lexer::new(self.df.directives.escape)
-                        .words(spec, &snapshot)
-                        .map_err(|e| at(lines, e.message))?;
-                    for w in words {
-                        ports.extend(values::ports(&w).map_err(|e| at(lines, e))?);
+            metadata => {
+                let step = metadata::step(metadata, &snapshot, self.df.directives.escape)
+                    .map_err(|message| at(lines, message))?
+                    .ok_or_else(|| at(lines, "this instruction needs a stage around it"))?;
+                // ENV sets variables for the instructions after it, not for its own words.
+                if let Step::Env(pairs) = &step {
+                    for (k, v) in pairs {
+                        vars.set(k, v);
                     }
                 }
-                ports.sort();
-                ports.dedup();
-                Step::Expose(ports)
+                step
             }
-            Instruction::User(u) => Step::User(word(u)?),
-            Instruction::Workdir(w) => Step::Workdir(word(w)?),
-            Instruction::Volume(v) => {
-                Step::Volume(v.iter().map(|w| word(w)).collect::<Result<_, _>>()?)
-            }
-            Instruction::Stopsignal(s) => {
-                let sig = word(s)?;
-                values::check_signal(&sig).map_err(|e| at(lines, e))?;
-                Step::Stopsignal(sig)
-            }
-            Instruction::Healthcheck(h) => Step::Healthcheck(h.clone()),
-            Instruction::Cmd(c) => Step::Cmd(c.clone()),
-            Instruction::Entrypoint(c) => Step::Entrypoint(c.clone()),
-            Instruction::Shell(s) => Step::Shell(s.clone()),
-            Instruction::Onbuild(o) => Step::Onbuild(o.expression.clone()),
-            Instruction::Maintainer(m) => Step::Maintainer(m.clone()),
         })
     }
 
