@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use berth_dockerfile::build::{AddStep, CopySource, CopyStep, FileSource};
+use berth_dockerfile::describe::{AddStep, CopySource, CopyStep, FileSource};
 use berth_dockerfile::ignore::Patterns;
 use berth_fileops::{CopyOptions, Tree};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ pub enum BuildError {
     #[error("{file}: {source}")]
     Describe {
         file: String,
-        source: berth_dockerfile::build::BuildError,
+        source: berth_dockerfile::describe::DescribeError,
     },
     #[error("{file}: {message}")]
     Dockerfile { file: String, message: String },

@@ -89,7 +89,10 @@ pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(
     overlay.close()
 }
 
-/// Seconds since the epoch as RFC 3339 UTC, whole seconds.
+/// Seconds since the epoch as RFC 3339 UTC, whole seconds (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
-    berth_layer::import::rfc3339(secs)
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }

@@ -7,6 +7,8 @@
 //! - executors run steps: `RUN` in the sandbox (`berth-sandbox`), `COPY`/`ADD` with
 //!   `berth-fileops`, both on an overlay [`snapshot`] of the stage;
 //! - the exporter writes the result into the store as an image.
+//!
+//! Beside the build, [`import`] assembles a one-layer image from a root file system.
 
 pub mod config;
 pub mod error;
@@ -20,6 +22,7 @@ mod context;
 mod copy;
 pub mod copy_snapshot;
 pub mod export;
+pub mod import;
 pub mod keys;
 pub mod request;
 mod run;

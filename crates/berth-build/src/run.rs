@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
-use berth_dockerfile::build::{FileSource, RunStep};
+use berth_dockerfile::describe::{FileSource, RunStep};
 use berth_dockerfile::instructions::{Mount, Network, Sharing, ShellOrExec};
 use berth_sandbox::{MountKind, NetworkMode, RunSpec};
 use serde_json::{Value, json};

@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use berth_dockerfile::ast::Lines;
-use berth_dockerfile::build::{
+use berth_dockerfile::describe::{
     Base, BuildDescription, BuildOptions, FileSource, Stage, Step, resolve,
 };
 use berth_oci::{Descriptor, Digest, ImageConfig, Platform};

@@ -109,8 +109,20 @@ impl Vars for BTreeMap<String, String> {
     }
 }
 
-/// A word expanded together with the variable names it looked up — what the linter needs to
-/// report undefined variables (BuildKit's `ProcessWordWithMatches`).
+/// One variable a word looked up while it was expanded, as [`Lexer::word_reporting`] reports
+/// it: what the linter needs to find undefined variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookup<'a> {
+    pub name: &'a str,
+    /// Whether the variable was set (possibly to the empty string).
+    pub set: bool,
+    /// Whether the word says what to use when the variable is unset — `${NAME-word}`,
+    /// `${NAME:-word}`, `${NAME+word}`, `${NAME:+word}` — so an unset one is no mistake.
+    pub guarded: bool,
+}
+
+/// A word expanded together with the variable names it looked up (BuildKit's
+/// `ProcessWordWithMatches`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Expansion {
     pub value: String,
@@ -165,35 +177,56 @@ impl Lexer {
         if !self.has_special(word) {
             return Ok(word.to_owned());
         }
-        Ok(self.run(word, vars, false, false)?.value)
+        Ok(self.run(word, vars, false)?.value)
     }
 
     /// Expands and splits on unquoted whitespace (BuildKit's `ProcessWords`).
     pub fn words(&self, word: &str, vars: &dyn Vars) -> Result<Vec<String>, ExpandError> {
-        let mut run = Run::new(*self, word, vars, true, false);
+        let mut run = Run::new(*self, word, vars, true, None);
         run.top_level().map_err(|m| wrap(word, m))?;
         Ok(run.words.map(Words::finish).unwrap_or_default())
     }
 
     /// Expands one word and reports which variables it looked up.
     pub fn word_tracked(&self, word: &str, vars: &dyn Vars) -> Result<Expansion, ExpandError> {
-        self.run(word, vars, false, true)
-    }
-
-    fn run(
-        &self,
-        word: &str,
-        vars: &dyn Vars,
-        words: bool,
-        track: bool,
-    ) -> Result<Expansion, ExpandError> {
-        let mut run = Run::new(*self, word, vars, words, track);
-        let value = run.top_level().map_err(|m| wrap(word, m))?;
-        let (matched, unmatched) = run.seen.unwrap_or_default();
+        let mut matched = BTreeSet::new();
+        let mut unmatched = BTreeSet::new();
+        let value = self.word_reporting(word, vars, &mut |lookup| {
+            let seen = if lookup.set {
+                &mut matched
+            } else {
+                &mut unmatched
+            };
+            if !seen.contains(lookup.name) {
+                seen.insert(lookup.name.to_owned());
+            }
+        })?;
         Ok(Expansion {
             value,
             matched,
             unmatched,
+        })
+    }
+
+    /// Expands one word, calling `on_lookup` for every variable it looks up, in order (names
+    /// in the word of an operator form included, whether or not that word is used). Lookups
+    /// made before an error are reported too.
+    pub fn word_reporting(
+        &self,
+        word: &str,
+        vars: &dyn Vars,
+        on_lookup: &mut dyn FnMut(Lookup<'_>),
+    ) -> Result<String, ExpandError> {
+        let mut run = Run::new(*self, word, vars, false, Some(on_lookup));
+        run.top_level().map_err(|m| wrap(word, m))
+    }
+
+    fn run(&self, word: &str, vars: &dyn Vars, words: bool) -> Result<Expansion, ExpandError> {
+        let mut run = Run::new(*self, word, vars, words, None);
+        let value = run.top_level().map_err(|m| wrap(word, m))?;
+        Ok(Expansion {
+            value,
+            ..Expansion::default()
         })
     }
 
@@ -215,7 +248,7 @@ fn wrap(word: &str, message: String) -> ExpandError {
 const MISSING_BRACE: &str = "syntax error: missing '}'";
 
 /// One expansion in progress: a cursor over the word plus what the caller asked to collect.
-struct Run<'w, 'v> {
+struct Run<'w, 'v, 'c> {
     lexer: Lexer,
     src: &'w str,
     pos: usize,
@@ -223,12 +256,18 @@ struct Run<'w, 'v> {
     depth: usize,
     /// Words being split at the top level (only for [`Lexer::words`]).
     words: Option<Words>,
-    /// Names looked up: (set, unset) (only for [`Lexer::word_tracked`]).
-    seen: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Told of every variable looked up (only for [`Lexer::word_reporting`]).
+    on_lookup: Option<&'c mut dyn FnMut(Lookup<'_>)>,
 }
 
-impl<'w, 'v> Run<'w, 'v> {
-    fn new(lexer: Lexer, src: &'w str, vars: &'v dyn Vars, words: bool, track: bool) -> Self {
+impl<'w, 'v, 'c> Run<'w, 'v, 'c> {
+    fn new(
+        lexer: Lexer,
+        src: &'w str,
+        vars: &'v dyn Vars,
+        words: bool,
+        on_lookup: Option<&'c mut dyn FnMut(Lookup<'_>)>,
+    ) -> Self {
         // Go's text/scanner skips a byte-order mark at the very start of its input.
         let pos = if src.starts_with('\u{feff}') {
             '\u{feff}'.len_utf8()
@@ -242,7 +281,7 @@ impl<'w, 'v> Run<'w, 'v> {
             vars,
             depth: 0,
             words: words.then(Words::default),
-            seen: track.then(Default::default),
+            on_lookup,
         }
     }
 
@@ -476,13 +515,15 @@ impl<'w, 'v> Run<'w, 'v> {
         &src[start..self.pos]
     }
 
-    fn lookup(&mut self, name: &str) -> Option<&'v str> {
+    /// The value of `name`; `guarded` when the word has a fallback for it being unset.
+    fn lookup(&mut self, name: &str, guarded: bool) -> Option<&'v str> {
         let value = self.vars.get(name);
-        if let Some((matched, unmatched)) = self.seen.as_mut() {
-            let set = if value.is_some() { matched } else { unmatched };
-            if !set.contains(name) {
-                set.insert(name.to_owned());
-            }
+        if let Some(on_lookup) = self.on_lookup.as_mut() {
+            on_lookup(Lookup {
+                name,
+                set: value.is_some(),
+                guarded,
+            });
         }
         value
     }
@@ -496,7 +537,7 @@ impl<'w, 'v> Run<'w, 'v> {
                 out.push('$');
                 return Ok(());
             }
-            match self.lookup(name) {
+            match self.lookup(name, false) {
                 Some(value) => out.push_str(value),
                 None if self.lexer.skip_unset_env => {
                     out.push('$');
@@ -515,7 +556,7 @@ impl<'w, 'v> Run<'w, 'v> {
         let name = self.name();
         match self.bump() {
             Some('}') => {
-                match self.lookup(name) {
+                match self.lookup(name, false) {
                     Some(value) => out.push_str(value),
                     None if self.lexer.skip_unset_env => {
                         out.push_str("${");
@@ -563,7 +604,7 @@ impl<'w, 'v> Run<'w, 'v> {
         let word = self
             .nested('}', is_pattern)
             .map_err(|e| self.at_end_or(MISSING_BRACE, e))?;
-        let value = self.lookup(name);
+        let value = self.lookup(name, matches!(op, Some('-' | '+')));
         if value.is_none() && self.lexer.skip_unset_env {
             out.push_str("${");
             out.push_str(name);
@@ -640,7 +681,7 @@ impl<'w, 'v> Run<'w, 'v> {
         let replacement = self
             .nested('}', true)
             .map_err(|e| self.at_end_or(MISSING_BRACE, e))?;
-        let value = self.lookup(name);
+        let value = self.lookup(name, false);
         if value.is_none() && self.lexer.skip_unset_env {
             out.push_str(&format!("${{{name}/{pattern}/{replacement}}}"));
             return Ok(());

@@ -4,13 +4,17 @@
 //! - [`syntax`]: the file as written — parser directives, logical lines, flags, JSON or shell
 //!   form, heredocs — with every instruction's source lines ([`ast`] holds the tree);
 //! - [`instructions`]: each instruction typed, its flags checked (`COPY --from`, `RUN --mount`…);
-//! - [`build`]: the resolved build description — stages, bases, ARG scoping, every word
+//! - [`describe`]: the resolved build description — stages, bases, ARG scoping, every word
 //!   expanded — which the builder runs without ever seeing Dockerfile syntax.
 //!
-//! Beside them: [`expand`] (shell-style word expansion) and [`ignore`] (`.dockerignore`).
+//! Beside them: [`expand`] (shell-style word expansion), [`ignore`] (`.dockerignore`),
+//! [`config`] (how each instruction changes an image config, for the builder and for
+//! `berth import`) and [`change`] (`--change` lines, read as Dockerfile instructions).
 
 pub mod ast;
-pub mod build;
+pub mod change;
+pub mod config;
+pub mod describe;
 pub mod expand;
 pub mod ignore;
 pub mod instructions;

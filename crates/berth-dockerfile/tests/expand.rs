@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use berth_dockerfile::expand::{Lexer, NoVars, Vars, expand_word, expand_words};
+use berth_dockerfile::expand::{Lexer, Lookup, NoVars, Vars, expand_word, expand_words};
 use proptest::prelude::*;
 
 /// The environment most cases run in: set, empty and (by omission) unset variables.
@@ -452,6 +452,37 @@ fn tracking_reports_matched_and_unmatched_names() {
     assert_eq!(got.value, "xxx bbb ccc ");
     assert_eq!(got.matched.into_iter().collect::<Vec<_>>(), ["BAR", "FOO"]);
     assert_eq!(got.unmatched.into_iter().collect::<Vec<_>>(), ["BAZ"]);
+}
+
+#[test]
+fn reporting_tells_every_lookup_in_order_with_its_guard() {
+    let vars = [("SET", "1")];
+    let mut seen = Vec::new();
+    let value = Lexer::new('\\')
+        .word_reporting(
+            "$SET ${A:-$B} ${C+x} '$D' \\$E \"${F#*}\" ${G:?} ",
+            &vars,
+            &mut |l: Lookup<'_>| seen.push((l.name.to_string(), l.set, l.guarded)),
+        )
+        .unwrap_err();
+    assert!(
+        value.message.contains("G: is not allowed to be unset"),
+        "{value}"
+    );
+    let seen: Vec<(&str, bool, bool)> = seen.iter().map(|(n, s, g)| (n.as_str(), *s, *g)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("SET", true, false),
+            // The word of an operator form is expanded before the name is looked up.
+            ("B", false, false),
+            ("A", false, true),
+            ("C", false, true),
+            ("F", false, false),
+            // Reported even though the lookup ends the expansion with an error.
+            ("G", false, false),
+        ]
+    );
 }
 
 #[test]

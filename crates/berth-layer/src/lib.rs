@@ -14,7 +14,6 @@ pub mod compress;
 pub mod diff;
 pub mod entry;
 mod error;
-pub mod import;
 pub mod source;
 pub mod write;
 

@@ -1,118 +1,44 @@
-//! Variable references in Dockerfile words (`$NAME`, `${NAME}`, `${NAME:-default}`), read
-//! without expanding them, and a small expansion for `FROM` lines under `ARG` defaults.
+//! Variables in Dockerfile words as BuildKit's expansion looks them up: the linter asks
+//! berth-dockerfile's expander ([`berth_dockerfile::expand`]) which names a word uses instead
+//! of reading words a second way.
 
-/// One `$NAME` or `${NAME…}` in a word.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference<'a> {
-    pub name: &'a str,
-    /// `${NAME:-x}`, `${NAME-x}`, `${NAME:+x}`, `${NAME+x}`: the word stands even when the
-    /// variable is unset.
-    pub guarded: bool,
-    /// What follows the modifier: `x` in `${NAME:-x}`.
-    pub alternative: &'a str,
-    /// `${NAME:+x}` or `${NAME+x}`: the alternative applies when the variable IS set.
-    pub when_set: bool,
-    /// Byte range of the whole reference in the word.
-    pub span: (usize, usize),
-}
+use berth_dockerfile::expand::{Lexer, Vars};
 
-/// The references in `word`, outside single quotes and not escaped by `escape`.
-pub fn references(word: &str, escape: char) -> Vec<Reference<'_>> {
-    let bytes = word.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut single = false;
-    let mut double = false;
-    while i < bytes.len() {
-        let c = bytes[i] as char;
-        if c == escape && !single {
-            i += 1 + word[i + 1..].chars().next().map_or(0, char::len_utf8);
-            continue;
+/// The variables `word` uses that are not defined — neither by `defined` nor by BuildKit
+/// ([`PREDEFINED_ARGS`]) — in order, each once. With `allow_guarded`, a use with a fallback
+/// (`${NAME:-word}`, `${NAME+word}`…) is no mistake.
+///
+/// A word that does not expand (`${NAME`) gives the names it used before the error: the
+/// error itself is the parser's to report.
+pub fn undefined(
+    word: &str,
+    escape: char,
+    defined: &dyn Fn(&str) -> bool,
+    allow_guarded: bool,
+) -> Vec<String> {
+    let known = Known(&|name| defined(name) || PREDEFINED_ARGS.contains(&name));
+    let mut out: Vec<String> = Vec::new();
+    let _ = Lexer::new(escape).word_reporting(word, &known, &mut |lookup| {
+        let excused = lookup.set || (allow_guarded && lookup.guarded);
+        if !excused && is_name(lookup.name) && !out.iter().any(|n| n == lookup.name) {
+            out.push(lookup.name.to_string());
         }
-        match c {
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '$' if !single => {
-                if let Some(r) = reference_at(word, i) {
-                    i = r.span.1;
-                    out.push(r);
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        i += c.len_utf8().max(1);
-        while i < bytes.len() && !word.is_char_boundary(i) {
-            i += 1;
-        }
-    }
+    });
     out
 }
 
-fn reference_at(word: &str, start: usize) -> Option<Reference<'_>> {
-    let rest = &word[start + 1..];
-    if let Some(inner) = rest.strip_prefix('{') {
-        let close = inner.find('}')?;
-        let body = &inner[..close];
-        let name_len = body
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(body.len());
-        let name = &body[..name_len];
-        if name.is_empty() {
-            return None;
-        }
-        let modifier = &body[name_len..];
-        let (guarded, when_set, alternative) = if let Some(alt) = modifier.strip_prefix(":-") {
-            (true, false, alt)
-        } else if let Some(alt) = modifier.strip_prefix(":+") {
-            (true, true, alt)
-        } else if let Some(alt) = modifier.strip_prefix('-') {
-            (true, false, alt)
-        } else if let Some(alt) = modifier.strip_prefix('+') {
-            (true, true, alt)
-        } else {
-            (false, false, "")
-        };
-        return Some(Reference {
-            name,
-            guarded,
-            alternative,
-            when_set,
-            span: (start, start + 3 + close),
-        });
+/// Names the linter knows are defined, their values unknown (the empty string stands in).
+struct Known<'a>(&'a dyn Fn(&str) -> bool);
+
+impl Vars for Known<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        (self.0)(name).then_some("")
     }
-    let len = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(rest.len());
-    (len > 0).then(|| Reference {
-        name: &rest[..len],
-        guarded: false,
-        alternative: "",
-        when_set: false,
-        span: (start, start + 1 + len),
-    })
 }
 
-/// `word` with each reference replaced by `lookup`'s value (empty when unset), modifiers
-/// applied; quotes are left as they are (FROM lines rarely have any).
-pub fn expand(word: &str, escape: char, lookup: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut out = String::new();
-    let mut last = 0;
-    for r in references(word, escape) {
-        out.push_str(&word[last..r.span.0]);
-        let value = lookup(r.name);
-        let text = match (r.guarded, r.when_set, value) {
-            (true, true, Some(v)) if !v.is_empty() => r.alternative.to_string(),
-            (true, true, _) => String::new(),
-            (true, false, Some(v)) if !v.is_empty() => v,
-            (true, false, _) => r.alternative.to_string(),
-            (false, _, v) => v.unwrap_or_default(),
-        };
-        out.push_str(&text);
-        last = r.span.1;
-    }
-    out.push_str(&word[last..]);
-    out
+/// A name a Dockerfile could declare: not a special parameter such as `$@` or `$$`.
+fn is_name(name: &str) -> bool {
+    name.chars().all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// The build arguments BuildKit defines in every build.
@@ -145,21 +71,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_references() {
-        let refs = references("a$B-${C:-x}\\$D '$E' \"$F\"", '\\');
-        let names: Vec<_> = refs.iter().map(|r| (r.name, r.guarded)).collect();
-        assert_eq!(names, [("B", false), ("C", true), ("F", false)]);
+    fn finds_undefined_uses_outside_single_quotes() {
+        let none = |_: &str| false;
+        let word = "a$B-${C:-x}\\$D '$E' \"$F\" $@ $TARGETARCH";
+        assert_eq!(undefined(word, '\\', &none, true), ["B", "F"]);
+        assert_eq!(undefined(word, '\\', &none, false), ["B", "C", "F"]);
+        let b = |n: &str| n == "B";
+        assert_eq!(undefined("$B${B}$F$F", '\\', &b, true), ["F"]);
     }
 
     #[test]
-    fn expands_with_modifiers() {
-        let lookup = |n: &str| (n == "V").then(|| "3.12".to_string());
-        assert_eq!(
-            expand("python:${V}-slim", '\\', &lookup),
-            "python:3.12-slim"
-        );
-        assert_eq!(expand("x:${W:-1}", '\\', &lookup), "x:1");
-        assert_eq!(expand("x:$W", '\\', &lookup), "x:");
-        assert_eq!(expand("x${V:+-y}", '\\', &lookup), "x-y");
+    fn reports_what_it_saw_before_an_error() {
+        assert_eq!(undefined("$A ${B", '\\', &|_| false, true), ["A"]);
     }
 }

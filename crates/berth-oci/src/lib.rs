@@ -3,7 +3,6 @@
 //!
 //! This crate is pure: it parses, validates and serialises, and never touches a file or a socket.
 
-pub mod change;
 pub mod config;
 pub mod descriptor;
 pub mod digest;

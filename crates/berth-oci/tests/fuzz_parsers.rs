@@ -2,8 +2,7 @@
 //! network input: arbitrary and mutated inputs must never panic, errors must be well formed,
 //! and whatever parses must survive a round trip through its canonical form.
 
-use berth_oci::config::ContainerConfig;
-use berth_oci::{Digest, ImageConfig, Manifest, Platform, Reference, Repository, change};
+use berth_oci::{Digest, ImageConfig, Manifest, Platform, Reference, Repository};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
@@ -794,78 +793,5 @@ proptest! {
         doc["history"][0]["x"] = nested;
         let bytes = render(&doc, &[], None);
         check_config(&bytes)?;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Config changes (`--change`)
-// ---------------------------------------------------------------------------------------------
-
-const KEYWORDS: &[&str] = &[
-    "CMD",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "LABEL",
-    "ONBUILD",
-    "SHELL",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
-
-/// Text rich in what the word splitter and variable expansion treat specially.
-fn change_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        4 => "[a-zA-Z0-9_/.=:-]{1,6}",
-        2 => proptest::sample::select(vec![
-            "\"", "'", "\\", "\\\\", "\\\"", "\\$", "$", "${", "}", "${A}", "${A:-x}", "${A-x}",
-            "${A:+y}", "${A+y}", "${:-}", "${A:?e}", "${A", "$A", "$_", "$1", "${PATH}", "$$",
-            "[", "]", "[\"a\", \"b\"]", "[]", "[1]", "=", " ", "  ", "\t", "\n", "é", "\u{a0}",
-            "\u{2003}", "80", "80/tcp", "53/udp", "8000-8010", "65536", "0", "-1", "/ICMP",
-            "ONBUILD", "FROM", "RUN", "\0",
-        ])
-        .prop_map(str::to_string),
-        1 => "[\\PC]{1,4}",
-    ];
-    prop::collection::vec(piece, 0..10).prop_map(|p| p.concat())
-}
-
-fn change_input() -> impl Strategy<Value = String> {
-    prop_oneof![
-        1 => any::<String>(),
-        6 => (
-            proptest::sample::select(KEYWORDS.to_vec()),
-            any::<bool>(),
-            proptest::sample::select(vec![" ", "  ", "\t", "", "\u{3000}"]),
-            change_text(),
-        )
-            .prop_map(|(k, lower, sep, rest)| {
-                let k = if lower { k.to_lowercase() } else { k.to_string() };
-                format!("{k}{sep}{rest}")
-            }),
-    ]
-}
-
-proptest! {
-    #![proptest_config(cases(2000))]
-
-    #[test]
-    fn change_apply_never_panics(changes in prop::collection::vec(change_input(), 1..5)) {
-        let mut config = ContainerConfig::default();
-        for ch in &changes {
-            match change::apply(&mut config, ch) {
-                Ok(()) => {}
-                Err(e) => {
-                    let msg = e.to_string();
-                    prop_assert!(msg.starts_with("invalid change"), "{:?}: {:?}", ch, msg);
-                }
-            }
-        }
-        // Whatever the changes made still writes and reads back as the same config.
-        let image = ImageConfig { config: Some(config), ..ImageConfig::default() };
-        let again = ImageConfig::parse(&image.to_bytes()).unwrap();
-        prop_assert_eq!(again, image);
     }
 }

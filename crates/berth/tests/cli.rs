@@ -101,6 +101,49 @@ fn import_inspect_history_and_images() {
     assert_eq!(row["Digest"], digest);
 }
 
+/// `--change` and a Dockerfile line are one grammar applied by one piece of code: the same
+/// metadata instructions give the same config whether `berth build` or `berth import` applies
+/// them.
+#[test]
+fn import_changes_make_the_config_a_build_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = berth(&dir);
+    let rootfs = rootfs(&dir);
+    let lines = [
+        "ENV PATH=/bin A=1",
+        "ENV B=${A}-$PATH C=${UNSET:-fallback}",
+        r#"CMD ["sh", "-c", "echo $B"]"#,
+        "ENTRYPOINT /bin/run --fast",
+        "USER 1000:1000",
+        "WORKDIR app",
+        "EXPOSE 8000-8001/udp 80",
+        r#"LABEL org.example.name="my app""#,
+        "VOLUME /data",
+        "STOPSIGNAL SIGINT",
+        "ONBUILD run make",
+    ];
+    b.ok(&["import", "-q", &rootfs, "base"]);
+    let context = dir.path().join("context");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        format!("FROM base\n{}\n", lines.join("\n")),
+    )
+    .unwrap();
+    b.ok(&["build", "-q", "-t", "built", context.to_str().unwrap()]);
+    let mut import = vec!["import", "-q", rootfs.as_str(), "imported"];
+    for line in &lines {
+        import.extend(["--change", line]);
+    }
+    b.ok(&import);
+
+    let config = |name: &str| json(&b.ok(&["inspect", name]))[0]["Config"].clone();
+    let built = config("built");
+    assert_eq!(built["Env"][1], "A=1", "{built}");
+    assert_eq!(built["WorkingDir"], "/app", "{built}");
+    assert_eq!(config("imported"), built);
+}
+
 #[test]
 fn tag_rmi_and_gc() {
     let dir = tempfile::tempdir().unwrap();

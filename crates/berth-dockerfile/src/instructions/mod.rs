@@ -3,7 +3,7 @@
 //! shape of its arguments — and turned into a value of its own type.
 //!
 //! Words stay as written (`$VERSION`, quotes and all): which variables they see depends on the
-//! stage and the build arguments, so expansion is [`crate::build`]'s job. What does not depend
+//! stage and the build arguments, so expansion is [`crate::describe`]'s job. What does not depend
 //! on variables (a duration, `HEALTHCHECK` retries, a mount without `$`) is validated here, so a
 //! linter sees the same errors a build would.
 

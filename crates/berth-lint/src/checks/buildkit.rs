@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use berth_dockerfile::ast::{Args, Instruction, Keyword};
+use berth_dockerfile::expand::Lexer;
 
 use crate::facts::{self, Facts};
 use crate::rule::{Origin, Rule, Severity, Sink};
@@ -383,14 +384,11 @@ fn undefined_arg_in_from(f: &Facts, out: &mut Sink) {
         let words = std::iter::once(stage.from.image).chain(stage.from.platform);
         let mut reported = HashSet::new();
         for word in words {
-            for r in vars::references(word, escape) {
-                if !declared.contains(r.name)
-                    && !vars::PREDEFINED_ARGS.contains(&r.name)
-                    && reported.insert(r.name)
-                {
+            for name in vars::undefined(word, escape, &|n| declared.contains(n), false) {
+                if reported.insert(name.clone()) {
                     out.report(
                         stage.from.inst.lines.start,
-                        format!("FROM argument '{}' is not declared", r.name),
+                        format!("FROM argument '{name}' is not declared"),
                     );
                 }
             }
@@ -468,14 +466,11 @@ fn undefined_var(f: &Facts, out: &mut Sink) {
         for inst in &stage.body {
             let mut reported = HashSet::new();
             for word in expanded_words(inst) {
-                for r in vars::references(word, escape) {
-                    let defined = known.contains(r.name)
-                        || vars::PREDEFINED_ARGS.contains(&r.name)
-                        || r.guarded;
-                    if !defined && reported.insert(r.name.to_string()) {
+                for name in vars::undefined(word, escape, &|n| known.contains(n), true) {
+                    if reported.insert(name.clone()) {
                         out.report(
                             inst.lines.start,
-                            format!("Usage of undefined variable '${}'", r.name),
+                            format!("Usage of undefined variable '${name}'"),
                         );
                     }
                 }
@@ -619,22 +614,28 @@ fn secrets_used_in_arg_or_env(f: &Facts, out: &mut Sink) {
 
 fn invalid_default_arg_in_from(f: &Facts, out: &mut Sink) {
     let escape = f.file.directives.escape;
-    let defaults: HashMap<&str, &str> = f
+    // Defaults as written, quotes around them dropped; an undeclared name expands to nothing.
+    let defaults: HashMap<String, String> = f
         .global_args
         .iter()
-        .map(|(_, kv)| (kv.key.as_str(), kv.value.as_deref().unwrap_or("")))
+        .map(|(_, kv)| {
+            let value = kv.value.as_deref().unwrap_or("").trim_matches('"');
+            (kv.key.clone(), value.to_string())
+        })
         .collect();
     for (index, stage) in f.stages.iter().enumerate() {
         let image = stage.from.image;
         if !image.contains('$') {
             continue;
         }
-        let lookup = |name: &str| defaults.get(name).map(|v| v.trim_matches('"').to_string());
-        let expanded = vars::expand(image, escape, &lookup);
-        let is_stage = f.stage_named(&expanded).is_some_and(|s| s < index);
-        let valid = is_stage
-            || expanded.eq_ignore_ascii_case("scratch")
-            || berth_oci::Reference::parse(&expanded).is_ok();
+        // A word that does not expand names no image at all.
+        let valid = Lexer::new(escape)
+            .word(image, &defaults)
+            .is_ok_and(|expanded| {
+                f.stage_named(&expanded).is_some_and(|s| s < index)
+                    || expanded.eq_ignore_ascii_case("scratch")
+                    || berth_oci::Reference::parse(&expanded).is_ok()
+            });
         if !valid {
             out.report(
                 stage.from.inst.lines.start,

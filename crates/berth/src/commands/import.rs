@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use berth_layer::import::{ImportOptions, ImportSource, import};
+use berth_build::import::{ImportOptions, ImportSource, import};
 use berth_oci::{Platform, Reference};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 

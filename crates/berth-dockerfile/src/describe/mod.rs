@@ -13,13 +13,17 @@
 //!   are not (the shell does that when the container runs);
 //! - only the stages the target needs are described, dependencies first.
 
+mod metadata;
 mod values;
+
+pub use metadata::step as metadata_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_oci::Platform;
 
 use crate::ast::{self, Lines};
+use crate::config::DEFAULT_PATH;
 use crate::expand::{Lexer, Vars};
 use crate::instructions::{
     self, ArgDecl, CommandLine, Healthcheck, Instruction, Located, Mount, Network, Security,
@@ -192,22 +196,19 @@ pub struct AddStep {
 
 /// Why a build cannot be described: the Dockerfile line when there is one, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BuildError {
+pub enum DescribeError {
     #[error("line {line}: {message}")]
     Line { line: usize, message: String },
     #[error("{0}")]
     Options(String),
 }
 
-fn at(lines: Lines, message: impl Into<String>) -> BuildError {
-    BuildError::Line {
+fn at(lines: Lines, message: impl Into<String>) -> DescribeError {
+    DescribeError::Line {
         line: lines.start,
         message: message.into(),
     }
 }
-
-/// The `PATH` BuildKit gives a Linux stage whose base image sets none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Build args that need no `ARG`: BuildKit passes proxies to `RUN` and reads `BUILDKIT_*` itself.
 fn is_predefined(name: &str) -> bool {
@@ -272,8 +273,11 @@ struct Outcome {
 }
 
 /// Resolves a parsed Dockerfile for one build.
-pub fn resolve(df: &ast::Dockerfile, opts: &BuildOptions) -> Result<BuildDescription, BuildError> {
-    let typed = instructions::parse_instructions(df).map_err(|e| BuildError::Line {
+pub fn resolve(
+    df: &ast::Dockerfile,
+    opts: &BuildOptions,
+) -> Result<BuildDescription, DescribeError> {
+    let typed = instructions::parse_instructions(df).map_err(|e| DescribeError::Line {
         line: e.line,
         message: e.message,
     })?;
@@ -416,7 +420,7 @@ fn expand(
     vars: &Env,
     df: &ast::Dockerfile,
     lines: Lines,
-) -> Result<String, BuildError> {
+) -> Result<String, DescribeError> {
     Lexer::new(df.directives.escape)
         .word(word, vars)
         .map_err(|e| at(lines, e.message))
@@ -425,7 +429,9 @@ fn expand(
 type MetaArgs = Vec<Located<Vec<ArgDecl>>>;
 
 /// Global `ARG`s, then one group of instructions per `FROM`.
-fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawStage>), BuildError> {
+fn split_stages(
+    typed: Vec<Located<Instruction>>,
+) -> Result<(MetaArgs, Vec<RawStage>), DescribeError> {
     let mut meta = Vec::new();
     let mut stages: Vec<RawStage> = Vec::new();
     for ins in typed {
@@ -454,14 +460,14 @@ fn split_stages(typed: Vec<Located<Instruction>>) -> Result<(MetaArgs, Vec<RawSt
         }
     }
     if stages.is_empty() {
-        return Err(BuildError::Options(
+        return Err(DescribeError::Options(
             "the Dockerfile has no FROM: start a stage with FROM <image> (or FROM scratch)".into(),
         ));
     }
     Ok((meta, stages))
 }
 
-fn check_stage_names(stages: &[RawStage]) -> Result<(), BuildError> {
+fn check_stage_names(stages: &[RawStage]) -> Result<(), DescribeError> {
     let mut seen: BTreeMap<&str, Lines> = BTreeMap::new();
     for st in stages {
         if let Some(name) = &st.from.value.name {
@@ -480,7 +486,7 @@ fn check_stage_names(stages: &[RawStage]) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, BuildError> {
+fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, DescribeError> {
     let Some(target) = &opts.target else {
         return Ok(stages.len() - 1);
     };
@@ -493,7 +499,7 @@ fn target_index(stages: &[RawStage], opts: &BuildOptions) -> Result<usize, Build
                 .iter()
                 .filter_map(|s| s.from.value.name.as_deref())
                 .collect();
-            BuildError::Options(format!(
+            DescribeError::Options(format!(
                 "target stage {target:?} could not be found; the named stages are: {}",
                 if names.is_empty() {
                     "(none: name a stage with FROM image AS name)".to_string()
@@ -518,7 +524,7 @@ fn needed_stages(
     target: usize,
     stages: &[RawStage],
     bases: &[(Base, Option<Platform>)],
-) -> Result<Vec<usize>, BuildError> {
+) -> Result<Vec<usize>, DescribeError> {
     let mut needed = BTreeSet::new();
     let mut todo = vec![target];
     while let Some(i) = todo.pop() {
@@ -542,7 +548,7 @@ fn stage_refs(
     current: usize,
     stages: &[RawStage],
     ins: &Located<Instruction>,
-) -> Result<Vec<usize>, BuildError> {
+) -> Result<Vec<usize>, DescribeError> {
     let mut refs = Vec::new();
     match &ins.value {
         Instruction::Copy(c) => {
@@ -572,7 +578,7 @@ fn copy_source(
     stages: &[RawStage],
     from: &str,
     lines: Lines,
-) -> Result<FileSource, BuildError> {
+) -> Result<FileSource, DescribeError> {
     if from.contains('$') {
         return Err(at(
             lines,
@@ -608,7 +614,7 @@ fn mount_source(
     stages: &[RawStage],
     from: &str,
     lines: Lines,
-) -> Result<FileSource, BuildError> {
+) -> Result<FileSource, DescribeError> {
     if let Some(i) = earlier_stage(stages, current, from) {
         return Ok(FileSource::Stage(i));
     }
@@ -642,7 +648,7 @@ impl Context<'_> {
         index: usize,
         st: &RawStage,
         stages: &[RawStage],
-    ) -> Result<(Base, Option<Platform>), BuildError> {
+    ) -> Result<(Base, Option<Platform>), DescribeError> {
         let lines = st.from.lines;
         let from = &st.from.value;
         let image = expand(&from.image, self.global, self.df, lines)?;
@@ -689,7 +695,7 @@ impl Context<'_> {
         stages: &[RawStage],
         (base, explicit): &(Base, Option<Platform>),
         outcomes: &BTreeMap<usize, Outcome>,
-    ) -> Result<(Stage, Outcome), BuildError> {
+    ) -> Result<(Stage, Outcome), DescribeError> {
         let raw = &stages[index];
         let (mut vars, platform, triggers) = match base {
             Base::Stage(parent) => {
@@ -789,7 +795,7 @@ impl Context<'_> {
         stages: &[RawStage],
         ins: &Located<Instruction>,
         vars: &mut Env,
-    ) -> Result<Step, BuildError> {
+    ) -> Result<Step, DescribeError> {
         let lines = ins.lines;
         let snapshot = vars.clone();
         let word = |w: &str| expand(w, &snapshot, self.df, lines);
@@ -811,22 +817,6 @@ impl Context<'_> {
                 }
                 Step::Arg(out)
             }
-            Instruction::Env(pairs) => {
-                let expanded = pairs
-                    .iter()
-                    .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<Vec<_>, BuildError>>()?;
-                for (k, v) in &expanded {
-                    vars.set(k, v);
-                }
-                Step::Env(expanded)
-            }
-            Instruction::Label(pairs) => Step::Label(
-                pairs
-                    .iter()
-                    .map(|p| Ok((word(&p.key)?, word(&p.value)?)))
-                    .collect::<Result<_, BuildError>>()?,
-            ),
             Instruction::Run(r) => {
                 let mut mounts = Vec::new();
                 let mut mount_sources = Vec::new();
@@ -885,36 +875,18 @@ impl Context<'_> {
                     unpack: a.unpack,
                 })
             }
-            Instruction::Expose(specs) => {
-                let mut ports = Vec::new();
-                for spec in specs {
-                    let words = Lexer::new(self.df.directives.escape)
-                        .words(spec, &snapshot)
-                        .map_err(|e| at(lines, e.message))?;
-                    for w in words {
-                        ports.extend(values::ports(&w).map_err(|e| at(lines, e))?);
+            metadata => {
+                let step = metadata::step(metadata, &snapshot, self.df.directives.escape)
+                    .map_err(|message| at(lines, message))?
+                    .ok_or_else(|| at(lines, "this instruction needs a stage around it"))?;
+                // ENV sets variables for the instructions after it, not for its own words.
+                if let Step::Env(pairs) = &step {
+                    for (k, v) in pairs {
+                        vars.set(k, v);
                     }
                 }
-                ports.sort();
-                ports.dedup();
-                Step::Expose(ports)
+                step
             }
-            Instruction::User(u) => Step::User(word(u)?),
-            Instruction::Workdir(w) => Step::Workdir(word(w)?),
-            Instruction::Volume(v) => {
-                Step::Volume(v.iter().map(|w| word(w)).collect::<Result<_, _>>()?)
-            }
-            Instruction::Stopsignal(s) => {
-                let sig = word(s)?;
-                values::check_signal(&sig).map_err(|e| at(lines, e))?;
-                Step::Stopsignal(sig)
-            }
-            Instruction::Healthcheck(h) => Step::Healthcheck(h.clone()),
-            Instruction::Cmd(c) => Step::Cmd(c.clone()),
-            Instruction::Entrypoint(c) => Step::Entrypoint(c.clone()),
-            Instruction::Shell(s) => Step::Shell(s.clone()),
-            Instruction::Onbuild(o) => Step::Onbuild(o.expression.clone()),
-            Instruction::Maintainer(m) => Step::Maintainer(m.clone()),
         })
     }
 
@@ -923,7 +895,7 @@ impl Context<'_> {
         sources: &[instructions::Source],
         vars: &Env,
         lines: Lines,
-    ) -> Result<Vec<CopySource>, BuildError> {
+    ) -> Result<Vec<CopySource>, DescribeError> {
         sources
             .iter()
             .map(|s| match s {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_dockerfile::build::{
+use berth_dockerfile::describe::{
     Base, BuildDescription, BuildOptions, CopySource, FileSource, Step, resolve,
 };
 use berth_dockerfile::instructions::{Mount, ShellOrExec};

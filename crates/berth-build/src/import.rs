@@ -1,19 +1,24 @@
 //! `berth import`: a one-layer image from a root file system, like `docker import`.
+//!
+//! It assembles an image as a build's exporter does, from one layer of a whole tree instead of
+//! a solve, and its `--change`s go through the frontend exactly as a Dockerfile's metadata
+//! instructions do ([`berth_dockerfile::change`]).
 
 use std::io::Read;
 use std::path::Path;
 
-use berth_oci::change;
+use berth_dockerfile::change::{self, ChangeError};
+use berth_layer::LayerError;
+use berth_layer::source::{Entries, from_dir, from_tarball};
+use berth_layer::write::{TarOptions, write_gzip_layer};
 use berth_oci::config::RootFs;
 use berth_oci::{
-    Algorithm, ContainerConfig, Descriptor, Digest, History, ImageConfig, ImageManifest, Platform,
-    Reference, media_type,
+    Algorithm, Descriptor, Digest, History, ImageConfig, ImageManifest, Platform, Reference,
+    media_type,
 };
 use berth_store::{LayerInfo, Store, StoreError};
 
-use crate::LayerError;
-use crate::source::{Entries, from_dir, from_tarball};
-use crate::write::{TarOptions, write_gzip_layer};
+use crate::export::rfc3339;
 
 /// Where the root file system comes from.
 pub enum ImportSource<'a> {
@@ -36,7 +41,7 @@ pub struct ImportOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
-    Change(#[from] change::ChangeError),
+    Change(#[from] ChangeError),
     #[error(transparent)]
     Layer(#[from] LayerError),
     #[error(transparent)]
@@ -69,10 +74,7 @@ pub fn import(
     report: &dyn Fn(u64, u64),
 ) -> Result<Imported, ImportError> {
     // Check the changes before doing any work.
-    let mut container = ContainerConfig::default();
-    for c in &opts.changes {
-        change::apply(&mut container, c)?;
-    }
+    let container = change::container_config(&opts.changes)?;
 
     let _lock = store.write_lock()?;
     let entries: Entries = match source {
@@ -131,12 +133,4 @@ pub fn import(
         layer_info,
         skipped: entries.skipped,
     })
-}
-
-/// Seconds since the epoch as RFC 3339 UTC, whole seconds (`1970-01-01T00:00:00Z`).
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
