@@ -7,11 +7,15 @@
 //! - [`build`]: the resolved build description — stages, bases, ARG scoping, every word
 //!   expanded — which the builder runs without ever seeing Dockerfile syntax.
 //!
+//! [`frontend`] is what a builder calls: text in, description out, base images' configs asked
+//! of the builder through a callback.
+//!
 //! Beside them: [`expand`] (shell-style word expansion) and [`ignore`] (`.dockerignore`).
 
 pub mod ast;
 pub mod build;
 pub mod expand;
+pub mod frontend;
 pub mod ignore;
 pub mod instructions;
 pub mod syntax;
