@@ -25,7 +25,8 @@ pub enum BuildError {
         file: String,
         line: usize,
         instruction: String,
-        source: StepError,
+        // Boxed: the step's cause is as large as the sandbox's and fileops' errors together.
+        source: Box<StepError>,
     },
     /// A `RUN` exited non-zero.
     #[error(

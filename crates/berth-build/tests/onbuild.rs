@@ -69,8 +69,7 @@ fn a_broken_trigger_names_the_from_line() {
     let recorder = Recorder::new(&setup.store);
     let (built, _) = setup.build(&req, &images, &recorder);
     let e = built
-        .err()
-        .expect("a broken trigger fails the build")
+        .expect_err("a broken trigger fails the build")
         .to_string();
     assert!(
         e.starts_with("Dockerfile: line 2: ONBUILD trigger") && e.contains("BOGUS"),
@@ -86,6 +85,6 @@ fn a_base_the_builder_cannot_find_is_named() {
     let req = setup.request("FROM missing\nRUN x\n");
     let recorder = Recorder::new(&setup.store);
     let (built, _) = setup.build(&req, &images, &recorder);
-    let e = built.err().expect("no such base").to_string();
+    let e = built.expect_err("no such base").to_string();
     assert!(e.starts_with("base image missing:"), "{e}");
 }

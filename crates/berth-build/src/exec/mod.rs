@@ -111,7 +111,7 @@ impl StepAt {
             file: self.file.clone(),
             line: self.line,
             instruction: self.instruction.clone(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }
     }
 }
