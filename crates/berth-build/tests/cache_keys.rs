@@ -5,7 +5,7 @@
 mod common;
 
 use berth_oci::ContainerConfig;
-use common::{Images, Setup};
+use common::{Images, Recorder, Setup};
 
 const COPIES: &str = "FROM scratch\nCOPY a.txt /a\nCOPY b.txt /b\nRUN make\n";
 
@@ -141,4 +141,45 @@ fn no_cache_runs_every_step_and_a_stage_rebuilt_the_same_keeps_copy_from_cached(
         .filter(|e| matches!(e, berth_build::Event::Cached { .. }))
         .count();
     assert_eq!(cached, 3, "{events:?}");
+}
+
+#[test]
+fn a_copy_rerun_with_the_same_paths_is_offered_its_previous_result() {
+    let setup = Setup::new();
+    setup.file("src/a.c", "a");
+    setup.file("src/b.c", "b");
+    let images = Images::default();
+    let req = setup.request("FROM scratch\nCOPY src/ /src/\n");
+    let run = |builds_on: bool| {
+        let mut recorder = Recorder::new(&setup.store);
+        recorder.builds_on = builds_on;
+        let (built, _) = setup.build(&req, &images, &recorder);
+        built.unwrap_or_else(|e| panic!("{e}"));
+        recorder.ran()
+    };
+    let first = run(true);
+    assert_eq!(first[0].previous, None);
+    // One file's bytes changed: the same paths, so the last result is offered.
+    setup.file("src/b.c", "b, changed");
+    let second = run(true);
+    assert_eq!(second[0].previous.as_ref(), Some(&first[0].layer));
+    // Not when the executor can't use it.
+    setup.file("src/b.c", "b, changed again");
+    assert_eq!(run(false)[0].previous, None);
+    // A new path changes the shape: the copy starts over.
+    setup.file("src/c.c", "c");
+    assert_eq!(run(true)[0].previous, None);
+}
+
+#[test]
+fn a_secret_value_never_enters_the_key() {
+    let setup = Setup::new();
+    let images = Images::default();
+    let mut req = setup.request("FROM scratch\nRUN --mount=type=secret,id=tok use-it\n");
+    req.secrets
+        .insert("tok".into(), berth_build::Secret(b"one".to_vec()));
+    assert_eq!(setup.ran(&req, &images), ["RUN use-it"]);
+    req.secrets
+        .insert("tok".into(), berth_build::Secret(b"two".to_vec()));
+    assert!(setup.ran(&req, &images).is_empty());
 }

@@ -26,6 +26,8 @@ pub struct Ran {
     pub input: Vec<LayerRef>,
     /// For a `COPY --from` a stage or image: the layers it copies from.
     pub from: Option<Vec<LayerRef>>,
+    /// The earlier result of the same step the solver offered to build on.
+    pub previous: Option<LayerRef>,
     /// The layer it "made".
     pub layer: LayerRef,
 }
@@ -45,6 +47,8 @@ pub enum Mark {
 pub struct Recorder<'a> {
     store: &'a Store,
     meet: usize,
+    /// Whether it says it can build a rerun on an earlier result.
+    pub builds_on: bool,
     ran: Mutex<Vec<Ran>>,
     log: Mutex<Vec<Mark>>,
     meeting: Mutex<usize>,
@@ -61,6 +65,7 @@ impl<'a> Recorder<'a> {
         Recorder {
             store,
             meet: n,
+            builds_on: false,
             ran: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             meeting: Mutex::new(0),
@@ -160,10 +165,15 @@ impl Executor for Recorder<'_> {
             env: run_env,
             input: env.input.to_vec(),
             from,
+            previous: env.previous.cloned(),
             layer: layer.clone(),
         });
         self.log.lock().unwrap().push(Mark::End(what));
         Ok(Some(layer))
+    }
+
+    fn can_build_on(&self, _layer: &LayerRef) -> bool {
+        self.builds_on
     }
 }
 
