@@ -1,16 +1,13 @@
-//! The build context as the solver sees it: a directory, its `.dockerignore`, and the
-//! file-stat index that lets a warm build re-hash only what changed.
+//! The build context as the solver and executors see it: the context the caller opened
+//! (with its `.dockerignore`), and the file-stat index that lets a warm build re-hash only
+//! what changed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use berth_dockerfile::ignore::Patterns;
-use berth_fileops::{Context, Index, Tree};
+use berth_fileops::{Checksums, Context, Index, Tree};
 use sha2::{Digest as _, Sha256};
-
-use crate::error::BuildError;
-use crate::request::BuildRequest;
-use crate::snapshot::Snapshots;
 
 /// The context directory seen through its `.dockerignore`, and the stat index of its files.
 pub struct BuildContext {
@@ -20,30 +17,19 @@ pub struct BuildContext {
 }
 
 impl BuildContext {
-    pub fn open(req: &BuildRequest, snapshots: &Snapshots) -> Result<BuildContext, BuildError> {
-        let ignore = match &req.dockerignore {
-            Some(text) => Patterns::parse(text).map_err(|e| BuildError::Dockerfile {
-                file: ".dockerignore".into(),
-                message: e.to_string(),
-            })?,
-            None => Patterns::default(),
-        };
-        let context = Context::open(&req.context, ignore).map_err(|e| BuildError::Io {
-            path: req.context.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        // One index per context directory, named by its absolute path. A missing or damaged
-        // one only costs re-hashing.
+    /// `context` with its index, kept in `index_dir` (one per context directory, named by
+    /// its absolute path). A missing or damaged index only costs re-hashing.
+    pub fn new(context: Context, index_dir: &Path) -> BuildContext {
         let name = hex::encode(Sha256::digest(
             context.root().as_os_str().as_encoded_bytes(),
         ));
-        let index_path = snapshots.dir().join("context").join(format!("{name}.idx"));
+        let index_path = index_dir.join(format!("{name}.idx"));
         let index = Index::load(&index_path).unwrap_or_default();
-        Ok(BuildContext {
+        BuildContext {
             context,
             index: Mutex::new(index),
             index_path,
-        })
+        }
     }
 
     pub fn tree(&self) -> Tree<'_> {
@@ -54,16 +40,23 @@ impl BuildContext {
         self.context.root()
     }
 
-    /// Runs `f` with the index (checksums of context files go through it).
-    pub fn with_index<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
+    /// Checksums of what `paths` select (less `exclude`), through the stat index.
+    pub fn checksums(
+        &self,
+        paths: &[String],
+        exclude: &Patterns,
+    ) -> Result<Checksums, berth_fileops::Error> {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut index)
+        berth_fileops::checksum_and_shape(self.tree(), paths, exclude, true, Some(&mut index))
     }
 
     /// Saves the index for the next build; failing to is not worth failing a build for.
     pub fn save_index(&self) {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         index.prune_unused();
+        if let Some(dir) = self.index_path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         if let Err(e) = index.save(&self.index_path) {
             tracing::warn!("could not save the context index: {e}");
         }

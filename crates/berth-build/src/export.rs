@@ -7,7 +7,7 @@ use berth_store::Store;
 
 use crate::error::BuildError;
 use crate::snapshot::{LayerRef, Snapshots};
-use crate::solve::StageState;
+use crate::solver::StageState;
 
 /// A built image in the store.
 #[derive(Debug, Clone)]
@@ -80,10 +80,10 @@ pub fn to_directory(store: &Store, layers: &[LayerRef], dest: &Path) -> Result<(
         workdir: "/".into(),
         ..Default::default()
     };
-    berth_fileops::copy(&view, &[".".to_string()], "/", dest, &opts).map_err(|e| {
-        BuildError::Io {
+    berth_fileops::copy(&view, &[".".to_string()], "/", dest, &opts).map_err(|source| {
+        BuildError::Export {
             path: dest.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         }
     })?;
     overlay.close()

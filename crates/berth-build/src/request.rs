@@ -1,22 +1,23 @@
 //! What the caller asks of a build.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
+use berth_fileops::Context;
 use berth_oci::Platform;
 use berth_store::ResolvedImage;
 
+use crate::error::BaseError;
+
 /// A build request, everything decided (the CLI reads flags and files into it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BuildRequest {
     /// The Dockerfile's name for messages (`Dockerfile`, `app/Dockerfile.prod`, `-`).
     pub dockerfile_name: String,
     /// Its text.
     pub dockerfile: String,
-    /// The context directory.
-    pub context: PathBuf,
-    /// The `.dockerignore` patterns that apply (already read; empty when there is none).
-    pub dockerignore: Option<String>,
+    /// The build context, opened once by the caller with the `.dockerignore` that applies
+    /// (see [`Context::open_for_dockerfile`]).
+    pub context: Context,
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     /// The platform to build for; the host's when absent.
@@ -68,5 +69,27 @@ pub trait Bases: Sync {
         reference: &str,
         platform: &Platform,
         pull: bool,
-    ) -> Result<ResolvedImage, String>;
+    ) -> Result<ResolvedImage, BaseError>;
+}
+
+impl BuildRequest {
+    /// A request to build `dockerfile` (named `dockerfile_name` in messages) in `context`,
+    /// with every option at its default.
+    pub fn new(dockerfile_name: &str, dockerfile: &str, context: Context) -> BuildRequest {
+        BuildRequest {
+            dockerfile_name: dockerfile_name.to_string(),
+            dockerfile: dockerfile.to_string(),
+            context,
+            build_args: BTreeMap::new(),
+            target: None,
+            platform: None,
+            no_cache: false,
+            pull: false,
+            labels: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            network: NetworkDefault::default(),
+            source_date_epoch: None,
+            zstd: false,
+        }
+    }
 }

@@ -7,6 +7,9 @@
 //! - [`describe`]: the resolved build description — stages, bases, ARG scoping, every word
 //!   expanded — which the builder runs without ever seeing Dockerfile syntax.
 //!
+//! [`frontend`] is what a builder calls: text in, description out, base images' configs asked
+//! of the builder through a callback.
+//!
 //! Beside them: [`expand`] (shell-style word expansion), [`ignore`] (`.dockerignore`),
 //! [`config`] (how each instruction changes an image config, for the builder and for
 //! `berth import`) and [`change`] (`--change` lines, read as Dockerfile instructions).
@@ -16,6 +19,7 @@ pub mod change;
 pub mod config;
 pub mod describe;
 pub mod expand;
+pub mod frontend;
 pub mod ignore;
 pub mod instructions;
 pub mod syntax;

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use berth_build::{BuildRequest, NetworkDefault, Secret};
+use berth_build::{BaseError, BuildRequest, NetworkDefault, Secret};
 use berth_oci::{Platform, Reference};
 use berth_store::ResolvedImage;
 use berth_transport::Platforms;
@@ -37,9 +37,10 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
         (false, p) => p,
     };
 
-    // The context: a directory, or a tar on standard input unpacked into the store's scratch.
+    // The context, opened once with the ignore file that applies to the Dockerfile: a
+    // directory, or a tar on standard input unpacked into the store's scratch.
     let _unpacked;
-    let context_dir: PathBuf = if args.context == "-" {
+    let (context, context_dir) = if args.context == "-" {
         if args.file.as_deref() == Some("-") {
             bail!("the context and the Dockerfile can't both come from standard input");
         }
@@ -48,12 +49,12 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
             .tempdir_in(ctx.temp_dir()?)
             .context("making a directory for the context")?;
         let dockerfile = args.file.as_deref().unwrap_or("Dockerfile");
-        let unpacked =
+        let context =
             berth_fileops::Context::from_tar(std::io::stdin().lock(), dir.path(), dockerfile)
                 .context("reading the build context (a tar) from standard input")?;
-        let path = unpacked.root().to_path_buf();
         _unpacked = dir;
-        path
+        let root = context.root().to_path_buf();
+        (context, root)
     } else {
         let dir = PathBuf::from(&args.context);
         if !dir.is_dir() {
@@ -62,7 +63,17 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
                 dir.display()
             );
         }
-        dir
+        // The ignore file goes with the Dockerfile's name inside the context.
+        let relative = args
+            .file
+            .as_deref()
+            .filter(|f| *f != "-")
+            .and_then(|f| Path::new(f).strip_prefix(&dir).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        let context = berth_fileops::Context::open_for_dockerfile(&dir, &relative)
+            .with_context(|| format!("opening the build context {}", dir.display()))?;
+        (context, dir)
     };
     // With the context on standard input, -f names a file inside it (as in docker build).
     let file = match args.file.as_deref() {
@@ -72,23 +83,6 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
         other => other.map(str::to_string),
     };
     let (dockerfile_name, dockerfile) = read_dockerfile(file.as_deref(), &context_dir)?;
-    let dockerignore = {
-        let relative = args
-            .file
-            .as_deref()
-            .filter(|f| *f != "-")
-            .and_then(|f| Path::new(f).strip_prefix(&context_dir).ok())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "Dockerfile".into());
-        berth_dockerfile::ignore::ignore_file_for(&relative, |name| {
-            context_dir.join(name).is_file()
-        })
-        .map(|name| {
-            let path = context_dir.join(&name);
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-        })
-        .transpose()?
-    };
 
     let mut build_args = BTreeMap::new();
     for a in &args.build_args {
@@ -120,8 +114,7 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
     let req = BuildRequest {
         dockerfile_name,
         dockerfile,
-        context: context_dir,
-        dockerignore,
+        context,
         build_args,
         target: args.target.clone(),
         platform: super::platform(args.platform.as_deref())?,
@@ -275,20 +268,21 @@ impl berth_build::Bases for StoreOrPull<'_> {
         reference: &str,
         platform: &Platform,
         pull: bool,
-    ) -> Result<ResolvedImage, String> {
-        let store = self.ctx.store().map_err(|e| e.to_string())?;
-        let local = || -> Result<ResolvedImage, String> {
-            let (record, _) = store.lookup(reference).map_err(|e| e.to_string())?;
-            store
-                .image(&record, Some(platform))
-                .map_err(|e| e.to_string())
+    ) -> Result<ResolvedImage, BaseError> {
+        let store = self
+            .ctx
+            .store()
+            .map_err(|e| BaseError::Pull { source: e.into() })?;
+        let local = || -> Result<ResolvedImage, BaseError> {
+            let (record, _) = store.lookup(reference)?;
+            Ok(store.image(&record, Some(platform))?)
         };
         if !pull {
             if let Ok(image) = local() {
                 return Ok(image);
             }
         }
-        let parsed = Reference::parse(reference).map_err(|e| e.to_string())?;
+        let parsed = Reference::parse(reference)?;
         let source = Location::Registry(parsed.clone());
         let dest = Location::Store(parsed.tagged().unwrap_or(parsed).to_string());
         let output = OutputArgs {
@@ -303,9 +297,7 @@ impl berth_build::Bases for StoreOrPull<'_> {
             Platforms::One(platform.clone()),
             &output,
         )
-        .map_err(|e| {
-            format!("not in the store (berth images lists it), and pulling it failed: {e:#}")
-        })?;
+        .map_err(|e| BaseError::Pull { source: e.into() })?;
         local()
     }
 }
