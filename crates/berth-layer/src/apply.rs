@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use berth_oci::{Algorithm, Digest, Hasher};
+use berth_oci::{Algorithm, Digest, HashingReader};
 use rustix::fs::{
     AtFlags, CWD, Dir, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags, chmodat,
     chownat, fchmod, fchown, fsetxattr, futimens, linkat, lsetxattr, makedev, mkdirat, mknodat,
@@ -57,11 +57,7 @@ pub fn apply_layer(input: impl Read, dest: &Path) -> Result<Applied, LayerError>
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root =
         openat(CWD, dest, flags, Mode::empty()).map_err(|e| LayerError::io(dest, e.into()))?;
-    let mut input = HashingReader {
-        inner: input,
-        hasher: Algorithm::Sha256.hasher(),
-        size: 0,
-    };
+    let mut input = HashingReader::new(input, Algorithm::Sha256);
     let mut applier = Applier {
         root,
         dest: dest.to_path_buf(),
@@ -80,9 +76,10 @@ pub fn apply_layer(input: impl Read, dest: &Path) -> Result<Applied, LayerError>
     // The end-of-archive blocks, and any padding after them, are part of the diffID.
     io::copy(&mut input, &mut io::sink()).map_err(|e| LayerError::tar(ARCHIVE, e))?;
     applier.set_dir_times()?;
+    let (diff_id, size) = input.finish();
     Ok(Applied {
-        diff_id: input.hasher.finish(),
-        size: input.size,
+        diff_id,
+        size,
         devices_skipped: applier.devices_skipped,
         xattrs_skipped: applier.xattrs_skipped,
     })
@@ -587,22 +584,6 @@ fn copy_data(from: &mut impl Read, to: &mut File, path: &Path) -> Result<(), Lay
         };
         to.write_all(&buf[..n])
             .map_err(|e| LayerError::io(path, e))?;
-    }
-}
-
-/// Hashes and counts the bytes read through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Hasher,
-    size: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
     }
 }
 
