@@ -16,8 +16,7 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use berth_oci::media_type::Compression;
-use berth_oci::{Descriptor, Digest};
+use berth_oci::{Compression, Descriptor, Digest};
 use berth_store::Store;
 use rustix::mount::{
     FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags, fsconfig_create,
@@ -150,8 +149,14 @@ impl Snapshots {
             .map_err(BuildError::Store)?;
         let mut blob = BufReader::new(blob);
         let head = blob.fill_buf().map_err(|e| BuildError::io(&path, e))?;
-        let compression = Compression::sniff(head);
-        let reader = berth_store::compression::decoder(compression, blob)
+        let compression = Compression::sniff(head).map_err(|unsupported| BuildError::Layer {
+            digest: layer.descriptor.digest.clone(),
+            source: berth_layer::LayerError::Unsupported(format!(
+                "{unsupported} layers are not supported; berth reads gzip, zstd and uncompressed layers"
+            )),
+        })?;
+        let reader = compression
+            .decoder(blob)
             .map_err(|e| BuildError::io(&path, e))?;
         let applied =
             berth_layer::apply::apply_layer(reader, &tmp).map_err(|source| BuildError::Layer {

@@ -13,69 +13,38 @@
 //! Formats: plain tar, gzip and zstd. (BuildKit also unpacks bzip2 and xz; berth reports
 //! those as not supported rather than silently copying them as files.)
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use berth_oci::Compression;
+use berth_oci::compression::Decoder;
 use berth_rootfs::extract::{self, BadLink, Devices, ExtractError, Hardlinks, NoHooks, Rules};
 use berth_rootfs::{NewDir, Root};
 
 use crate::copy::Owner;
 use crate::error::{Error, IoContext, Result};
 
-/// A compression an archive is wrapped in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-    Bzip2,
-    Xz,
-}
-
-impl Compression {
-    fn sniff(head: &[u8]) -> Compression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else if head.starts_with(b"BZh") {
-            Compression::Bzip2
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Compression::Xz
-        } else {
-            Compression::None
-        }
-    }
-}
-
-/// Opens a file as a decompressed stream, with the compression that was found.
-fn open(path: &Path) -> Result<(Box<dyn Read>, Compression)> {
-    let file = std::fs::File::open(path).at(path)?;
+/// Opens a file as a decompressed stream. Compressions berth does not read are refused by
+/// name, so `ADD` never copies such an archive as a plain file by mistake.
+fn open(path: &Path) -> Result<Decoder<BufReader<File>>> {
+    let file = File::open(path).at(path)?;
     let mut buf = BufReader::with_capacity(64 * 1024, file);
-    let head = buf.fill_buf().at(path)?.to_vec();
-    let compression = Compression::sniff(&head);
-    let reader: Box<dyn Read> = match compression {
-        Compression::None => Box::new(buf),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buf).at(path)?),
-        Compression::Bzip2 | Compression::Xz => Box::new(io::empty()),
-    };
-    Ok((reader, compression))
+    let head = buf.fill_buf().at(path)?;
+    let compression = Compression::sniff(head).map_err(|unsupported| Error::Archive {
+        archive: path.display().to_string(),
+        reason: format!(
+            "{unsupported} archives are not supported by berth's ADD; recompress it with gzip or zstd, or decompress it in a RUN step"
+        ),
+    })?;
+    compression.decoder(buf).at(path)
 }
 
 /// Whether a local file is a tar archive `ADD` unpacks (maybe compressed): the decompressed
 /// stream must start with a tar header whose checksum is right. A `.gz` that is not a tar is
 /// copied as a file, as Docker does.
 pub fn is_archive(path: &Path) -> Result<bool> {
-    let (mut reader, compression) = open(path)?;
-    if matches!(compression, Compression::Bzip2 | Compression::Xz) {
-        return Err(Error::Archive {
-            archive: path.display().to_string(),
-            reason: format!(
-                "{compression:?} archives are not supported by berth's ADD; recompress it with gzip or zstd, or decompress it in a RUN step"
-            ),
-        });
-    }
+    let mut reader = open(path)?;
     let mut header = [0u8; 512];
     let mut filled = 0;
     while filled < header.len() {
@@ -129,7 +98,7 @@ pub(crate) fn unpack_file(
     dest_rel: &str,
     parents: Owner,
 ) -> Result<Extracted> {
-    let (reader, _) = open(path)?;
+    let reader = open(path)?;
     unpack(
         reader,
         rootfs,

@@ -228,3 +228,37 @@ fn dockerfile_specific_ignore_file_wins() {
     let ctx = Context::open_for_dockerfile(root, "Dockerfile").unwrap();
     assert!(ctx.is_excluded("a") && !ctx.is_excluded("b"));
 }
+
+#[test]
+fn add_refuses_bzip2_and_xz_archives_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
+    mkdir(&ctx, 0o755);
+    mkdir(&rootfs, 0o755);
+    // Only the magic numbers matter: berth refuses before decompressing anything.
+    std::fs::write(ctx.join("t.tar.bz2"), b"BZh91AY&SY rest of the stream").unwrap();
+    std::fs::write(ctx.join("t.tar.xz"), b"\xfd7zXZ\0 rest of the stream").unwrap();
+    let c = Context::open(&ctx, Patterns::default()).unwrap();
+    for (src, name) in [("t.tar.bz2", "bzip2"), ("t.tar.xz", "xz")] {
+        let err = c
+            .copy(&strings(&[src]), "/a/", &rootfs, &add_opts())
+            .unwrap_err();
+        assert!(matches!(err, Error::Archive { .. }), "{src}: {err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "{name} archives are not supported by berth's ADD; recompress it with gzip or zstd"
+            )),
+            "{src}: {err}"
+        );
+        assert!(!rootfs.join("a").join(src).exists(), "{src} was copied");
+    }
+    // COPY never unpacks, so it copies them as they are.
+    c.copy(
+        &strings(&["t.tar.xz"]),
+        "/c/",
+        &rootfs,
+        &CopyOptions::default(),
+    )
+    .unwrap();
+    assert!(rootfs.join("c/t.tar.xz").is_file());
+}

@@ -12,7 +12,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use berth_oci::{Algorithm, Digest, Hasher};
+use berth_oci::{Algorithm, Digest, HashingReader};
 use berth_rootfs::extract::{
     self, Devices, ExtractError, Hardlinks, Hooks, Place, Rules, Visit, fields,
 };
@@ -68,18 +68,15 @@ fn rules() -> Rules {
 /// links to anything but an earlier file of the layer.
 pub fn apply_layer(input: impl Read, dest: &Path) -> Result<Applied, LayerError> {
     let root = Root::open_with(dest, Resolver::detect(), Links::Refuse)?;
-    let mut input = HashingReader {
-        inner: input,
-        hasher: Algorithm::Sha256.hasher(),
-        size: 0,
-    };
+    let mut input = HashingReader::new(input, Algorithm::Sha256);
     let mut overlay = Overlay { dest };
     let done = extract::extract(&root, "", &mut input, &rules(), &mut overlay)?;
     // The end-of-archive blocks, and any padding after them, are part of the diffID.
     io::copy(&mut input, &mut io::sink()).map_err(|e| LayerError::tar(ARCHIVE, e))?;
+    let (diff_id, size) = input.finish();
     Ok(Applied {
-        diff_id: input.hasher.finish(),
-        size: input.size,
+        diff_id,
+        size,
         devices_skipped: done.devices_skipped,
         xattrs_skipped: done.xattrs_skipped,
     })
@@ -187,21 +184,5 @@ impl From<ExtractError> for LayerError {
             }
             ExtractError::Root(e) => LayerError::Root(e),
         }
-    }
-}
-
-/// Hashes and counts the bytes read through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Hasher,
-    size: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
     }
 }

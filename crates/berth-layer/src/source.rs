@@ -6,8 +6,8 @@ use std::io::{self, BufReader, Read, Seek, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use berth_oci::media_type::Compression;
-use berth_store::compression::decoder;
+use berth_oci::Compression;
+use berth_oci::compression::read_head;
 
 use crate::diff;
 use crate::entry::{Data, Entry, Inodes, Kind, clean_path, settle};
@@ -187,21 +187,21 @@ fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
 
 /// Reads a tarball (plain, gzip or zstd), copying file contents to an unnamed spool file in
 /// `spool_dir`. Later entries replace earlier ones of the same path, as extraction would.
-pub fn from_tarball(input: impl Read, spool_dir: &Path, name: &str) -> Result<Entries, LayerError> {
-    let mut input = BufReader::with_capacity(256 * 1024, input);
-    let head = {
-        use std::io::BufRead;
-        input
-            .fill_buf()
-            .map_err(|e| LayerError::tar(name, e))?
-            .to_vec()
-    };
-    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) || head.starts_with(b"BZh") {
-        return Err(LayerError::Unsupported(format!(
-            "{name} is xz- or bzip2-compressed; decompress it first, or use gzip or zstd"
-        )));
-    }
-    let reader = decoder(Compression::sniff(&head), input).map_err(|e| LayerError::tar(name, e))?;
+pub fn from_tarball(
+    mut input: impl Read,
+    spool_dir: &Path,
+    name: &str,
+) -> Result<Entries, LayerError> {
+    let head = read_head(&mut input).map_err(|e| LayerError::tar(name, e))?;
+    let compression = Compression::sniff(&head).map_err(|unsupported| {
+        LayerError::Unsupported(format!(
+            "{name} is {unsupported}-compressed; decompress it first, or use gzip or zstd"
+        ))
+    })?;
+    let input = io::Cursor::new(&head).chain(input);
+    let reader = compression
+        .decoder(BufReader::with_capacity(256 * 1024, input))
+        .map_err(|e| LayerError::tar(name, e))?;
     let mut spool = tempfile::tempfile_in(spool_dir).map_err(|e| LayerError::io(spool_dir, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut entries: Vec<Entry> = Vec::new();
@@ -333,4 +333,51 @@ pub(crate) fn header_fields<R: Read>(
     name: &str,
 ) -> Result<HeaderFields, LayerError> {
     berth_rootfs::extract::fields(item).map_err(|e| LayerError::tar(name, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tarballs_in_unsupported_compressions_are_refused_by_name() {
+        let spool = tempfile::tempdir().unwrap();
+        for (bytes, name) in [
+            (&b"BZh91AY&SY rest of the stream"[..], "bzip2"),
+            (&b"\xfd7zXZ\0 rest of the stream"[..], "xz"),
+        ] {
+            let Err(err) = from_tarball(bytes, spool.path(), "layer.tar") else {
+                panic!("a {name} tarball was read");
+            };
+            assert!(matches!(err, LayerError::Unsupported(_)), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!("layer.tar is {name}-compressed; decompress it first, or use gzip or zstd")
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_first_read_still_tells_the_compression() {
+        /// Gives one byte a read, as a slow pipe may.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let spool = tempfile::tempdir().unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, "f", &b"hi"[..]).unwrap();
+        let zst = zstd::encode_all(&tar.into_inner().unwrap()[..], 3).unwrap();
+        let entries = from_tarball(Trickle(&zst), spool.path(), "layer.tar.zst").unwrap();
+        assert_eq!(entries.entries.len(), 1);
+        assert_eq!(entries.entries[0].path, "f");
+    }
 }

@@ -4,8 +4,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
-use berth_oci::{Algorithm, Digest};
-use berth_store::HashingWriter;
+use berth_oci::{Algorithm, Digest, HashingWriter};
 use tar::{EntryType, Header};
 
 use crate::entry::{Data, Entry, Kind};

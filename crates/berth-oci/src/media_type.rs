@@ -1,5 +1,7 @@
 //! Media types of the OCI image spec and Docker's image manifest v2 schema 2.
 
+use crate::compression::Compression;
+
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -22,36 +24,6 @@ pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-
-/// How a layer's tar stream is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    /// Recognises a compressed stream by its first bytes.
-    pub fn sniff(head: &[u8]) -> Compression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        }
-    }
-
-    /// The OCI layer media type for this compression.
-    pub fn oci_layer(self) -> &'static str {
-        match self {
-            Compression::None => OCI_LAYER,
-            Compression::Gzip => OCI_LAYER_GZIP,
-            Compression::Zstd => OCI_LAYER_ZSTD,
-        }
-    }
-}
 
 /// What a media type describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,15 +76,5 @@ mod tests {
         assert_eq!(kind("application/vnd.in-toto+json"), Kind::Other);
         assert!(is_manifest(OCI_INDEX));
         assert!(!is_manifest(OCI_CONFIG));
-    }
-
-    #[test]
-    fn sniffs() {
-        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
-        assert_eq!(
-            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
-            Compression::Zstd
-        );
-        assert_eq!(Compression::sniff(b"bin/"), Compression::None);
     }
 }

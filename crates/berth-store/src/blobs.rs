@@ -11,10 +11,9 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use berth_oci::{Algorithm, Digest};
+use berth_oci::{Algorithm, Digest, HashingWriter, Mismatch, VerifyingReader};
 
 use crate::error::{StoreError, io_err};
-use crate::verify::{HashingWriter, Mismatch, VerifyingReader};
 
 /// The blob directory of a store (or of an OCI image layout: the same shape).
 #[derive(Debug, Clone)]
@@ -257,23 +256,8 @@ impl BlobWriter {
             .map_err(|e| io_err(temp, e.into_error()))?
             .file;
         if let Some(expected) = expected {
-            let mismatch = if let Some(size) = size.filter(|&s| s != written) {
-                Some(Mismatch::Size {
-                    digest: expected.clone(),
-                    expected: size,
-                    actual: written,
-                })
-            } else if digest != *expected {
-                Some(Mismatch::Digest {
-                    expected: expected.clone(),
-                    actual: digest.clone(),
-                })
-            } else {
-                None
-            };
-            if let Some(mismatch) = mismatch {
-                return Err(StoreError::Rejected(mismatch));
-            }
+            Mismatch::check(expected, size, digest.clone(), written)
+                .map_err(StoreError::Rejected)?;
         }
         file.sync_all().map_err(|e| io_err(temp, e))?;
         drop(file);

@@ -1,9 +1,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use berth_oci::{Digest, ManifestError};
-
-use crate::verify::Mismatch;
+use berth_oci::{Digest, ManifestError, Mismatch};
 
 /// What can go wrong in the store. Every variant names the file, digest or image involved.
 #[derive(Debug, thiserror::Error)]

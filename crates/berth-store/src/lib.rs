@@ -11,7 +11,6 @@
 
 pub mod blobs;
 mod build_cache;
-pub mod compression;
 mod error;
 mod gc;
 mod layer_info;
@@ -19,7 +18,6 @@ pub mod lock;
 pub mod meta;
 pub mod repos;
 mod store;
-pub mod verify;
 
 pub use blobs::{BlobWriter, Blobs};
 pub use build_cache::{CachedLayer, CachedStep};
@@ -27,4 +25,3 @@ pub use error::StoreError;
 pub use gc::{DEFAULT_GRACE, FsckReport, GcReport};
 pub use meta::{ImageRecord, LayerInfo};
 pub use store::{ResolvedImage, Store};
-pub use verify::{HashingWriter, Mismatch, Verifier, VerifyingReader};

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use berth_oci::media_type::{self, Compression, Kind};
-use berth_oci::{Algorithm, Descriptor, Digest, ImageConfig, ImageManifest, Manifest, Reference};
+use berth_oci::compression::read_head;
+use berth_oci::media_type::{self, Kind};
+use berth_oci::{
+    Algorithm, Compression, Descriptor, Digest, HashingWriter, ImageConfig, ImageManifest,
+    Manifest, Reference, VerifyingReader,
+};
 use berth_store::blobs::parent_dir;
-use berth_store::compression::{decoder, read_head};
-use berth_store::{HashingWriter, VerifyingReader};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -173,8 +175,9 @@ impl DockerArchiveSource {
             self.files.open(path).map_err(io_err)?.ok_or_else(missing)
         };
         let size = self.files.size(path).map_err(io_err)?.ok_or_else(missing)?;
-        let head = read_head(&mut open()?, 4).map_err(io_err)?;
-        let compression = Compression::sniff(&head);
+        let head = read_head(&mut open()?).map_err(io_err)?;
+        // A compression berth doesn't read (xz, bzip2) is copied as the plain bytes it seems.
+        let compression = Compression::sniff(&head).unwrap_or(Compression::None);
         let hash = |reader: &mut dyn Read| -> Result<Digest, TransportError> {
             let mut w = HashingWriter::new(io::sink(), Algorithm::Sha256);
             io::copy(reader, &mut w).map_err(io_err)?;
@@ -188,7 +191,7 @@ impl DockerArchiveSource {
         };
         let diff_id = match compression {
             Compression::None => digest.clone(),
-            c => hash(&mut decoder(c, open()?).map_err(io_err)?)?,
+            c => hash(&mut c.decoder(open()?).map_err(io_err)?)?,
         };
         Ok((
             Descriptor::new(compression.oci_layer(), digest, size),
@@ -360,8 +363,9 @@ impl Writer {
             let spool =
                 tempfile::tempfile_in(&self.spool_dir).map_err(|e| TransportError::io(place, e))?;
             let mut hashed = HashingWriter::new(spool, Algorithm::Sha256);
-            let copied =
-                decoder(compression, verified).and_then(|mut d| io::copy(&mut d, &mut hashed));
+            let copied = compression
+                .decoder(verified)
+                .and_then(|mut d| io::copy(&mut d, &mut hashed));
             // A decoder fails on damaged data before the digest check can: name the blob.
             copied.map_err(|e| match read_err(e) {
                 TransportError::Io { place, source } => TransportError::invalid(

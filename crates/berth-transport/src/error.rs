@@ -1,7 +1,7 @@
 use std::io;
 
-use berth_oci::{Digest, ManifestError};
-use berth_store::{Mismatch, StoreError};
+use berth_oci::{Digest, ManifestError, Mismatch};
+use berth_store::StoreError;
 
 /// What can go wrong reading or writing a place. Each names the place and the digest or file.
 #[derive(Debug, thiserror::Error)]

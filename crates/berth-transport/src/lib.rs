@@ -116,7 +116,7 @@ pub(crate) fn check_bytes(
     desc: &Descriptor,
     bytes: &[u8],
 ) -> Result<(), TransportError> {
-    let mut v = berth_store::Verifier::new(&desc.digest, Some(desc.size));
+    let mut v = berth_oci::Verifier::new(&desc.digest, Some(desc.size));
     v.update(bytes)
         .and_then(|()| v.finish())
         .map_err(|mismatch| TransportError::Damaged {

@@ -9,8 +9,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_oci::media_type::Compression;
-use berth_store::compression::{decoder, read_head};
+use berth_oci::Compression;
+use berth_oci::compression::read_head;
 
 /// Where a regular member's bytes lie in the archive.
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +30,10 @@ impl TarIndex {
     /// Indexes the archive at `path`, decompressing it into `temp_dir` first if it's compressed.
     pub fn open(path: &Path, temp_dir: &Path) -> io::Result<TarIndex> {
         let mut file = File::open(path)?;
-        let head = read_head(&mut file, 6)?;
+        let head = read_head(&mut file)?;
         file.rewind()?;
-        match sniff(&head) {
-            Some(Compression::None) => TarIndex::scan(file),
+        match Compression::sniff(&head) {
+            Ok(Compression::None) => TarIndex::scan(file),
             _ => TarIndex::from_reader(file, temp_dir),
         }
     }
@@ -41,14 +41,13 @@ impl TarIndex {
     /// Indexes an archive read from a stream (standard input), copying it to `temp_dir`.
     pub fn from_reader(reader: impl Read, temp_dir: &Path) -> io::Result<TarIndex> {
         let mut input = BufReader::with_capacity(256 * 1024, reader);
-        let head = input.fill_buf()?.to_vec();
-        let compression = sniff(&head).ok_or_else(|| {
+        let compression = Compression::sniff(input.fill_buf()?).map_err(|unsupported| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                "not a tar archive (xz and bzip2 archives must be decompressed first)",
+                format!("not a tar archive ({unsupported} archives must be decompressed first)"),
             )
         })?;
-        let mut decoded = decoder(compression, input)?;
+        let mut decoded = compression.decoder(input)?;
         let mut temp = tempfile::tempfile_in(temp_dir)?;
         io::copy(&mut decoded, &mut temp)?;
         temp.rewind()?;
@@ -181,10 +180,25 @@ fn clean(name: &str) -> String {
     parts.join("/")
 }
 
-/// Compression of an archive, or `None` for formats berth doesn't read.
-fn sniff(head: &[u8]) -> Option<Compression> {
-    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) || head.starts_with(b"BZh") {
-        return None;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_compressions_are_refused_by_name() {
+        let temp = tempfile::tempdir().unwrap();
+        for (bytes, name) in [
+            (&b"BZh91AY&SY rest of the stream"[..], "bzip2"),
+            (&b"\xfd7zXZ\0 rest of the stream"[..], "xz"),
+        ] {
+            let Err(err) = TarIndex::from_reader(bytes, temp.path()) else {
+                panic!("a {name} archive was indexed");
+            };
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            assert_eq!(
+                err.to_string(),
+                format!("not a tar archive ({name} archives must be decompressed first)")
+            );
+        }
     }
-    Some(Compression::sniff(head))
 }

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use berth_oci::Descriptor;
-use berth_store::VerifyingReader;
+use berth_oci::{Descriptor, VerifyingReader};
 use bytes::Bytes;
 
 use super::{

@@ -209,7 +209,7 @@ impl ImageSource for LayoutSource {
 
     async fn blob(&self, desc: &Descriptor) -> Result<BlobStream, TransportError> {
         let reader = self.open_blob(desc)?;
-        Ok(stream::from_blocking(berth_store::VerifyingReader::new(
+        Ok(stream::from_blocking(berth_oci::VerifyingReader::new(
             reader,
             &desc.digest,
             Some(desc.size),
