@@ -17,4 +17,4 @@ pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use manifest::{ImageIndex, ImageManifest, Manifest, ManifestError};
 pub use platform::Platform;
-pub use reference::{Reference, ReferenceError, Repository};
+pub use reference::{PathError, Reference, ReferenceError, Repository};
