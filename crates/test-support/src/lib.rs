@@ -4,6 +4,8 @@
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
 mod fault_proxy;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod tree;
 
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
