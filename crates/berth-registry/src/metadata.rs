@@ -35,3 +35,36 @@ impl Metadata {
             .map_err(ApiError::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a single-threaded runtime, work done in place would run on the thread driving the
+    /// requests; it must run elsewhere.
+    #[tokio::test(flavor = "current_thread")]
+    async fn work_runs_off_the_thread_driving_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let metadata = Metadata::new(Arc::new(Store::open(dir.path()).unwrap()));
+        let worker = std::thread::current().id();
+        let ran_on = metadata
+            .run("a test", |_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(ran_on, worker);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn store_errors_come_back_as_api_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let metadata = Metadata::new(Arc::new(Store::open(dir.path()).unwrap()));
+        let missing = berth_oci::Digest::sha256(b"nothing");
+        let err = metadata
+            .run("a test", move |store| {
+                store.blobs().read(&missing, 1).map(|_| ())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
