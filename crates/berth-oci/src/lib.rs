@@ -23,5 +23,5 @@ pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use hashing::{HashingReader, HashingWriter};
 pub use manifest::{ImageIndex, ImageManifest, Manifest, ManifestError};
 pub use platform::Platform;
-pub use reference::{Reference, ReferenceError, Repository};
+pub use reference::{PathError, Reference, ReferenceError, Repository};
 pub use verify::{Mismatch, Verifier, VerifyingReader};

@@ -273,7 +273,11 @@ fn parse_parts(
         });
     }
     check_host(input, &registry)?;
-    check_path(input, &path)?;
+    check_path(&path).map_err(|PathError { component, why }| ReferenceError::Path {
+        input: input.to_string(),
+        component,
+        why,
+    })?;
     let len = registry.len() + 1 + path.len();
     if len > NAME_MAX {
         return Err(ReferenceError::NameTooLong {
@@ -372,12 +376,22 @@ fn check_host(input: &str, registry: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
-/// path = component ("/" component)*; component = [a-z0-9]+ (separator [a-z0-9]+)*;
-/// separator = "." | "_" | "__" | "-"+.
-fn check_path(input: &str, path: &str) -> Result<(), ReferenceError> {
+/// Why a repository path breaks the grammar: the component at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path component {component:?} {why}")]
+pub struct PathError {
+    pub component: String,
+    pub why: &'static str,
+}
+
+/// Checks a repository path (the name within a registry, `library/nginx`) against the
+/// distribution spec's grammar, the one place berth knows it (references and the registry's
+/// routes both ask here): path = component ("/" component)*; component = [a-z0-9]+
+/// (separator [a-z0-9]+)*; separator = "." | "_" | "__" | "-"+. Length is the caller's to
+/// check: a reference counts its host too.
+pub fn check_path(path: &str) -> Result<(), PathError> {
     for component in path.split('/') {
-        let fail = |why| ReferenceError::Path {
-            input: input.to_string(),
+        let fail = |why| PathError {
             component: component.to_string(),
             why,
         };

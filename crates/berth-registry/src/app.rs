@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::metadata::Metadata;
 use crate::metrics::Metrics;
 use crate::uploads::Sessions;
 
@@ -18,6 +19,8 @@ const MANIFEST_CACHE_BYTES: usize = 64 << 20;
 
 pub struct App {
     pub store: Arc<Store>,
+    /// The store's metadata, for requests: off the async workers.
+    pub metadata: Metadata,
     /// Blobs whose bytes this process has checked against their digest (received them, or
     /// served them once); later reads skip the hashing. Clients check too, and `berth fsck`
     /// checks at rest.
@@ -35,6 +38,7 @@ impl App {
         App {
             verified: Mutex::default(),
             sessions: Sessions::new(dir),
+            metadata: Metadata::new(store.clone()),
             store,
             config,
             auth,

@@ -12,6 +12,7 @@ pub mod config;
 mod error;
 mod handlers;
 pub mod maintenance;
+mod metadata;
 mod metrics;
 pub mod route;
 mod server;

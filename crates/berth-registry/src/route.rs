@@ -3,6 +3,7 @@
 //! everything before them is the name.
 
 use berth_oci::Digest;
+use berth_oci::reference::{self, NAME_MAX};
 
 use crate::error::{ApiError, Code};
 
@@ -126,45 +127,24 @@ pub fn parse(path: &str) -> Result<Option<Route>, ApiError> {
     Ok(Some(route))
 }
 
-/// Checks a repository name against the spec's grammar: lowercase path components separated
-/// by `/`, each `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`; at most 255 characters.
-/// So `..`, `%2e` and other path tricks never reach storage.
+/// Checks a repository name against the spec's grammar (berth-oci's, the one berth has):
+/// lowercase path components separated by `/`; at most 255 characters. So `..`, `%2e` and
+/// other path tricks never reach storage.
 pub fn check_name(name: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| {
+    let bad = |why: String| {
         Err(ApiError::bad_request(
             Code::NameInvalid,
             format!("invalid repository name {name:?}: {why}"),
         )
         .detail(serde_json::json!({ "name": name })))
     };
-    if name.len() > 255 {
-        return bad("longer than 255 characters");
+    if name.len() > NAME_MAX {
+        return bad(format!("longer than {NAME_MAX} characters"));
     }
-    for component in name.split('/') {
-        let b = component.as_bytes();
-        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-            return bad("each path component must start and end with a lowercase letter or digit");
-        }
-        let mut i = 0;
-        while i < b.len() {
-            if alnum(b[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < b.len() && !alnum(b[i]) {
-                i += 1;
-            }
-            let sep = &component[start..i];
-            if !(matches!(sep, "." | "_" | "__") || sep.bytes().all(|c| c == b'-')) {
-                return bad(
-                    "only lowercase letters, digits and single '.', '_', '__' or runs of '-' are allowed",
-                );
-            }
-        }
+    match reference::check_path(name) {
+        Ok(()) => Ok(()),
+        Err(e) => bad(e.to_string()),
     }
-    Ok(())
 }
 
 fn parse_reference(s: &str) -> Result<Reference, ApiError> {

@@ -220,12 +220,17 @@ async fn collect_periodically(app: Arc<App>) {
     }
     loop {
         tokio::time::sleep(interval).await;
-        let (store, config) = (app.store.clone(), app.config.clone());
-        match tokio::task::spawn_blocking(move || maintenance::run(&store, &config)).await {
+        let pass = app.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let report = maintenance::run(&pass.store, &pass.config)?;
+            // Sessions the pass expired go from memory too.
+            pass.sessions
+                .retain(|id| !matches!(pass.store.meta().upload(id), Ok(None)));
+            Ok::<_, berth_store::StoreError>(report)
+        })
+        .await;
+        match outcome {
             Ok(Ok(report)) => {
-                // Sessions the pass expired go from memory too.
-                app.sessions
-                    .retain(|id| !matches!(app.store.meta().upload(id), Ok(None)));
                 app.metrics
                     .set_storage(report.storage_bytes, report.storage_blobs);
                 tracing::info!(

@@ -1,14 +1,12 @@
 //! Auth: htpasswd users over basic auth and over tokens from `/token`, and the rules.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine;
 use berth_registry::auth::{Claims, Grant};
 use berth_registry::config::{Action, AuthMode, Rule};
-use common::*;
 use serde_json::Value;
+use test_support::registry::*;
 
 fn rule(users: &[&str], repositories: &[&str], actions: &[Action]) -> Rule {
     Rule {
@@ -35,7 +33,7 @@ fn rules(anonymous: bool) -> Vec<Rule> {
     rules
 }
 
-async fn start_auth(mode: AuthMode, anonymous: bool, ttl: Duration) -> Registry {
+async fn start_auth(mode: AuthMode, anonymous: bool, ttl: Duration) -> InProcessRegistry {
     start_with(|config, dir| {
         let htpasswd = dir.join("htpasswd");
         write_htpasswd(&htpasswd, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
@@ -48,7 +46,7 @@ async fn start_auth(mode: AuthMode, anonymous: bool, ttl: Duration) -> Registry 
 }
 
 /// The same registry seen by another client.
-fn as_client(reg: &Registry, http: reqwest::Client) -> Registry {
+fn as_client(reg: &InProcessRegistry, http: reqwest::Client) -> InProcessRegistry {
     reg.with_client(http)
 }
 
@@ -196,7 +194,7 @@ async fn basic_auth_rules_deny_and_allow_anonymous_pulls() {
 // Tokens.
 
 /// Asks `/token` for `scopes`, as `user` (or anonymously); returns the token.
-async fn token(reg: &Registry, user: Option<(&str, &str)>, scopes: &[&str]) -> String {
+async fn token(reg: &InProcessRegistry, user: Option<(&str, &str)>, scopes: &[&str]) -> String {
     let mut query: Vec<(&str, &str)> = vec![("service", "berth")];
     query.extend(scopes.iter().map(|s| ("scope", *s)));
     let mut request = reg.get("/token").query(&query);

@@ -1,9 +1,7 @@
 //! Bad input: each refused with the spec's status and code, and leaving nothing behind.
 
-mod common;
-
 use berth_oci::Digest;
-use common::*;
+use test_support::registry::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_digest_stores_nothing() {

@@ -1,11 +1,9 @@
 //! Content discovery: tag lists and the catalog with pagination, and the referrers API.
 
-mod common;
-
 use berth_oci::Digest;
-use common::*;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use test_support::registry::*;
 
 /// The target of a `Link: <url>; rel="next"` header.
 fn next_link(r: &reqwest::Response) -> Option<String> {
@@ -17,7 +15,7 @@ fn next_link(r: &reqwest::Response) -> Option<String> {
 }
 
 /// Pushes one manifest and points every tag at it.
-async fn tag_all(reg: &Registry, repo: &str, tags: &[&str]) {
+async fn tag_all(reg: &InProcessRegistry, repo: &str, tags: &[&str]) {
     let image = oci_image(1);
     push_image(reg, repo, &image, None).await;
     for t in tags {
@@ -198,7 +196,7 @@ async fn catalog_lists_and_paginates() {
 /// The referrers of `subject` in `repo`: the response's headers and its index, checked to be
 /// an OCI index.
 async fn referrers(
-    reg: &Registry,
+    reg: &InProcessRegistry,
     repo: &str,
     subject: &Digest,
     query: &str,

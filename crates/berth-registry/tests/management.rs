@@ -1,9 +1,7 @@
 //! Content management: deleting manifests (by digest and by tag) and blobs.
 
-mod common;
-
 use berth_oci::Digest;
-use common::*;
+use test_support::registry::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_manifest_by_digest_takes_its_tags() {

@@ -1,14 +1,12 @@
 //! Policies (immutable tags, no deletes), retention, garbage collection, and metrics.
 
-mod common;
-
 use std::time::Duration;
 
 use berth_oci::Digest;
 use berth_registry::config::{Policy, Retention, parse_duration};
 use berth_registry::maintenance;
-use common::*;
 use serde_json::json;
+use test_support::registry::*;
 
 fn policy(pattern: &str) -> Policy {
     Policy {
@@ -20,7 +18,7 @@ fn policy(pattern: &str) -> Policy {
 }
 
 /// Runs one maintenance pass (retention, then GC) with the registry's configuration.
-async fn maintain(reg: &Registry) -> maintenance::Report {
+async fn maintain(reg: &InProcessRegistry) -> maintenance::Report {
     let (store, config) = (reg.store.clone(), reg.config.clone());
     tokio::task::spawn_blocking(move || maintenance::run(&store, &config))
         .await

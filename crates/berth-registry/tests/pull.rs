@@ -1,9 +1,7 @@
 //! Pull: the base endpoint, manifests and blobs by GET and HEAD, ranges, and what is unknown.
 
-mod common;
-
 use berth_oci::Digest;
-use common::*;
+use test_support::registry::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_endpoint_says_the_api_is_here() {
@@ -18,7 +16,7 @@ async fn base_endpoint_says_the_api_is_here() {
 }
 
 /// GETs and HEADs a manifest by `reference` and checks everything a client relies on.
-async fn check_manifest(reg: &Registry, repo: &str, reference: &str, image: &Image) {
+async fn check_manifest(reg: &InProcessRegistry, repo: &str, reference: &str, image: &Image) {
     let path = format!("/v2/{repo}/manifests/{reference}");
     let r = send(reg.get(&path).header("accept", &image.media_type)).await;
     let r = expect_status(r, 200).await;

@@ -1,13 +1,11 @@
 //! Push: monolithic, single-POST and chunked blob uploads, upload status and cancelling,
 //! mounts, sha512, and manifests by tag, by digest, with `?tag=` and with a subject.
 
-mod common;
-
 use berth_oci::{Algorithm, Digest};
-use common::*;
+use test_support::registry::*;
 
 /// Checks a blob pulls back from `repo` byte for byte.
-async fn assert_pulls(reg: &Registry, repo: &str, digest: &Digest, bytes: &[u8]) {
+async fn assert_pulls(reg: &InProcessRegistry, repo: &str, digest: &Digest, bytes: &[u8]) {
     let r = send(reg.get(&format!("/v2/{repo}/blobs/{digest}"))).await;
     let r = expect_status(r, 200).await;
     assert_eq!(
@@ -19,7 +17,7 @@ async fn assert_pulls(reg: &Registry, repo: &str, digest: &Digest, bytes: &[u8])
 }
 
 /// The upload's current `Range` by a status GET.
-async fn upload_range(reg: &Registry, location: &str) -> String {
+async fn upload_range(reg: &InProcessRegistry, location: &str) -> String {
     let r = expect_status(send(reg.http.get(location)).await, 204).await;
     assert!(header(&r, "location").is_some(), "status has a Location");
     header(&r, "range").expect("status has a Range")
@@ -74,7 +72,7 @@ async fn single_post_with_digest_uploads_a_blob() {
 }
 
 /// Starts a chunked upload and checks the POST's answer; returns the location.
-async fn start_chunked(reg: &Registry, repo: &str) -> String {
+async fn start_chunked(reg: &InProcessRegistry, repo: &str) -> String {
     let r = send(
         reg.post(&format!("/v2/{repo}/blobs/uploads/"))
             .header("content-length", "0"),
@@ -91,7 +89,12 @@ async fn start_chunked(reg: &Registry, repo: &str) -> String {
 }
 
 /// PATCHes one chunk at `start` and checks the 202; returns the next location.
-async fn patch_chunk(reg: &Registry, location: &str, chunk: &[u8], start: usize) -> String {
+async fn patch_chunk(
+    reg: &InProcessRegistry,
+    location: &str,
+    chunk: &[u8],
+    start: usize,
+) -> String {
     let end = start + chunk.len() - 1;
     let r = send(
         reg.http

@@ -14,6 +14,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use crate::challenge::{self, Challenge};
 use crate::credentials::{Credential, DockerConfig};
 use crate::error::{Kind, RemoteError, kind_of, registry_message};
+use crate::retry::{Failures, RetryPolicy, error_chain};
 
 /// Everything that decides how registries are reached.
 #[derive(Debug, Clone, Default)]
@@ -122,8 +123,7 @@ impl Client {
             base: Mutex::new(None),
             http: self.http.clone(),
             credential,
-            retries: self.options.retries.unwrap_or(5),
-            backoff: self.options.backoff.unwrap_or(Duration::from_millis(200)),
+            retry: self.retry_policy(),
             auth: Mutex::new(AuthState::default()),
         });
         registries.insert(host.to_string(), registry.clone());
@@ -138,10 +138,18 @@ impl Client {
             base: Mutex::new(None),
             http: self.http.clone(),
             credential: Some(credential),
-            retries: self.options.retries.unwrap_or(5),
-            backoff: self.options.backoff.unwrap_or(Duration::from_millis(200)),
+            retry: self.retry_policy(),
             auth: Mutex::new(AuthState::default()),
         })
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        let default = RetryPolicy::default();
+        RetryPolicy {
+            retries: self.options.retries.unwrap_or(default.retries),
+            backoff: self.options.backoff.unwrap_or(default.backoff),
+            failures: default.failures,
+        }
     }
 
     fn credential(&self, host: &str) -> Result<Option<Credential>, RemoteError> {
@@ -214,8 +222,7 @@ pub struct Registry {
     base: Mutex<Option<String>>,
     http: reqwest::Client,
     credential: Option<Credential>,
-    retries: u32,
-    backoff: Duration,
+    retry: RetryPolicy,
     auth: Mutex<AuthState>,
 }
 
@@ -302,43 +309,59 @@ impl Registry {
         }
     }
 
-    /// Sends a request with the right credentials, retrying connection failures, 408, 429 and
-    /// 5xx with backoff (honouring `Retry-After`), and a 401 once with fresh credentials.
+    /// Sends a request with the right credentials, retrying as the registry's policy says
+    /// (connection failures, 408, 429 and 5xx, honouring `Retry-After`), and a 401 once with
+    /// fresh credentials.
     pub async fn send(&self, req: &Request<'_>) -> Result<Response, RemoteError> {
         let repo = req.scopes.first().map(|s| s.repository.as_str());
-        let mut attempt = 0;
         let mut reauthorized = false;
         loop {
-            let mut rb = self
-                .http
-                .request(req.method.clone(), self.url(&req.target))
-                .headers(req.headers.clone());
-            if let Some(body) = &req.body {
-                rb = rb.body(body.clone());
+            let response = self
+                .retrying(&self.retry, || async {
+                    let mut rb = self
+                        .http
+                        .request(req.method.clone(), self.url(&req.target))
+                        .headers(req.headers.clone());
+                    if let Some(body) = &req.body {
+                        rb = rb.body(body.clone());
+                    }
+                    self.authorize(rb, req.scopes).await
+                })
+                .await
+                .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
+            if response.status() == StatusCode::UNAUTHORIZED && !reauthorized {
+                reauthorized = true;
+                self.learn(response.headers(), req.scopes);
+                continue;
             }
-            rb = self.authorize(rb, req.scopes).await?;
-            let result = rb.send().await;
-            let retry_after = match &result {
-                Err(e) if attempt < self.retries && retryable(e) => None,
-                Err(e) => return Err(self.network_error(repo, e)),
-                Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !reauthorized => {
-                    reauthorized = true;
-                    self.learn(r.headers(), req.scopes);
-                    continue;
-                }
-                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {
-                    retry_after(r.headers())
-                }
-                Ok(_) => return result.map_err(|e| self.network_error(repo, &e)),
+            return Ok(response);
+        }
+    }
+
+    /// The one retry loop: sends what `build` makes (afresh for every attempt) until the
+    /// answer is final by `policy`, pausing between attempts as it says.
+    async fn retrying<F, Fut>(
+        &self,
+        policy: &RetryPolicy,
+        mut build: F,
+    ) -> Result<Response, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<RequestBuilder, RemoteError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let outcome = build().await.map_err(Failure::Unsent)?.send().await;
+            let Some(pause) = policy.pause(attempt, &outcome) else {
+                return outcome.map_err(Failure::Network);
             };
-            let pause = retry_after.unwrap_or_else(|| backoff(self.backoff, attempt));
             tracing::debug!(registry = %self.host, attempt, ?pause, "retrying");
             tokio::time::sleep(pause).await;
             attempt += 1;
         }
     }
 
-    fn network_error(&self, repo: Option<&str>, e: &reqwest::Error) -> RemoteError {
+    fn network_error(&self, repo: Option<&str>, base: &str, e: &reqwest::Error) -> RemoteError {
         let text = error_chain(e);
         let kind = if text.contains("certificate")
             || text.contains("tls")
@@ -353,7 +376,7 @@ impl Registry {
             &self.host,
             repo,
             kind,
-            format!("can't reach {}: {text}", self.base()),
+            format!("can't reach {base}: {text}"),
         )
     }
 
@@ -423,44 +446,38 @@ impl Registry {
     async fn ping(&self) -> Result<Response, RemoteError> {
         let mut bases = vec![self.endpoint.https.clone()];
         bases.extend(self.endpoint.http.clone());
-        let mut failures: Vec<(String, reqwest::Error)> = Vec::new();
+        let mut failures: Vec<RemoteError> = Vec::new();
         for base in bases {
-            let url = format!("{base}/v2/");
-            let mut attempt = 0;
-            let outcome = loop {
-                match self.http.get(&url).send().await {
-                    Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
-                    Ok(r) => break Ok(r),
-                    // With plain HTTP to fall back on, TLS gets one try.
-                    Err(e) if self.endpoint.http.is_some() && base == self.endpoint.https => {
-                        break Err(e);
-                    }
-                    // A server that answers, but not in HTTP (it speaks TLS), won't change its mind.
-                    Err(e)
-                        if attempt < self.retries
-                            && retryable(&e)
-                            && (e.is_connect() || e.is_timeout()) => {}
-                    Err(e) => break Err(e),
-                }
-                tokio::time::sleep(backoff(self.backoff, attempt)).await;
-                attempt += 1;
+            let failures_retried = if self.endpoint.http.is_some() && base == self.endpoint.https {
+                // With plain HTTP to fall back on, TLS gets one try.
+                Failures::None
+            } else {
+                // A server that answers, but not in HTTP (it speaks TLS), won't change its mind.
+                Failures::Unreached
             };
-            match outcome {
+            let policy = RetryPolicy {
+                failures: failures_retried,
+                ..self.retry
+            };
+            let url = format!("{base}/v2/");
+            match self
+                .retrying(&policy, || async { Ok(self.http.get(&url)) })
+                .await
+            {
                 Ok(r) => {
                     *self.base.lock().unwrap_or_else(|p| p.into_inner()) = Some(base);
                     return Ok(r);
                 }
-                Err(e) => failures.push((base, e)),
+                Err(f) => failures.push(f.into_error(|e| self.network_error(None, &base, e))),
             }
         }
         // The TLS failure is the telling one (the plain HTTP attempt then fails too, against
         // a server that speaks TLS).
-        let (base, e) = failures
+        *self.base.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.endpoint.https.clone());
+        Err(failures
             .into_iter()
             .next()
-            .expect("at least one base was tried");
-        *self.base.lock().unwrap_or_else(|p| p.into_inner()) = Some(base);
-        Err(self.network_error(None, &e))
+            .expect("at least one base was tried"))
     }
 
     /// Takes in a 401's challenge: forget tokens for these scopes and note the challenge.
@@ -502,32 +519,26 @@ impl Registry {
             params.push(("scope", s.token_scope()));
         }
         let repo = scopes.first().map(|s| s.repository.as_str());
-        let mut attempt = 0;
-        let response = loop {
-            let rb = match &self.credential {
-                Some(Credential::IdentityToken { token, .. }) => {
-                    let mut form = params.clone();
-                    form.push(("grant_type", "refresh_token".into()));
-                    form.push(("refresh_token", token.clone()));
-                    form.push(("client_id", "berth".into()));
-                    self.http.post(realm).form(&form)
-                }
-                Some(Credential::Basic { username, password }) => self
-                    .http
-                    .get(realm)
-                    .query(&params)
-                    .basic_auth(username, Some(password)),
-                None => self.http.get(realm).query(&params),
-            };
-            match rb.send().await {
-                Ok(r) if attempt < self.retries && worth_retrying(r.status()) => {}
-                Ok(r) => break r,
-                Err(e) if attempt < self.retries && retryable(&e) => {}
-                Err(e) => return Err(self.network_error(repo, &e)),
-            }
-            tokio::time::sleep(backoff(self.backoff, attempt)).await;
-            attempt += 1;
-        };
+        let response = self
+            .retrying(&self.retry, || async {
+                Ok(match &self.credential {
+                    Some(Credential::IdentityToken { token, .. }) => {
+                        let mut form = params.clone();
+                        form.push(("grant_type", "refresh_token".into()));
+                        form.push(("refresh_token", token.clone()));
+                        form.push(("client_id", "berth".into()));
+                        self.http.post(realm).form(&form)
+                    }
+                    Some(Credential::Basic { username, password }) => self
+                        .http
+                        .get(realm)
+                        .query(&params)
+                        .basic_auth(username, Some(password)),
+                    None => self.http.get(realm).query(&params),
+                })
+            })
+            .await
+            .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let status = response.status();
             let body = response.bytes().await.unwrap_or_default();
@@ -613,47 +624,21 @@ fn scope_key(scopes: &[Scope]) -> String {
     keys.join(" ")
 }
 
-/// Connection failures are worth another try; a certificate the client refuses is not.
-fn retryable(e: &reqwest::Error) -> bool {
-    let transient = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
-    transient && !error_chain(e).to_lowercase().contains("certificate")
+/// Why the retry loop gave up without a response.
+enum Failure {
+    /// The request could not be made (its credentials, say).
+    Unsent(RemoteError),
+    /// The last attempt did not reach the registry.
+    Network(reqwest::Error),
 }
 
-fn worth_retrying(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
-}
-
-/// `Retry-After` in seconds (capped at a minute); HTTP dates are taken as one second.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs = v.parse::<u64>().unwrap_or(1);
-    Some(Duration::from_secs(secs.min(60)))
-}
-
-/// 200 ms, 400 ms, 800 ms… up to 5 s, with some jitter so clients don't retry in step.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base
-        .saturating_mul(1u32 << attempt.min(10))
-        .min(Duration::from_secs(5));
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() % 100)
-        .unwrap_or(0);
-    exp + exp * jitter / 400
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+impl Failure {
+    fn into_error(self, network: impl FnOnce(&reqwest::Error) -> RemoteError) -> RemoteError {
+        match self {
+            Failure::Unsent(e) => e,
+            Failure::Network(e) => network(&e),
         }
-        source = s.source();
     }
-    out
 }
 
 #[cfg(test)]
@@ -680,17 +665,5 @@ mod tests {
             "http://registry.example:443"
         );
         assert_eq!(base_url("docker.io", &[]), "https://registry-1.docker.io");
-    }
-
-    #[test]
-    fn backs_off_and_honours_retry_after() {
-        assert!(backoff(Duration::from_millis(200), 0) >= Duration::from_millis(200));
-        assert!(backoff(Duration::from_millis(200), 2) >= Duration::from_millis(800));
-        assert!(backoff(Duration::from_millis(200), 20) <= Duration::from_secs(7));
-        let mut h = HeaderMap::new();
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("86400"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(60)));
     }
 }

@@ -8,10 +8,12 @@ pub mod credentials;
 pub mod destination;
 mod error;
 pub mod ops;
+pub mod retry;
 pub mod source;
 
 pub use client::{Client, Options, Registry, Scope};
 pub use credentials::{Credential, DockerConfig};
 pub use destination::RemoteDestination;
 pub use error::{Kind, RemoteError};
+pub use retry::{Failures, RetryPolicy};
 pub use source::RemoteSource;

@@ -6,100 +6,12 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use berth_oci::Digest;
-use test_support::{BerthRegistry, Podman, Registry, busybox_rootfs, json, require, run_ok};
+use test_support::{Berth, BerthRegistry, Podman, Registry, busybox_rootfs, json, require, run_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_berth");
-
-/// A berth with its own store and its own Docker config directory.
-struct Client {
-    root: PathBuf,
-    docker_config: PathBuf,
-    path_prefix: Option<PathBuf>,
-}
-
-impl Client {
-    fn new(dir: &Path, name: &str) -> Client {
-        Client {
-            root: dir.join(format!("{name}-store")),
-            docker_config: dir.join(format!("{name}-docker")),
-            path_prefix: None,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--root")
-            .arg(&self.root)
-            .env("DOCKER_CONFIG", &self.docker_config);
-        if let Some(prefix) = &self.path_prefix {
-            let path = format!(
-                "{}:{}",
-                prefix.display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
-            c.env("PATH", path);
-        }
-        c
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "berth {args:?} should fail: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn login(&self, registry: &str, user: &str, password: &str) -> Output {
-        self.run_with_stdin(
-            &["login", "-u", user, "--password-stdin", registry],
-            &format!("{password}\n"),
-        )
-    }
-}
 
 fn htpasswd(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
     let path = dir.join("htpasswd");
@@ -112,7 +24,7 @@ fn htpasswd(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Imports busybox into a client's store as `name`; returns the image digest.
-fn import(c: &Client, dir: &Path, name: &str) -> String {
+fn import(c: &Berth, dir: &Path, name: &str) -> String {
     let rootfs = dir.join("rootfs");
     if !rootfs.exists() {
         busybox_rootfs(&rootfs);
@@ -161,7 +73,7 @@ fn login_push_pull_copy_resolve_tags_delete_against_both_registries() {
     let dir = tempfile::tempdir().unwrap();
     let users = htpasswd(dir.path(), &[("alice", "s3cret")]);
     for (kind, addr, _guard) in registries(dir.path(), &users) {
-        let c = Client::new(dir.path(), kind);
+        let c = Berth::client(BIN, dir.path(), kind);
         let digest = import(&c, dir.path(), "app:1");
         let target = format!("{addr}/team/app:1");
 
@@ -186,7 +98,7 @@ fn login_push_pull_copy_resolve_tags_delete_against_both_registries() {
             String::from_utf8_lossy(&ok.stdout).trim(),
             "Login Succeeded"
         );
-        let config = fs::read_to_string(c.docker_config.join("config.json")).unwrap();
+        let config = fs::read_to_string(c.docker_config_dir().join("config.json")).unwrap();
         assert!(
             !config.contains("s3cret"),
             "the password is not stored in the clear"
@@ -216,11 +128,11 @@ fn login_push_pull_copy_resolve_tags_delete_against_both_registries() {
         );
 
         // Pull into another store: same digest, every byte checked.
-        let c2 = Client::new(dir.path(), &format!("{kind}-puller"));
-        fs::create_dir_all(&c2.docker_config).unwrap();
+        let c2 = Berth::client(BIN, dir.path(), &format!("{kind}-puller"));
+        fs::create_dir_all(c2.docker_config_dir()).unwrap();
         fs::copy(
-            c.docker_config.join("config.json"),
-            c2.docker_config.join("config.json"),
+            c.docker_config_dir().join("config.json"),
+            c2.docker_config_dir().join("config.json"),
         )
         .unwrap();
         let out = c2.ok(&["pull", &target]);
@@ -272,14 +184,18 @@ fn token_auth_and_config_json_the_real_clients_read() {
             users.display()
         )),
     );
-    let c = Client::new(dir.path(), "token");
+    let c = Berth::client(BIN, dir.path(), "token");
     let digest = import(&c, dir.path(), "app:1");
     assert!(c.login(&reg.addr, "alice", "s3cret").status.success());
     let target = format!("{}/team/app:1", reg.addr);
     c.ok(&["push", "-q", "app:1", &target]);
 
     // skopeo and podman sign in with the config.json berth wrote.
-    let authfile = c.docker_config.join("config.json").display().to_string();
+    let authfile = c
+        .docker_config_dir()
+        .join("config.json")
+        .display()
+        .to_string();
     let raw = run_ok(skopeo().args([
         "inspect",
         "--raw",
@@ -312,9 +228,9 @@ fn token_auth_and_config_json_the_real_clients_read() {
         "s3cret",
         &reg.addr,
     ]));
-    let c2 = Client::new(dir.path(), "reads-podman");
-    fs::create_dir_all(&c2.docker_config).unwrap();
-    fs::copy(&podman_auth, c2.docker_config.join("config.json")).unwrap();
+    let c2 = Berth::client(BIN, dir.path(), "reads-podman");
+    fs::create_dir_all(c2.docker_config_dir()).unwrap();
+    fs::copy(&podman_auth, c2.docker_config_dir().join("config.json")).unwrap();
     assert_eq!(
         c2.ok(&["resolve", &target]).trim(),
         format!("{target}@{digest}")
@@ -367,11 +283,11 @@ elif action == "erase":
     )
     .unwrap();
     fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-    let mut c = Client::new(dir.path(), "helper");
+    let mut c = Berth::client(BIN, dir.path(), "helper");
     c.path_prefix = Some(bin.clone());
-    fs::create_dir_all(&c.docker_config).unwrap();
+    fs::create_dir_all(c.docker_config_dir()).unwrap();
     fs::write(
-        c.docker_config.join("config.json"),
+        c.docker_config_dir().join("config.json"),
         format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, reg.addr),
     )
     .unwrap();
@@ -383,7 +299,7 @@ elif action == "erase":
         kept[&reg.addr]["Username"], "alice",
         "the helper holds the credential"
     );
-    let config = fs::read_to_string(c.docker_config.join("config.json")).unwrap();
+    let config = fs::read_to_string(c.docker_config_dir().join("config.json")).unwrap();
     assert!(
         !config.contains("auths"),
         "nothing in config.json itself: {config}"
@@ -398,7 +314,7 @@ elif action == "erase":
     assert!(err.contains("401"), "{err}");
     // A helper that isn't installed is named, with the fix.
     fs::write(
-        c.docker_config.join("config.json"),
+        c.docker_config_dir().join("config.json"),
         r#"{"credsStore": "nosuch"}"#,
     )
     .unwrap();
@@ -410,7 +326,7 @@ elif action == "erase":
 fn copy_between_every_transport_keeps_digests() {
     let dir = tempfile::tempdir().unwrap();
     let reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
-    let c = Client::new(dir.path(), "copier");
+    let c = Berth::client(BIN, dir.path(), "copier");
     let digest = import(&c, dir.path(), "app:1");
     let p = |n: &str| dir.path().join(n).display().to_string();
     let hops = [
@@ -466,7 +382,7 @@ fn copy_between_every_transport_keeps_digests() {
 fn images_pushed_by_berth_pull_with_skopeo_podman_and_docker_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
-    let c = Client::new(dir.path(), "interop");
+    let c = Berth::client(BIN, dir.path(), "interop");
     let digest = import(&c, dir.path(), "app:1");
     let target = format!("{}/interop/app:1", reg.addr);
     c.ok(&["push", "-q", "app:1", &target]);
@@ -554,7 +470,7 @@ fn secrets_never_reach_the_log_and_tls_trusts_ca_cert() {
     // as localhost with TLS by listing nothing insecure and giving the CA.
     let port = reg.addr.rsplit(':').next().unwrap();
     let host = format!("localhost:{port}");
-    let c = Client::new(dir.path(), "tls");
+    let c = Berth::client(BIN, dir.path(), "tls");
     import(&c, dir.path(), "app:1");
     let ca = ca.display().to_string();
     let login = c.run_with_stdin(

@@ -7,88 +7,15 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use test_support::{BerthRegistry, Exchange, Fault, FaultProxy, Registry, json};
+use test_support::{Berth, BerthRegistry, Exchange, Fault, FaultProxy, Registry, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
 /// Where a dropped blob download is cut.
 const CUT: u64 = 100_000;
-
-/// berth with a store and a Docker config of its own (no credentials).
-struct Client {
-    root: PathBuf,
-    docker_config: PathBuf,
-}
-
-impl Client {
-    fn new(dir: &Path, name: &str) -> Client {
-        Client {
-            root: dir.join(format!("{name}-store")),
-            docker_config: dir.join(format!("{name}-docker")),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--root")
-            .arg(&self.root)
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .env_remove("SOURCE_DATE_EPOCH")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Insists berth fails with status 1 and one error line, the last; returns that line.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "berth {args:?} should fail with 1: {stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        let errors: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("berth: "))
-            .collect();
-        assert_eq!(errors.len(), 1, "one error line expected: {stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().last(),
-            Some(errors[0]),
-            "{stderr}"
-        );
-        errors[0].to_string()
-    }
-
-    /// The store holds no image, every blob in it is whole, and no partial file is left.
-    fn assert_nothing_kept(&self) {
-        assert_eq!(self.ok(&["images", "-q"]).trim(), "", "nothing is tagged");
-        assert!(self.ok(&["fsck"]).contains("all good"));
-        let ingest = self.root.join("ingest");
-        let partial: Vec<_> = fs::read_dir(&ingest)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(partial.is_empty(), "partial files left: {partial:?}");
-    }
-}
 
 /// The registry behind the proxy: kept alive by the box.
 fn upstream(kind: &str, dir: &Path) -> (String, Box<dyn std::any::Any>) {
@@ -107,7 +34,7 @@ fn upstream(kind: &str, dir: &Path) -> (String, Box<dyn std::any::Any>) {
 
 /// Imports a directory of a few random files (one layer of ~600 KiB that gzip can't shrink)
 /// as `name`, and pushes it straight to `registry` as `repo:1`; returns the image's digest.
-fn pushed_image(c: &Client, dir: &Path, seed: u64, registry: &str, repo: &str) -> String {
+fn pushed_image(c: &Berth, dir: &Path, seed: u64, registry: &str, repo: &str) -> String {
     let rootfs = dir.join(format!("rootfs{seed}"));
     fs::create_dir_all(rootfs.join("data")).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (seed + 1);
@@ -153,7 +80,7 @@ fn blob_digest(e: &Exchange) -> &str {
 fn dropped_download_resumes(kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream(kind, dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     let digest = pushed_image(&pusher, dir.path(), 1, &addr, "faults/a");
 
     let proxy = FaultProxy::start(
@@ -172,7 +99,7 @@ fn dropped_download_resumes(kind: &str) {
             },
         ],
     );
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let reference = format!("{}/faults/a:1", proxy.addr);
     let out = puller.ok(&["pull", "-q", &reference]);
     assert_eq!(out.trim(), format!("Pulled {reference}@{digest}"), "{kind}");
@@ -221,7 +148,7 @@ fn dropped_download_resumes_from_distribution() {
 fn corrupt_byte_fails_cleanly(kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream(kind, dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     pushed_image(&pusher, dir.path(), 2, &addr, "faults/d");
 
     let proxy = FaultProxy::start(
@@ -232,7 +159,7 @@ fn corrupt_byte_fails_cleanly(kind: &str) {
             times: 1,
         }],
     );
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let reference = format!("{}/faults/d:1", proxy.addr);
     let err = puller.fails(&["pull", "-q", &reference]);
     assert_eq!(proxy.fired(0), 1, "{kind}");
@@ -274,7 +201,7 @@ fn corrupt_byte_fails_cleanly_from_distribution() {
 fn too_many_requests_honours_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream("berth", dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     let digest = pushed_image(&pusher, dir.path(), 3, &addr, "faults/b");
 
     let proxy = FaultProxy::start(
@@ -287,7 +214,7 @@ fn too_many_requests_honours_retry_after() {
             times: 2,
         }],
     );
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let reference = format!("{}/faults/b:1", proxy.addr);
     let start = Instant::now();
     let out = puller.ok(&["pull", "-q", &reference]);
@@ -317,7 +244,7 @@ fn too_many_requests_honours_retry_after() {
 fn unavailable_uploads_retried(kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream(kind, dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     let digest = pushed_image(&pusher, dir.path(), 4, &addr, "faults/seed");
 
     let proxy = FaultProxy::start(
@@ -335,7 +262,7 @@ fn unavailable_uploads_retried(kind: &str) {
     assert_eq!(out.trim(), format!("Pushed {target}@{digest}"), "{kind}");
     assert_eq!(proxy.fired(0), 3, "{kind}");
 
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let direct = format!("{addr}/faults/c:1");
     let out = puller.ok(&["pull", "-q", &direct]);
     assert_eq!(out.trim(), format!("Pulled {direct}@{digest}"), "{kind}");
@@ -358,7 +285,7 @@ fn unavailable_uploads_retried_by_distribution() {
 fn unavailable_for_good_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream("berth", dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     pushed_image(&pusher, dir.path(), 5, &addr, "faults/e");
 
     let proxy = FaultProxy::start(
@@ -371,7 +298,7 @@ fn unavailable_for_good_fails_cleanly() {
             times: usize::MAX,
         }],
     );
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let reference = format!("{}/faults/e:1", proxy.addr);
     let start = Instant::now();
     let err = puller.fails(&["pull", "-q", &reference]);
@@ -391,7 +318,7 @@ fn unavailable_for_good_fails_cleanly() {
 fn download_cut_for_good_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream("distribution", dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     pushed_image(&pusher, dir.path(), 6, &addr, "faults/h");
 
     let proxy = FaultProxy::start(
@@ -402,7 +329,7 @@ fn download_cut_for_good_fails_cleanly() {
             times: usize::MAX,
         }],
     );
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let start = Instant::now();
     let err = puller.fails(&["pull", "-q", &format!("{}/faults/h:1", proxy.addr)]);
     assert!(start.elapsed() < Duration::from_secs(20));
@@ -441,7 +368,7 @@ fn download_cut_for_good_fails_cleanly() {
 fn lost_acknowledgements_recovered(kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _registry) = upstream(kind, dir.path());
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     let digest = pushed_image(&pusher, dir.path(), 7, &addr, "faults/seed");
 
     let proxy = FaultProxy::start(
@@ -476,7 +403,7 @@ fn lost_acknowledgements_recovered(kind: &str) {
         "{kind}"
     );
 
-    let puller = Client::new(dir.path(), "puller");
+    let puller = Berth::client(BIN, dir.path(), "puller");
     let direct = format!("{addr}/faults/f:1");
     let out = puller.ok(&["pull", "-q", &direct]);
     assert_eq!(out.trim(), format!("Pulled {direct}@{digest}"), "{kind}");
@@ -500,7 +427,7 @@ fn lost_acknowledgements_recovered_with_distribution() {
 #[test]
 fn lost_chunk_acknowledgement() {
     let dir = tempfile::tempdir().unwrap();
-    let pusher = Client::new(dir.path(), "pusher");
+    let pusher = Berth::client(BIN, dir.path(), "pusher");
     // One layer of 6 MiB, above the single-request limit: it goes up in a PATCH.
     let rootfs = dir.path().join("big");
     fs::create_dir_all(&rootfs).unwrap();
@@ -553,7 +480,7 @@ fn lost_chunk_acknowledgement() {
             if kind == "berth" {
                 assert!(statuses.contains(&Some(416)), "{kind}: {statuses:?}");
             }
-            let puller = Client::new(dir.path(), kind);
+            let puller = Berth::client(BIN, dir.path(), kind);
             let direct = format!("{addr}/faults/g:1");
             let out = puller.ok(&["pull", "-q", &direct]);
             assert_eq!(out.trim(), format!("Pulled {direct}@{digest}"), "{kind}");

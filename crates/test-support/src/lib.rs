@@ -4,6 +4,8 @@
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
 mod fault_proxy;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod tree;
 
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
@@ -20,6 +22,10 @@ use std::time::{Duration, Instant};
 pub struct Berth {
     bin: PathBuf,
     pub root: PathBuf,
+    /// Docker's config directory (`$DOCKER_CONFIG`): where credentials go.
+    pub docker_config: Option<PathBuf>,
+    /// A directory put first on `$PATH` (credential helpers).
+    pub path_prefix: Option<PathBuf>,
 }
 
 impl Berth {
@@ -28,6 +34,17 @@ impl Berth {
         Berth {
             bin: PathBuf::from(bin),
             root: root.to_path_buf(),
+            docker_config: None,
+            path_prefix: None,
+        }
+    }
+
+    /// A registry client: berth with a store and a Docker config directory of its own in
+    /// `dir`, named for the part it plays (`pusher`, `puller`).
+    pub fn client(bin: &str, dir: &Path, name: &str) -> Berth {
+        Berth {
+            docker_config: Some(dir.join(format!("{name}-docker"))),
+            ..Berth::new(bin, &dir.join(format!("{name}-store")))
         }
     }
 
@@ -35,7 +52,64 @@ impl Berth {
         let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root);
         c.env_remove("SOURCE_DATE_EPOCH");
+        if let Some(config) = &self.docker_config {
+            c.env("DOCKER_CONFIG", config);
+        }
+        if let Some(prefix) = &self.path_prefix {
+            let path = format!(
+                "{}:{}",
+                prefix.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            c.env("PATH", path);
+        }
         c
+    }
+
+    /// Runs berth with `args` and `stdin` as its standard input; returns the output whatever
+    /// the status.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth runs");
+        child
+            .stdin
+            .take()
+            .expect("standard input is piped")
+            .write_all(stdin.as_bytes())
+            .expect("berth reads its standard input");
+        child.wait_with_output().expect("berth runs")
+    }
+
+    /// `berth login` with the password on standard input.
+    pub fn login(&self, registry: &str, user: &str, password: &str) -> Output {
+        self.run_with_stdin(
+            &["login", "-u", user, "--password-stdin", registry],
+            &format!("{password}\n"),
+        )
+    }
+
+    /// Docker's config directory of a [`Berth::client`].
+    pub fn docker_config_dir(&self) -> &Path {
+        self.docker_config
+            .as_deref()
+            .expect("a client made by Berth::client has a Docker config directory")
+    }
+
+    /// The store holds no image, every blob in it is whole, and no partial file is left.
+    pub fn assert_nothing_kept(&self) {
+        assert_eq!(self.ok(&["images", "-q"]).trim(), "", "nothing is tagged");
+        assert!(self.ok(&["fsck"]).contains("all good"));
+        let ingest = self.root.join("ingest");
+        let partial: Vec<_> = fs::read_dir(&ingest)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(partial.is_empty(), "partial files left: {partial:?}");
     }
 
     /// Runs berth with `args`; returns the output whatever the status.

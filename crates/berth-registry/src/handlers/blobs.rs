@@ -21,15 +21,22 @@ pub async fn get(
     head: bool,
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Pull))?;
-    let in_repo = {
-        let meta = req.app.store.meta();
-        meta.blob_linked(name, digest)? || meta.repo_manifest(name, digest)?.is_some()
-    };
-    let size = if in_repo {
-        req.app.store.blobs().size(digest)
-    } else {
-        None
-    };
+    let (repo, d) = (name.to_string(), digest.clone());
+    let size = req
+        .app
+        .metadata
+        .run("looking up a blob", move |store| {
+            let in_repo = {
+                let meta = store.meta();
+                meta.blob_linked(&repo, &d)? || meta.repo_manifest(&repo, &d)?.is_some()
+            };
+            Ok(if in_repo {
+                store.blobs().size(&d)
+            } else {
+                None
+            })
+        })
+        .await?;
     let Some(size) = size else {
         return Err(unknown(
             req,
@@ -37,6 +44,7 @@ pub async fn get(
             Code::BlobUnknown,
             format!("blob {digest} is not in {name}"),
         )
+        .await
         .detail(serde_json::json!({ "digest": digest.to_string() })));
     };
     let range = match req.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -147,13 +155,22 @@ pub async fn delete(req: &Request<'_>, name: &str, digest: &Digest) -> ApiResult
             format!("deletes are turned off for {name}"),
         ));
     }
-    if !req.app.store.meta().unlink_blob(name, digest)? {
+    let (repo, d) = (name.to_string(), digest.clone());
+    let unlinked = req
+        .app
+        .metadata
+        .run("deleting a blob", move |store| {
+            store.meta().unlink_blob(&repo, &d)
+        })
+        .await?;
+    if !unlinked {
         return Err(unknown(
             req,
             name,
             Code::BlobUnknown,
             format!("blob {digest} is not in {name}"),
-        ));
+        )
+        .await);
     }
     Ok(with_user(StatusCode::ACCEPTED.into_response(), &who))
 }

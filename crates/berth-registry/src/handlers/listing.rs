@@ -46,20 +46,28 @@ fn json_response(body: serde_json::Value, link: Option<String>, who: &Identity) 
 pub async fn tags(req: &Request<'_>, name: &str) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Pull))?;
     let (n, last) = page(req)?;
-    let meta = req.app.store.meta();
-    if !meta.repo_exists(name)? {
+    let repo = name.to_string();
+    // One more than asked tells whether another page follows; `None`: no such repository.
+    let page = req
+        .app
+        .metadata
+        .run("listing tags", move |store| {
+            let meta = store.meta();
+            if !meta.repo_exists(&repo)? {
+                return Ok(None);
+            }
+            if n == 0 {
+                return Ok(Some(Vec::new()));
+            }
+            meta.repo_tags(&repo, last.as_deref(), n + 1).map(Some)
+        })
+        .await?;
+    let Some(mut tags) = page else {
         return Err(ApiError::not_found(
             Code::NameUnknown,
             format!("repository {name} is not known to this registry"),
         ));
-    }
-    // One more than asked tells whether another page follows.
-    let mut tags = if n == 0 {
-        Vec::new()
-    } else {
-        meta.repo_tags(name, last.as_deref(), n + 1)?
     };
-    drop(meta);
     let link = (tags.len() > n).then(|| {
         tags.truncate(n);
         next_link(
@@ -85,7 +93,14 @@ pub async fn catalog(req: &Request<'_>) -> ApiResult<Response> {
     let mut more = false;
     // Only repositories the caller may pull are listed; skip the rest and keep filling.
     while repos.len() < n {
-        let batch = req.app.store.meta().catalog(cursor.as_deref(), PAGE_MAX)?;
+        let after = cursor.clone();
+        let batch = req
+            .app
+            .metadata
+            .run("listing repositories", move |store| {
+                store.meta().catalog(after.as_deref(), PAGE_MAX)
+            })
+            .await?;
         if batch.is_empty() {
             break;
         }
@@ -118,12 +133,24 @@ pub async fn catalog(req: &Request<'_>) -> ApiResult<Response> {
 pub async fn referrers(req: &Request<'_>, name: &str, digest: &Digest) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Pull))?;
     let artifact_type = req.query.get("artifactType").filter(|t| !t.is_empty());
-    let last = req.query.get("last");
-    let mut rows =
-        req.app
-            .store
-            .meta()
-            .referrers(name, digest, artifact_type, last, PAGE_MAX + 1)?;
+    let (repo, subject) = (name.to_string(), digest.clone());
+    let (wanted, last) = (
+        artifact_type.map(str::to_string),
+        req.query.get("last").map(str::to_string),
+    );
+    let mut rows = req
+        .app
+        .metadata
+        .run("listing referrers", move |store| {
+            store.meta().referrers(
+                &repo,
+                &subject,
+                wanted.as_deref(),
+                last.as_deref(),
+                PAGE_MAX + 1,
+            )
+        })
+        .await?;
     let more = rows.len() > PAGE_MAX;
     rows.truncate(PAGE_MAX);
     let manifests: Vec<Descriptor> = rows

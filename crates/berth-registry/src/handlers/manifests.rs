@@ -31,20 +31,26 @@ pub async fn get(
     head: bool,
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Pull))?;
-    let found = {
-        let meta = req.app.store.meta();
-        match reference {
-            Reference::Tag(t) => meta.repo_manifest_by_tag(name, t)?,
-            Reference::Digest(d) => meta.repo_manifest(name, d)?,
-        }
-    };
+    let (repo, r) = (name.to_string(), reference.clone());
+    let found = req
+        .app
+        .metadata
+        .run("looking up a manifest", move |store| {
+            let meta = store.meta();
+            match &r {
+                Reference::Tag(t) => meta.repo_manifest_by_tag(&repo, t),
+                Reference::Digest(d) => meta.repo_manifest(&repo, d),
+            }
+        })
+        .await?;
     let Some(m) = found else {
         return Err(unknown(
             req,
             name,
             Code::ManifestUnknown,
             format!("manifest {} is not in {name}", describe(reference)),
-        ));
+        )
+        .await);
     };
     let body = if head {
         Body::empty()
@@ -185,12 +191,13 @@ pub async fn put(
         ),
     };
 
-    let store = req.app.store.clone();
     let repo = name.to_string();
     let (d, b, t) = (digest.clone(), bytes.clone(), tags.clone());
     let immutable = policy.is_some_and(|p| p.immutable_tags);
-    let outcome = tokio::task::spawn_blocking(
-        move || -> Result<Result<(), PushRefused>, berth_store::StoreError> {
+    let outcome = req
+        .app
+        .metadata
+        .run("storing a manifest", move |store| {
             let _lock = store.write_lock()?;
             if !store.blobs().contains(&d) {
                 store.blobs().write_from(&d, Some(b.len() as u64), &b[..])?;
@@ -211,10 +218,8 @@ pub async fn put(
                     immutable_tags: immutable,
                 },
             )
-        },
-    )
-    .await
-    .map_err(|e| ApiError::internal("storing a manifest", e))??;
+        })
+        .await?;
     match outcome {
         Ok(()) => {}
         Err(PushRefused::Unknown(missing)) => {
@@ -267,26 +272,32 @@ pub async fn delete(req: &Request<'_>, name: &str, reference: &Reference) -> Api
             format!("deletes are turned off for {name}"),
         ));
     }
-    let removed = match reference {
-        Reference::Digest(d) => req.app.store.meta().delete_repo_manifest(name, d)?,
-        Reference::Tag(t) => {
-            if policy.is_some_and(|p| p.immutable_tags) {
-                return Err(ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    Code::Denied,
-                    format!("tags of {name} are immutable: {t} can't be deleted"),
-                ));
-            }
-            req.app.store.meta().delete_tag(name, t)?
+    if let Reference::Tag(t) = reference {
+        if policy.is_some_and(|p| p.immutable_tags) {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::Denied,
+                format!("tags of {name} are immutable: {t} can't be deleted"),
+            ));
         }
-    };
+    }
+    let (repo, r) = (name.to_string(), reference.clone());
+    let removed = req
+        .app
+        .metadata
+        .run("deleting a manifest", move |store| match &r {
+            Reference::Digest(d) => store.meta().delete_repo_manifest(&repo, d),
+            Reference::Tag(t) => store.meta().delete_tag(&repo, t),
+        })
+        .await?;
     if !removed {
         return Err(unknown(
             req,
             name,
             Code::ManifestUnknown,
             format!("manifest {} is not in {name}", describe(reference)),
-        ));
+        )
+        .await);
     }
     Ok(with_user(StatusCode::ACCEPTED.into_response(), &who))
 }

@@ -238,8 +238,16 @@ pub fn next_link(path: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// Repository not found, or known but without what was asked for.
-pub fn unknown(req: &Request<'_>, name: &str, code: Code, what: String) -> ApiError {
-    match req.app.store.meta().repo_exists(name) {
+pub async fn unknown(req: &Request<'_>, name: &str, code: Code, what: String) -> ApiError {
+    let repo = name.to_string();
+    let exists = req
+        .app
+        .metadata
+        .run("looking up a repository", move |store| {
+            store.meta().repo_exists(&repo)
+        })
+        .await;
+    match exists {
         Ok(false) => ApiError::not_found(
             Code::NameUnknown,
             format!("repository {name} is not known to this registry"),

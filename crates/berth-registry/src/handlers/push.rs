@@ -14,6 +14,7 @@ use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::route::{check_name, parse_digest};
 use crate::uploads::{Session, hash_prefix, write_at};
+use berth_store::repos::Upload;
 
 /// The smallest chunk (but the last) clients should PATCH: fewer, larger writes.
 pub const CHUNK_MIN: u64 = 1 << 20;
@@ -84,10 +85,13 @@ pub async fn start(req: &Request<'_>, name: &str, body: Body) -> ApiResult<Respo
         .sessions
         .create_file(&id)
         .map_err(|e| ApiError::internal("creating an upload", e))?;
+    let (upload, repo) = (id.clone(), name.to_string());
     req.app
-        .store
-        .meta()
-        .create_upload(&id, name, algorithm.name())?;
+        .metadata
+        .run("starting an upload", move |store| {
+            store.meta().create_upload(&upload, &repo, algorithm.name())
+        })
+        .await?;
 
     // Single-request upload: the whole blob in the POST.
     if let Some(digest) = single {
@@ -113,18 +117,18 @@ async fn mount_from(req: &Request<'_>, name: &str, from: &str, digest: &Digest) 
     if check_name(from).is_err() || req.authorize(Need::Repo(from, Action::Pull)).is_err() {
         return Ok(false);
     }
-    if !req.app.store.meta().blob_linked(from, digest)? || !req.app.store.blobs().contains(digest) {
-        return Ok(false);
-    }
-    let store = req.app.store.clone();
-    let (repo, d) = (name.to_string(), digest.clone());
-    tokio::task::spawn_blocking(move || -> Result<(), berth_store::StoreError> {
-        let _lock = store.write_lock()?;
-        store.meta().link_blob(&repo, &d)
-    })
-    .await
-    .map_err(|e| ApiError::internal("mounting a blob", e))??;
-    Ok(true)
+    let (repo, from, d) = (name.to_string(), from.to_string(), digest.clone());
+    req.app
+        .metadata
+        .run("mounting a blob", move |store| {
+            if !store.meta().blob_linked(&from, &d)? || !store.blobs().contains(&d) {
+                return Ok(false);
+            }
+            let _lock = store.write_lock()?;
+            store.meta().link_blob(&repo, &d)?;
+            Ok(true)
+        })
+        .await
 }
 
 /// `Content-Range: <start>-<end>` (or `bytes <start>-<end>/<total>`), inclusive.
@@ -158,7 +162,7 @@ async fn session_slot(
     name: &str,
     id: &str,
 ) -> ApiResult<(Algorithm, tokio::sync::OwnedMutexGuard<Option<Session>>)> {
-    let row = req.app.store.meta().upload(id)?;
+    let row = upload_row(req, id).await?;
     if row.is_none() {
         // Expired or cancelled elsewhere: let go of what this process still holds of it.
         req.app.sessions.forget(id);
@@ -275,7 +279,13 @@ pub async fn patch(req: &Request<'_>, name: &str, id: &str, body: Body) -> ApiRe
     let session = guard.as_mut().expect("session loaded");
     append(req, name, id, session, body, range).await?;
     let offset = session.offset;
-    req.app.store.meta().set_upload_offset(id, offset)?;
+    let upload = id.to_string();
+    req.app
+        .metadata
+        .run("recording an upload's progress", move |store| {
+            store.meta().set_upload_offset(&upload, offset)
+        })
+        .await?;
     let mut response = StatusCode::ACCEPTED.into_response();
     session_headers(&mut response, name, id, offset);
     Ok(with_user(response, &who))
@@ -316,7 +326,7 @@ async fn finish_session(
     if let Err(e) = append(req, name, id, session, body, range).await {
         if e.status != StatusCode::RANGE_NOT_SATISFIABLE {
             *slot = None;
-            cancel_session(req, id)?;
+            cancel_session(req, id).await?;
         }
         return Err(e);
     }
@@ -335,27 +345,26 @@ async fn finish_session(
             .finish()
     };
     if actual != *digest {
-        cancel_session(req, id)?;
+        cancel_session(req, id).await?;
         return Err(ApiError::bad_request(
             Code::DigestInvalid,
             format!("the uploaded bytes hash to {actual}, not {digest}; nothing was stored"),
         )
         .detail(serde_json::json!({ "digest": digest.to_string() })));
     }
-    let store = req.app.store.clone();
     let path = req.app.sessions.path(id);
     let (repo, d, upload) = (name.to_string(), digest.clone(), id.to_string());
     drop(session);
-    tokio::task::spawn_blocking(move || -> Result<(), berth_store::StoreError> {
-        let _lock = store.write_lock()?;
-        store.blobs().adopt(&path, &d)?;
-        let mut meta = store.meta();
-        meta.link_blob(&repo, &d)?;
-        meta.delete_upload(&upload)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| ApiError::internal("storing a blob", e))??;
+    req.app
+        .metadata
+        .run("storing a blob", move |store| {
+            let _lock = store.write_lock()?;
+            store.blobs().adopt(&path, &d)?;
+            let mut meta = store.meta();
+            meta.link_blob(&repo, &d)?;
+            meta.delete_upload(&upload)
+        })
+        .await?;
     req.app.sessions.forget(id);
     req.app
         .verified
@@ -365,10 +374,27 @@ async fn finish_session(
     Ok(blob_created(name, digest, who))
 }
 
-fn cancel_session(req: &Request<'_>, id: &str) -> ApiResult<()> {
-    req.app.store.meta().delete_upload(id)?;
+async fn cancel_session(req: &Request<'_>, id: &str) -> ApiResult<()> {
+    let upload = id.to_string();
+    req.app
+        .metadata
+        .run("cancelling an upload", move |store| {
+            store.meta().delete_upload(&upload)
+        })
+        .await?;
     req.app.sessions.discard(id);
     Ok(())
+}
+
+/// The database's record of an upload session, if it has one.
+async fn upload_row(req: &Request<'_>, id: &str) -> ApiResult<Option<Upload>> {
+    let upload = id.to_string();
+    req.app
+        .metadata
+        .run("looking up an upload", move |store| {
+            store.meta().upload(&upload)
+        })
+        .await
 }
 
 pub async fn status(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Response> {
@@ -384,11 +410,11 @@ pub async fn status(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Respon
 
 pub async fn cancel(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Response> {
     let who = req.authorize(push_need(name))?;
-    let row = req.app.store.meta().upload(id)?;
+    let row = upload_row(req, id).await?;
     if row.is_none_or(|r| r.repo != name) {
         return Err(unknown_upload(id));
     }
     let _guard = req.app.sessions.slot(id).lock_owned().await;
-    cancel_session(req, id)?;
+    cancel_session(req, id).await?;
     Ok(with_user(StatusCode::NO_CONTENT.into_response(), &who))
 }
