@@ -228,9 +228,9 @@ pub fn changes(root: &Path, before: &Inventory) -> Result<Entries, BuildError> {
             format!("{parent}/.wh.{name}")
         });
     }
-    let all = berth_layer::from_dir(root).map_err(|e| BuildError::Io {
+    let all = berth_layer::from_dir(root).map_err(|source| BuildError::LayerWrite {
         path: root.to_path_buf(),
-        source: io::Error::other(e.to_string()),
+        source,
     })?;
     // A kept hard link needs the name it points at in the same layer.
     for e in &all.entries {

@@ -70,8 +70,13 @@ pub enum BuildError {
         path: PathBuf,
         source: berth_fileops::Error,
     },
-    #[error("mounting {}: {message}", target.display())]
-    Mount { target: PathBuf, message: String },
+    /// A mount call failed: `step` names the call (and option) that did.
+    #[error("mounting {}: {step}: {source}", target.display())]
+    Mount {
+        target: PathBuf,
+        step: String,
+        source: std::io::Error,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -293,7 +293,8 @@ impl Overlay {
     ) -> Result<Overlay, BuildError> {
         let fail = |what: &str, e: rustix::io::Errno| BuildError::Mount {
             target: target.to_path_buf(),
-            message: format!("{what}: {e}"),
+            step: what.to_string(),
+            source: e.into(),
         };
         let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| fail("fsopen", e))?;
         // overlay needs two lower layers when there is no upper one: an empty directory at
@@ -356,7 +357,8 @@ impl Overlay {
         };
         result.map_err(|e| BuildError::Mount {
             target: self.target.clone(),
-            message: format!("unmount: {e}"),
+            step: "unmount".to_string(),
+            source: e.into(),
         })
     }
 }
@@ -377,7 +379,8 @@ pub fn isolate_mounts() -> Result<(), BuildError> {
     // other thread shares this process's file system attributes.
     unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(|e| BuildError::Mount {
         target: PathBuf::from("/"),
-        message: format!("unshare(CLONE_NEWNS): {e} (berth build needs root or CAP_SYS_ADMIN)"),
+        step: "unshare(CLONE_NEWNS) (berth build needs root or CAP_SYS_ADMIN)".to_string(),
+        source: e.into(),
     })?;
     // Nothing we mount may propagate back to the host's namespace.
     rustix::mount::mount_change(
@@ -386,6 +389,7 @@ pub fn isolate_mounts() -> Result<(), BuildError> {
     )
     .map_err(|e| BuildError::Mount {
         target: PathBuf::from("/"),
-        message: format!("making mounts private: {e}"),
+        step: "making mounts private".to_string(),
+        source: e.into(),
     })
 }
