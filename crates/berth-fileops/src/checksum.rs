@@ -15,9 +15,9 @@ use berth_dockerfile::ignore::Patterns;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result};
-use crate::index::{FileDigests, Index, xattr_digest};
+use crate::index::{FileDigests, Index, digest_xattrs};
 use crate::scoped::join_rel;
-use crate::source::{Node, Tree};
+use crate::source::{Node, Source, Tree};
 
 /// Checksum of `sources` (relative to `root`, Go `filepath.Match` wildcards allowed) minus
 /// what `exclude` (`COPY --exclude`) leaves out: `"sha256:<hex>"`. The root is taken whole
@@ -63,6 +63,7 @@ pub fn checksum_and_shape(
 ) -> Result<Checksums> {
     let mut hasher = Sha256::new();
     let mut shape = Sha256::new();
+    let reader = Source::open(&tree)?;
     for source in sources {
         field(&mut hasher, b"source", source.as_bytes());
         field(&mut shape, b"source", source.as_bytes());
@@ -73,7 +74,7 @@ pub fn checksum_and_shape(
                 let path = join_rel(&m.named, &node.rel);
                 field(&mut shape, b"path", path.as_bytes());
                 field(&mut shape, b"type", kind(&node.meta));
-                entry(&mut hasher, &path, &node, index.as_deref_mut())?;
+                entry(&mut hasher, &path, &node, &reader, index.as_deref_mut())?;
             }
         }
     }
@@ -103,7 +104,13 @@ fn kind(meta: &std::fs::Metadata) -> &'static [u8] {
     }
 }
 
-fn entry(hasher: &mut Sha256, path: &str, node: &Node, index: Option<&mut Index>) -> Result<()> {
+fn entry(
+    hasher: &mut Sha256,
+    path: &str,
+    node: &Node,
+    source: &Source,
+    index: Option<&mut Index>,
+) -> Result<()> {
     let meta = &node.meta;
     let ft = meta.file_type();
     field(hasher, b"path", path.as_bytes());
@@ -112,22 +119,26 @@ fn entry(hasher: &mut Sha256, path: &str, node: &Node, index: Option<&mut Index>
     field(hasher, b"uid", &meta.uid().to_le_bytes());
     field(hasher, b"gid", &meta.gid().to_le_bytes());
     if ft.is_symlink() {
-        let target = std::fs::read_link(&node.host).at(&node.host)?;
-        field(hasher, b"link", target.as_os_str().as_encoded_bytes());
+        let target = source.read_link(node)?;
+        field(hasher, b"link", target.as_encoded_bytes());
     }
     if ft.is_char_device() || ft.is_block_device() {
         field(hasher, b"rdev", &meta.rdev().to_le_bytes());
     }
     if ft.is_file() {
+        // Read through the source's root; the index only keys its records by host path.
+        let compute = || -> Result<FileDigests> {
+            let xattrs = source.xattrs(node)?;
+            FileDigests::of(source.open_file(node)?, &xattrs).at(&node.host)
+        };
         let digests = match index {
-            Some(index) => index.file_digests(&node.host, meta),
-            None => FileDigests::compute(&node.host),
-        }
-        .at(&node.host)?;
+            Some(index) => index.file_digests_with(&node.host, meta, compute)?,
+            None => compute()?,
+        };
         field(hasher, b"xattrs", &digests.xattrs);
         field(hasher, b"sha256", &digests.content);
     } else {
-        let xattrs = xattr_digest(&node.host).at(&node.host)?;
+        let xattrs = digest_xattrs(&source.xattrs(node)?);
         field(hasher, b"xattrs", &xattrs);
     }
     Ok(())

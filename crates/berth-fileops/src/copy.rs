@@ -41,9 +41,8 @@ use rustix::io::Errno;
 
 use crate::archive;
 use crate::error::{Error, IoContext, Result};
-use crate::index::xattr_list;
 use crate::scoped::{clean_rel, join_rel};
-use crate::source::{Match, Node, Tree};
+use crate::source::{Match, Node, Source, Tree};
 
 /// An owner, uid and gid.
 pub type Owner = (u32, u32);
@@ -114,6 +113,7 @@ pub fn copy_tree(
             selected.push((source, m));
         }
     }
+    let source = Source::open(&tree)?;
     let root = Root::open(rootfs)?;
     let existing_dir = match root.stat(&dest_rel, Last::Follow) {
         Ok(meta) => meta.is_dir(),
@@ -127,6 +127,7 @@ pub fn copy_tree(
         });
     }
     let mut copier = Copier {
+        source: &source,
         root: &root,
         creator: Creator::new(&root, opts.chown.unwrap_or((0, 0))),
         opts,
@@ -225,6 +226,8 @@ impl<'a> Creator<'a> {
 }
 
 struct Copier<'a> {
+    /// Where the entries are read from.
+    source: &'a Source,
     root: &'a Root,
     creator: Creator<'a>,
     opts: &'a CopyOptions,
@@ -333,14 +336,15 @@ impl<'a> Copier<'a> {
         }
         if ft.is_file() {
             let host = self.root.host_of(&rel);
-            let mut from = std::fs::File::open(&node.host).at(&node.host)?;
+            let mut from = self.source.open_file(node)?;
             let mut to = parent.create_file(name, 0o600)?;
             self.stats.bytes += io::copy(&mut from, &mut to).at(&host)?;
             self.stats.files += 1;
+            let xattrs = self.source.xattrs(node)?;
             // Metadata through the open file: no more path walks through the overlay.
-            return self.apply_meta_to_file(node, &to).at(&host);
+            return self.apply_meta_to_file(node, &xattrs, &to).at(&host);
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&node.host).at(&node.host)?;
+            let target = self.source.read_link(node)?;
             parent.symlink(&target, name)?;
         } else if ft.is_fifo() {
             parent.mknod(name, Node_::Fifo, meta.mode() & 0o7777)?;
@@ -373,7 +377,7 @@ impl<'a> Copier<'a> {
         parent.chown(name, uid, gid)?;
         if !meta.file_type().is_symlink() {
             parent.chmod(name, self.opts.chmod.unwrap_or(meta.mode()))?;
-            for (key, value) in utf8_xattrs(node)? {
+            for (key, value) in utf8_xattrs(self.source, node)? {
                 unsupported_is_fine(parent.set_xattr(name, &key, &value))?;
             }
         }
@@ -385,7 +389,7 @@ impl<'a> Copier<'a> {
         let (uid, gid) = self.owner_of(&node.meta);
         dir.chown_self(uid, gid)?;
         dir.chmod_self(self.opts.chmod.unwrap_or(node.meta.mode()))?;
-        for (key, value) in utf8_xattrs(node)? {
+        for (key, value) in utf8_xattrs(self.source, node)? {
             unsupported_is_fine(dir.set_xattr_self(&key, &value))?;
         }
         Ok(())
@@ -411,17 +415,26 @@ impl<'a> Copier<'a> {
             && dest.mode() & 0o7777 == mode
             && (dest.uid(), dest.gid()) == self.owner_of(src);
         if !same_meta
-            || !xattr_list(&node.host).at(&node.host)?.is_empty()
+            || !self.source.xattrs(node)?.is_empty()
             || !parent.list_xattrs(name)?.is_empty()
         {
             return Ok(false);
         }
         let file = parent.open(name, OFlags::RDONLY, 0)?;
-        same_bytes(&node.host, file, &self.root.host_of(&parent.path_of(name)))
+        let from = self.source.open_file(node)?;
+        same_bytes(
+            (from, &node.host),
+            (file, &self.root.host_of(&parent.path_of(name))),
+        )
     }
 
     /// [`Copier::apply_meta_at`] and the times for a regular file just written through `file`.
-    fn apply_meta_to_file(&self, node: &Node, file: &std::fs::File) -> io::Result<()> {
+    fn apply_meta_to_file(
+        &self,
+        node: &Node,
+        xattrs: &[(Vec<u8>, Vec<u8>)],
+        file: &std::fs::File,
+    ) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let meta = &node.meta;
         let (uid, gid) = self.owner_of(meta);
@@ -429,8 +442,8 @@ impl<'a> Copier<'a> {
         std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
         let mode = self.opts.chmod.unwrap_or(meta.mode()) & 0o7777;
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        for (name, value) in xattr_list(&node.host)? {
-            match rustix::fs::fsetxattr(file, name.as_slice(), &value, XattrFlags::empty()) {
+        for (name, value) in xattrs {
+            match rustix::fs::fsetxattr(file, name.as_slice(), value, XattrFlags::empty()) {
                 Err(Errno::NOTSUP) => {}
                 other => other?,
             }
@@ -456,9 +469,9 @@ impl<'a> Copier<'a> {
 
 /// A source's extended attributes whose names are UTF-8 (the others can't be named to the
 /// root's calls; no Linux namespace has such names).
-fn utf8_xattrs(node: &Node) -> Result<Vec<(String, Vec<u8>)>> {
-    Ok(xattr_list(&node.host)
-        .at(&node.host)?
+fn utf8_xattrs(source: &Source, node: &Node) -> Result<Vec<(String, Vec<u8>)>> {
+    Ok(source
+        .xattrs(node)?
         .into_iter()
         .filter_map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v)))
         .collect())
@@ -472,10 +485,12 @@ fn unsupported_is_fine(result: berth_rootfs::Result<()>) -> Result<()> {
     }
 }
 
-/// Whether a file holds the same bytes as the open `fb` (at `b`, for messages).
-fn same_bytes(a: &Path, mut fb: std::fs::File, b: &Path) -> Result<bool> {
+/// Whether two open files (with their paths, for messages) hold the same bytes.
+fn same_bytes(
+    (mut fa, a): (std::fs::File, &Path),
+    (mut fb, b): (std::fs::File, &Path),
+) -> Result<bool> {
     use std::io::Read;
-    let mut fa = std::fs::File::open(a).at(a)?;
     let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     loop {
         let n = read_full(&mut fa, &mut ba).at(a)?;

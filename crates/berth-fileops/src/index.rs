@@ -74,9 +74,14 @@ pub struct FileDigests {
 impl FileDigests {
     /// Reads and hashes a file's bytes and extended attributes.
     pub fn compute(file: &Path) -> io::Result<FileDigests> {
+        FileDigests::of(std::fs::File::open(file)?, &xattr_list(file)?)
+    }
+
+    /// Hashes the bytes of an opened file and its extended attributes (sorted by name).
+    pub fn of(file: impl Read, xattrs: &[(Vec<u8>, Vec<u8>)]) -> io::Result<FileDigests> {
         Ok(FileDigests {
-            content: hash_file(file)?,
-            xattrs: xattr_digest(file)?,
+            content: hash_reader(file)?,
+            xattrs: digest_xattrs(xattrs),
         })
     }
 }
@@ -167,6 +172,17 @@ impl Index {
     /// Bytes and xattrs digests of a regular file, from the index when its stat is unchanged
     /// (an xattr change moves the ctime), else computed and recorded.
     pub fn file_digests(&mut self, file: &Path, meta: &Metadata) -> io::Result<FileDigests> {
+        self.file_digests_with(file, meta, || FileDigests::compute(file))
+    }
+
+    /// [`Index::file_digests`] of the file recorded as `file`, read by `compute` when the
+    /// index has no fresh record (a caller that reads through a descriptor, not the path).
+    pub fn file_digests_with<E>(
+        &mut self,
+        file: &Path,
+        meta: &Metadata,
+        compute: impl FnOnce() -> Result<FileDigests, E>,
+    ) -> Result<FileDigests, E> {
         let stat = Stat::of(meta);
         if let Some(record) = self.entries.get_mut(file) {
             let racy = self
@@ -177,7 +193,7 @@ impl Index {
                 return Ok(record.digests);
             }
         }
-        let digests = FileDigests::compute(file)?;
+        let digests = compute()?;
         self.hashed += 1;
         self.entries.insert(
             file.to_owned(),
@@ -212,7 +228,11 @@ impl Index {
 
 /// sha256 of a file's bytes.
 pub fn hash_file(file: &Path) -> io::Result<[u8; 32]> {
-    let mut f = std::fs::File::open(file)?;
+    hash_reader(std::fs::File::open(file)?)
+}
+
+/// sha256 of what a reader yields.
+fn hash_reader(mut f: impl Read) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buf = [0u8; 64 * 1024];
     loop {
@@ -228,14 +248,19 @@ pub fn hash_file(file: &Path) -> io::Result<[u8; 32]> {
 /// sha256 over a path's extended attributes (not following a symlink), sorted by name, each
 /// name and value length-prefixed. No attributes (or none supported) hash like an empty list.
 pub fn xattr_digest(path: &Path) -> io::Result<[u8; 32]> {
+    Ok(digest_xattrs(&xattr_list(path)?))
+}
+
+/// [`xattr_digest`] of a sorted list of extended attributes.
+pub(crate) fn digest_xattrs(xattrs: &[(Vec<u8>, Vec<u8>)]) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    for (name, value) in xattr_list(path)? {
-        for part in [&name, &value] {
+    for (name, value) in xattrs {
+        for part in [name, value] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
         }
     }
-    Ok(hasher.finalize().into())
+    hasher.finalize().into()
 }
 
 /// Extended attributes of a path (not following a symlink), sorted by name.

@@ -2,9 +2,10 @@
 //! `.dockerignore` ([`context`]), a persistent stat index so warm rebuilds re-hash only changed
 //! files ([`index`]), the content checksum of what a `COPY` selects ([`checksum`]), and `COPY`
 //! / local `ADD` with Docker's semantics ([`copy`]). Every path on both sides is resolved
-//! inside its root by berth-rootfs ([`scoped`] for the reading side's paths, a root's
-//! directory descriptors for every write): nothing in a context or an image can make berth
-//! read or write outside them.
+//! inside its root by berth-rootfs (COPY sources walked and read through the source root's
+//! descriptors, a root's directory descriptors for every write; [`scoped`] for callers that
+//! still need a path): nothing in a context or an image can make berth read or write outside
+//! them.
 
 pub mod archive;
 pub mod checksum;

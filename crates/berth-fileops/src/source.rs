@@ -1,14 +1,23 @@
 //! What a `COPY` source selects: wildcard expansion, scoped symlink resolution, `.dockerignore`
 //! and `--exclude` filtering, and the ordered walk of a selected directory. Shared by the
 //! checksum (cache key) and the copy itself, so both see exactly the same files.
+//!
+//! Everything is read through the tree's [`Root`]: directories are listed and entries
+//! stat'ed by descriptor, and a selected entry is opened again ([`Source`]) by its path
+//! inside the root with symlinks refused, so a symlink swapped in after the walk can never
+//! make berth read a file outside the tree.
 
-use std::fs::Metadata;
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::ignore::Patterns;
+use berth_rootfs::{Dir, Last, Links, OFlags, Resolver, Root};
+use rustix::io::Errno;
 
-use crate::error::{Error, IoContext, Result};
-use crate::scoped::{self, clean_rel, join_rel};
+use crate::error::{Error, Result};
+use crate::scoped::{clean_rel, join_rel};
 use crate::wildcard;
 
 /// A tree files are taken from: the build context (filtered by `.dockerignore`) or a stage's
@@ -27,6 +36,7 @@ pub(crate) struct Match {
     pub named: String,
     /// Where it resolves to after following symlinks (the last one too), relative to the root.
     pub resolved: String,
+    /// The root's host path joined with `resolved`: for messages and the index's key.
     pub host: PathBuf,
     /// Metadata of what the path resolves to.
     pub meta: Metadata,
@@ -44,13 +54,59 @@ impl Match {
 pub(crate) struct Node {
     /// Relative to the selected source: `""` for the source itself.
     pub rel: String,
+    /// Where it is inside the tree's root, no symlink on the way: how [`Source`] reads it.
+    pub path: String,
+    /// The root's host path joined with `path`: for messages and the index's key.
     pub host: PathBuf,
     pub meta: Metadata,
+}
+
+/// The reading side of a tree: its root opened to refuse symlinks, for the entries a walk
+/// selected (whose paths hold none, unless one was swapped in since: then the read fails).
+pub(crate) struct Source {
+    root: Root,
+}
+
+impl Source {
+    pub fn open(tree: &Tree<'_>) -> Result<Source> {
+        Ok(Source {
+            root: Root::open_with(tree.root, Resolver::detect(), Links::Refuse)?,
+        })
+    }
+
+    /// Opens a regular file of the walk for reading.
+    pub fn open_file(&self, node: &Node) -> Result<File> {
+        Ok(self
+            .root
+            .open_file(&node.path, Last::NoFollow, OFlags::RDONLY, 0)?)
+    }
+
+    /// The target of a symlink of the walk.
+    pub fn read_link(&self, node: &Node) -> Result<OsString> {
+        Ok(self.root.readlink(&node.path)?)
+    }
+
+    /// The extended attributes of an entry of the walk (not followed), sorted by name.
+    pub fn xattrs(&self, node: &Node) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for key in self.root.list_xattrs(&node.path, Last::NoFollow)? {
+            // Removed meanwhile: it is not there.
+            if let Some(value) = self.root.get_xattr(&node.path, Last::NoFollow, &key)? {
+                out.push((key.into_bytes(), value));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
 }
 
 impl<'a> Tree<'a> {
     pub fn new(root: &'a Path, ignore: Option<&'a Patterns>) -> Tree<'a> {
         Tree { root, ignore }
+    }
+
+    fn open_root(&self) -> Result<Root> {
+        Ok(Root::open(self.root)?)
     }
 
     fn place(&self) -> (&'static str, &'static str) {
@@ -73,6 +129,7 @@ impl<'a> Tree<'a> {
     /// Expands one source: cleaned to stay inside the root (`../x` and `/x` mean `x`), wildcards
     /// matched per component, the last symlink followed inside the root. Sorted by name.
     pub(crate) fn expand(&self, source: &str, allow_empty_wildcard: bool) -> Result<Vec<Match>> {
+        let root = self.open_root()?;
         let cleaned = clean_rel(source);
         let mut named: Vec<String> = vec![String::new()];
         let mut wild = false;
@@ -84,13 +141,13 @@ impl<'a> Tree<'a> {
             wild = true;
             let mut next = Vec::new();
             for prefix in &named {
-                next.extend(self.list_matching(prefix, part, source)?);
+                next.extend(self.list_matching(&root, prefix, part, source)?);
             }
             named = next;
         }
         let mut matches = Vec::new();
         for name in named {
-            match self.lookup(&name)? {
+            match self.lookup(&root, &name)? {
                 Some(m) => matches.push(m),
                 None if wild => {}
                 None => {
@@ -116,17 +173,28 @@ impl<'a> Tree<'a> {
     }
 
     /// Names in directory `prefix` matching one wildcard component.
-    fn list_matching(&self, prefix: &str, pattern: &str, source: &str) -> Result<Vec<String>> {
-        let dir = scoped::resolve(self.root, prefix, true).at(self.root.join(prefix))?;
-        let entries = match std::fs::read_dir(&dir.host) {
-            Ok(entries) => entries,
+    fn list_matching(
+        &self,
+        root: &Root,
+        prefix: &str,
+        pattern: &str,
+        source: &str,
+    ) -> Result<Vec<String>> {
+        let names = match root.dir(prefix) {
+            Ok(dir) => dir.read_dir(),
+            Err(e) => Err(e),
+        };
+        let names = match names {
+            Ok(names) => names,
             // Not a directory or not there: a wildcard under it simply matches nothing.
-            Err(_) => return Ok(Vec::new()),
+            Err(e) if e.is_not_found() || e.errno() == Some(Errno::NOTDIR) => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
         };
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.at(&dir.host)?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+        for name in names {
+            let Ok(name) = name.into_string() else {
                 continue;
             };
             let hit = wildcard::matches(pattern, &name).map_err(|e| Error::BadPattern {
@@ -142,17 +210,17 @@ impl<'a> Tree<'a> {
     }
 
     /// A named path, resolved inside the root; `None` when it is not there for the build.
-    fn lookup(&self, named: &str) -> Result<Option<Match>> {
+    fn lookup(&self, root: &Root, named: &str) -> Result<Option<Match>> {
         // The name itself (a symlink, maybe) must be visible, and so must what it points to.
-        let unfollowed = scoped::resolve(self.root, named, false).at(self.root.join(named))?;
-        let Ok(link_meta) = std::fs::symlink_metadata(&unfollowed.host) else {
+        let unfollowed = root.resolve(named, Last::NoFollow)?;
+        let Ok(link_meta) = root.stat(&unfollowed.rel, Last::NoFollow) else {
             return Ok(None);
         };
         if !self.visible(&unfollowed.rel, link_meta.is_dir()) {
             return Ok(None);
         }
-        let resolved = scoped::resolve(self.root, named, true).at(self.root.join(named))?;
-        let Ok(meta) = std::fs::symlink_metadata(&resolved.host) else {
+        let resolved = root.resolve(named, Last::Follow)?;
+        let Ok(meta) = root.stat(&resolved.rel, Last::NoFollow) else {
             return Ok(None);
         };
         if !self.visible(&resolved.rel, meta.is_dir()) {
@@ -171,46 +239,45 @@ impl<'a> Tree<'a> {
     /// and to a file source's name.
     pub(crate) fn walk(&self, m: &Match, exclude: &Patterns) -> Result<Vec<Node>> {
         let mut nodes = Vec::new();
+        let top = Node {
+            rel: String::new(),
+            path: m.resolved.clone(),
+            host: m.host.clone(),
+            meta: m.meta.clone(),
+        };
         if !m.meta.is_dir() {
             if !exclude.excludes(m.name()) {
-                nodes.push(Node {
-                    rel: String::new(),
-                    host: m.host.clone(),
-                    meta: m.meta.clone(),
-                });
+                nodes.push(top);
             }
             return Ok(nodes);
         }
-        nodes.push(Node {
-            rel: String::new(),
-            host: m.host.clone(),
-            meta: m.meta.clone(),
-        });
-        self.walk_dir(&m.host, &m.resolved, "", exclude, &mut nodes)?;
+        nodes.push(top);
+        let root = self.open_root()?;
+        let dir = root.dir(&m.resolved)?;
+        self.walk_dir(&dir, "", exclude, &mut nodes)?;
         Ok(nodes)
     }
 
+    /// The entries of `dir` (at `rel` below the selected source), by its descriptor.
     fn walk_dir(
         &self,
-        host: &Path,
-        tree_rel: &str,
+        dir: &Dir<'_>,
         rel: &str,
         exclude: &Patterns,
         nodes: &mut Vec<Node>,
     ) -> Result<()> {
-        let mut names: Vec<_> = std::fs::read_dir(host)
-            .at(host)?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .at(host)?;
+        let mut names = dir.read_dir()?;
         names.sort();
         for name in names {
             let Some(name) = name.to_str() else {
                 continue;
             };
-            let child_host = host.join(name);
-            let meta = std::fs::symlink_metadata(&child_host).at(&child_host)?;
-            let child_tree = join_rel(tree_rel, name);
+            let child_tree = dir.path_of(name);
+            let child_host = dir.root().host_of(&child_tree);
+            let meta = dir.lstat(name)?.ok_or_else(|| Error::Io {
+                path: child_host.clone(),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            })?;
             let child_rel = join_rel(rel, name);
             // Empty pattern lists are the common case: skip the matcher's allocations.
             let ignored = self
@@ -221,6 +288,7 @@ impl<'a> Tree<'a> {
                 if !excluded {
                     nodes.push(Node {
                         rel: child_rel,
+                        path: child_tree,
                         host: child_host,
                         meta,
                     });
@@ -235,10 +303,13 @@ impl<'a> Tree<'a> {
             let at = nodes.len();
             nodes.push(Node {
                 rel: child_rel.clone(),
-                host: child_host.clone(),
+                path: child_tree,
+                host: child_host,
                 meta,
             });
-            self.walk_dir(&child_host, &child_tree, &child_rel, exclude, nodes)?;
+            // Opened without following: a symlink swapped in for it fails here.
+            let child = dir.open_dir(name)?;
+            self.walk_dir(&child, &child_rel, exclude, nodes)?;
             // An excluded directory only exists to hold what an exception brought back.
             if excluded && nodes.len() == at + 1 {
                 nodes.pop();

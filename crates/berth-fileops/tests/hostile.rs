@@ -3,8 +3,11 @@
 
 use std::fs;
 
-use berth_fileops::{CopyOptions, copy};
-use berth_rootfs::testing::{Case, Scene, on_both_strategies, race, run_corpus};
+use berth_dockerfile::ignore::Patterns;
+use berth_fileops::{CopyOptions, checksum, copy};
+use berth_rootfs::testing::{
+    Case, SECRET, Scene, on_both_strategies, race, race_planted, run_corpus,
+};
 
 /// A context with a file, a directory and the case's archive.
 fn context(scene: &Scene, case: &Case) -> tempfile::TempDir {
@@ -70,6 +73,41 @@ fn race_through_copy() {
                 &scene.root,
                 &opts,
             );
+        });
+    });
+}
+
+/// The read side: the COPY source is the raced root, its `d` a directory holding `secret`
+/// at one moment and a symlink to the outside (which holds its own `secret`) at the next.
+/// Whatever a copy or a checksum answers, the outside bytes never reach the destination.
+#[test]
+fn race_reading_copy_sources() {
+    on_both_strategies("race_reading_copy_sources", || {
+        let dest = tempfile::tempdir().unwrap();
+        let plant = |scene: &Scene| {
+            fs::write(scene.root.join("d/secret"), b"inside").unwrap();
+            fs::create_dir(scene.root.join("d/sub")).unwrap();
+            fs::write(scene.root.join("d/sub/x"), b"inside").unwrap();
+        };
+        race_planted("COPY source", 300, plant, |scene, i| {
+            let opts = CopyOptions::default();
+            let dir = format!("/dir{i}/");
+            let file = format!("/file{i}");
+            let _ = copy(&scene.root, &strings(&["d"]), &dir, dest.path(), &opts);
+            let _ = copy(
+                &scene.root,
+                &strings(&["d/secret"]),
+                &file,
+                dest.path(),
+                &opts,
+            );
+            let _ = copy(&scene.root, &strings(&["d/*"]), &dir, dest.path(), &opts);
+            let _ = checksum(&scene.root, &strings(&["d"]), &Patterns::default(), None);
+            for copied in [format!("dir{i}/secret"), format!("file{i}")] {
+                if let Ok(bytes) = fs::read(dest.path().join(&copied)) {
+                    assert_ne!(bytes, SECRET, "{copied}: read outside the source root");
+                }
+            }
         });
     });
 }

@@ -18,8 +18,9 @@ use tar::EntryType;
 
 use crate::resolver::{RESOLVE_ENV, Resolver};
 
-/// What the file outside the root holds, and must still hold.
-const SECRET: &[u8] = b"outside the root\n";
+/// What the file outside the root holds, and must still hold (and never be read through the
+/// root).
+pub const SECRET: &[u8] = b"outside the root\n";
 const SECRET_MODE: u32 = 0o640;
 
 /// A root and, beside it, what must never be touched.
@@ -306,10 +307,23 @@ pub fn run_corpus(user: &str, mut run: impl FnMut(&Scene, &Case)) {
 /// the directory `root/d` with a symlink to the outside (`renameat2(RENAME_EXCHANGE)`), so
 /// `d` is a directory at one check and a symlink out at the next. Nothing outside may ever
 /// be touched.
-pub fn race(user: &str, rounds: usize, mut op: impl FnMut(&Scene, usize)) {
+pub fn race(user: &str, rounds: usize, op: impl FnMut(&Scene, usize)) {
+    race_planted(user, rounds, |_| {}, op);
+}
+
+/// [`race`], with `plant` run before the swapping starts (to put files in `root/d` for a
+/// reader: `outside` holds a file named `secret`, so `d/secret` is outside whenever `d` is
+/// the symlink).
+pub fn race_planted(
+    user: &str,
+    rounds: usize,
+    plant: impl FnOnce(&Scene),
+    mut op: impl FnMut(&Scene, usize),
+) {
     let scene = Scene::new();
     mkdir(&scene.root.join("d"));
     symlink(&scene.outside_str(), &scene.root.join("e"));
+    plant(&scene);
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
         let stop = stop.clone();
