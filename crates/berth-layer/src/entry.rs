@@ -3,7 +3,12 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_rootfs::{Last, OFlags, Root};
 
 /// One file system object in a layer.
 #[derive(Debug, Clone)]
@@ -68,12 +73,35 @@ pub enum Kind {
 /// Where a regular file's bytes are.
 #[derive(Debug, Clone)]
 pub enum Data {
-    /// A file on disk, read when the layer is written.
-    Path(PathBuf),
+    /// A file in a directory tree, read when the layer is written.
+    InRoot(RootedFile),
     /// A range of the spool file a tarball's contents were copied to.
     Spool { offset: u64 },
     /// No bytes (size 0): a marker file made up for the layer, such as a whiteout.
     Empty,
+}
+
+/// A regular file of a walked tree: its root (opened to refuse symlinks) and its path
+/// there, so that what is read is what the walk saw, or nothing if a symlink was swapped in
+/// on the way since.
+#[derive(Debug, Clone)]
+pub struct RootedFile {
+    pub(crate) root: Arc<Root>,
+    pub(crate) path: String,
+}
+
+impl RootedFile {
+    /// Opens the file for reading, inside its root.
+    pub fn open(&self) -> io::Result<File> {
+        Ok(self
+            .root
+            .open_file(&self.path, Last::NoFollow, OFlags::RDONLY, 0)?)
+    }
+
+    /// Where it is on the host, for messages.
+    pub fn host(&self) -> PathBuf {
+        self.root.host_of(&self.path)
+    }
 }
 
 /// Orders entries as a depth-first walk with each directory's children sorted bytewise, so a

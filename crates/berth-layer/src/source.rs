@@ -5,12 +5,15 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_rootfs::{Dir, Links, Resolver, Root};
 
 use berth_oci::Compression;
 use berth_oci::compression::read_head;
 
 use crate::diff;
-use crate::entry::{Data, Entry, Inodes, Kind, clean_path, settle};
+use crate::entry::{Data, Entry, Inodes, Kind, RootedFile, clean_path, settle};
 use crate::error::LayerError;
 
 /// Entries ready to be written, with whatever holds their file contents.
@@ -50,7 +53,9 @@ pub(crate) enum Tree {
     OverlayUpper,
 }
 
-/// Walks `root` into entries, reading it as `tree` says.
+/// Walks `root` into entries, reading it as `tree` says: by directory descriptors, never
+/// following a symlink, and file contents later through the same root with symlinks
+/// refused ([`RootedFile`]), so nothing swapped into the tree can make berth read outside it.
 pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
     let meta = fs::metadata(root).map_err(|e| LayerError::io(root, e))?;
     if !meta.is_dir() {
@@ -59,6 +64,10 @@ pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
             io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
         ));
     }
+    let opened = Root::open_with(root, Resolver::detect(), Links::Refuse)
+        .map_err(|e| LayerError::io(root, e.into()))?;
+    let opened = Arc::new(opened);
+    let top = opened.top().map_err(|e| LayerError::io(root, e.into()))?;
     let mut walk = Walk {
         tree,
         entries: Vec::new(),
@@ -66,7 +75,7 @@ pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
         by_device: HashMap::new(),
         skipped: Vec::new(),
     };
-    walk.dir(root, "")?;
+    walk.dir(&opened, &top)?;
     Ok(Entries {
         entries: settle(walk.entries, &walk.inodes),
         spool: None,
@@ -84,24 +93,24 @@ struct Walk {
 }
 
 impl Walk {
-    fn dir(&mut self, dir: &Path, prefix: &str) -> Result<(), LayerError> {
-        let read = fs::read_dir(dir).map_err(|e| LayerError::io(dir, e))?;
-        let mut names = Vec::new();
-        for entry in read {
-            names.push(entry.map_err(|e| LayerError::io(dir, e))?.file_name());
-        }
+    /// The entries of `dir` (of `root`), and below.
+    fn dir(&mut self, root: &Arc<Root>, dir: &Dir<'_>) -> Result<(), LayerError> {
+        let host = root.host_of(dir.rel());
+        let mut names = dir
+            .read_dir()
+            .map_err(|e| LayerError::io(&host, e.into()))?;
         names.sort();
+        let prefix = dir.rel();
         for name in names {
-            let path = dir.join(&name);
+            let path = host.join(&name);
             let name = name
                 .to_str()
                 .ok_or_else(|| LayerError::NotUtf8(path.clone()))?;
-            let rel = if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let meta = fs::symlink_metadata(&path).map_err(|e| LayerError::io(&path, e))?;
+            let rel = dir.path_of(name);
+            let meta = dir
+                .lstat(name)
+                .map_err(|e| LayerError::io(&path, e.into()))?
+                .ok_or_else(|| LayerError::io(&path, io::ErrorKind::NotFound.into()))?;
             let ft = meta.file_type();
             if self.tree == Tree::OverlayUpper && diff::is_whiteout(&meta) {
                 self.entries.push(diff::whiteout(prefix, name, &meta));
@@ -112,10 +121,15 @@ impl Walk {
             } else if ft.is_file() {
                 Kind::File {
                     size: meta.len(),
-                    data: Data::Path(path.clone()),
+                    data: Data::InRoot(RootedFile {
+                        root: Arc::clone(root),
+                        path: rel.clone(),
+                    }),
                 }
             } else if ft.is_symlink() {
-                let target = fs::read_link(&path).map_err(|e| LayerError::io(&path, e))?;
+                let target = dir
+                    .readlink(name)
+                    .map_err(|e| LayerError::io(&path, e.into()))?;
                 let target = target
                     .to_str()
                     .ok_or_else(|| LayerError::NotUtf8(path.clone()))?
@@ -134,7 +148,7 @@ impl Walk {
                 continue;
             };
             let is_dir = matches!(kind, Kind::Dir);
-            let mut xattrs = read_xattrs(&path)?;
+            let mut xattrs = read_xattrs(dir, name, &path)?;
             let opaque = match self.tree {
                 Tree::Plain => false,
                 Tree::OverlayUpper => diff::take_overlay_xattrs(&path, &mut xattrs)?,
@@ -162,7 +176,11 @@ impl Walk {
                 self.entries.push(diff::opaque_marker(&rel, &meta));
             }
             if is_dir {
-                self.dir(&path, &rel)?;
+                // Opened without following: a symlink swapped in for it fails here.
+                let sub = dir
+                    .open_dir(name)
+                    .map_err(|e| LayerError::io(&path, e.into()))?;
+                self.dir(root, &sub)?;
             }
         }
         Ok(())
@@ -176,13 +194,23 @@ fn split_dev(dev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
+/// The extended attributes of `name` in `dir` (at `path`, for messages), sorted by name.
+fn read_xattrs(
+    dir: &Dir<'_>,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
+    let failed = |e: berth_rootfs::Error| LayerError::io(path, e.into());
     // File systems without xattr support have none to keep.
-    let all = berth_rootfs::xattrs_of(path).map_err(|e| LayerError::io(path, e))?;
-    Ok(all
-        .into_iter()
-        .filter_map(|(key, value)| String::from_utf8(key).ok().map(|key| (key, value)))
-        .collect())
+    let mut out = Vec::new();
+    for key in dir.list_xattrs(name).map_err(failed)? {
+        // Removed meanwhile: it is not there.
+        if let Some(value) = dir.get_xattr(name, &key).map_err(failed)? {
+            out.push((key, value));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Reads a tarball (plain, gzip or zstd), copying file contents to an unnamed spool file in

@@ -125,9 +125,11 @@ fn append<W: Write>(
             h.set_entry_type(EntryType::Regular);
             h.set_size(*size);
             let reader: Box<dyn Read> = match data {
-                Data::Path(p) => {
-                    Box::new(File::open(p).map_err(|e| LayerError::io(p, e))?.take(*size))
-                }
+                Data::InRoot(file) => Box::new(
+                    file.open()
+                        .map_err(|e| LayerError::io(&file.host(), e))?
+                        .take(*size),
+                ),
                 Data::Spool { offset } => Box::new(SpoolReader {
                     file: spool.expect("spooled entries come with their spool"),
                     offset: *offset,
@@ -142,7 +144,7 @@ fn append<W: Write>(
             let result = builder.append_data(&mut h, &entry.path, &mut counted);
             if counted.n != *size {
                 let path = match data {
-                    Data::Path(p) => p.clone(),
+                    Data::InRoot(file) => file.host(),
                     Data::Spool { .. } | Data::Empty => entry.path.clone().into(),
                 };
                 return Err(LayerError::Changed {

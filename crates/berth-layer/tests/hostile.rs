@@ -1,7 +1,9 @@
 //! berth-rootfs' hostile corpus through layer application, on both resolution strategies.
 
-use berth_layer::apply_layer;
-use berth_rootfs::testing::{on_both_strategies, race, raw_tar, run_corpus};
+use berth_layer::{TarOptions, apply_layer, from_dir, write_tar};
+use berth_rootfs::testing::{
+    SECRET, Scene, on_both_strategies, race, race_planted, raw_tar, run_corpus,
+};
 use tar::EntryType;
 
 #[test]
@@ -24,6 +26,30 @@ fn race_through_layer_apply() {
                 ("d/.wh.secret", EntryType::Regular, "", b""),
             ]);
             let _ = apply_layer(tar.as_slice(), &scene.root);
+        });
+    });
+}
+
+/// The read side: a tree is walked into entries while its `d` is a directory holding
+/// `secret` at one moment and a symlink to the outside (holding a `secret` of the same
+/// size) at the next; whatever writing the layer answers, the outside bytes are never in it.
+#[test]
+fn race_reading_a_tree_into_a_layer() {
+    on_both_strategies("race_reading_a_tree_into_a_layer", || {
+        let plant = |scene: &Scene| {
+            let inside = vec![b'i'; SECRET.len()];
+            std::fs::write(scene.root.join("d/secret"), inside).unwrap();
+        };
+        race_planted("layer from a tree", 300, plant, |scene, _| {
+            let Ok(entries) = from_dir(&scene.root) else {
+                return;
+            };
+            if let Ok((tar, _)) = write_tar(&entries, &TarOptions::default(), Vec::new()) {
+                assert!(
+                    !tar.windows(SECRET.len()).any(|w| w == SECRET),
+                    "read outside the tree"
+                );
+            }
         });
     });
 }
