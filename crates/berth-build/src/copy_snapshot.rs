@@ -15,17 +15,17 @@ use std::path::{Path, PathBuf};
 
 use berth_layer::Entries;
 use berth_layer::entry::{Entry, Kind, canonical_order};
-use berth_rootfs::{Dir, Links, Node, Resolver, Root, Time, xattrs_of};
+use berth_rootfs::{Dir, Links, Node, OFlags, Resolver, Root, Time};
 
 use crate::error::BuildError;
 
 /// overlayfs' marker of a directory that hides the lower ones.
-const OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 /// overlayfs' own attributes, never copied.
-const OVERLAY_XATTRS: &[u8] = b"trusted.overlay.";
+const OVERLAY_XATTRS: &str = "trusted.overlay.";
 
 /// The step's tree, written only through descriptors: a symlink a lower layer (or a racing
-/// process) put in it is never followed.
+/// process) put in it is never followed. Lowers are read the same way.
 fn open_root(target: &Path) -> Result<Root, BuildError> {
     Root::open_with(target, Resolver::detect(), Links::Refuse).map_err(|e| rootfs_error(target, e))
 }
@@ -42,9 +42,12 @@ pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), BuildError> 
     let root = open_root(target)?;
     for lower in lowers.iter().rev() {
         let mut links = HashMap::new();
+        let lower_root = open_root(lower)?;
+        let from = lower_root.top().map_err(|e| rootfs_error(lower, e))?;
         let top = root.top().map_err(|e| rootfs_error(target, e))?;
-        merge_dir(lower, &top, &mut links).map_err(|e| match e {
+        merge_dir(&from, &top, &mut links).map_err(|e| match e {
             Merge::Read(e) => BuildError::io(lower, e),
+            Merge::Lower(e) => rootfs_error(lower, e),
             Merge::Write(e) => rootfs_error(target, e),
         })?;
     }
@@ -53,7 +56,10 @@ pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), BuildError> 
 
 /// A failure to read a lower layer, or to write the tree.
 enum Merge {
+    /// Copying bytes, or a name no layer can hold.
     Read(io::Error),
+    /// Reading the lower layer's tree.
+    Lower(berth_rootfs::Error),
     Write(berth_rootfs::Error),
 }
 
@@ -69,35 +75,43 @@ impl From<berth_rootfs::Error> for Merge {
     }
 }
 
-/// Merges one unpacked layer directory `src` into `dst`.
+/// Merges one unpacked layer directory `src` (by its descriptor, inside the lower's root)
+/// into `dst`.
 fn merge_dir(
-    src: &Path,
+    src: &Dir<'_>,
     dst: &Dir<'_>,
     links: &mut HashMap<(u64, u64), String>,
 ) -> Result<(), Merge> {
-    let mut names: Vec<_> = fs::read_dir(src)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<_>>()?;
+    let mut names = src.read_dir().map_err(Merge::Lower)?;
     names.sort();
     for name in names {
-        let from = src.join(&name);
         // Layers hold UTF-8 names only (applying one refuses others).
         let name = name.to_str().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{}: name is not UTF-8", from.display()),
+                format!(
+                    "{}: name is not UTF-8",
+                    src.root().host_of(src.rel()).join(&name).display()
+                ),
             )
         })?;
-        let meta = fs::symlink_metadata(&from)?;
+        let Some(meta) = src.lstat(name).map_err(Merge::Lower)? else {
+            let gone = src.root().host_of(&src.path_of(name));
+            return Err(Merge::Read(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: gone while it was read", gone.display()),
+            )));
+        };
         let ft = meta.file_type();
         if ft.is_char_device() && meta.rdev() == 0 {
             dst.remove_all(name)?;
             continue;
         }
         if ft.is_dir() {
-            let opaque = xattrs_of(&from)?
-                .iter()
-                .any(|(k, v)| k == OPAQUE_XATTR && v == b"y");
+            let opaque = src
+                .get_xattr(name, OPAQUE_XATTR)
+                .map_err(Merge::Lower)?
+                .is_some_and(|v| v == b"y");
             let sub = match dst.lstat(name)? {
                 Some(m) if m.is_dir() && !opaque => dst.open_dir(name)?,
                 Some(_) => {
@@ -106,8 +120,9 @@ fn merge_dir(
                 }
                 None => dst.mkdir(name, 0o700)?,
             };
+            let from = src.open_dir(name).map_err(Merge::Lower)?;
             merge_dir(&from, &sub, links)?;
-            copy_meta(&from, dst, name, &meta)?;
+            copy_meta(src, dst, name, &meta)?;
             continue;
         }
         dst.remove_all(name)?;
@@ -120,30 +135,35 @@ fn merge_dir(
                 links.insert((meta.dev(), meta.ino()), dst.path_of(name));
             }
             let mut to = dst.create_file(name, 0o600)?;
-            io::copy(&mut fs::File::open(&from)?, &mut to)?;
+            let mut from = src.open(name, OFlags::RDONLY, 0).map_err(Merge::Lower)?;
+            io::copy(&mut from, &mut to)?;
         } else if ft.is_symlink() {
-            dst.symlink(fs::read_link(&from)?, name)?;
+            dst.symlink(src.readlink(name).map_err(Merge::Lower)?, name)?;
         } else if ft.is_fifo() {
             dst.mknod(name, Node::Fifo, 0o600)?;
         } else {
             // Devices are never created on the host (applying a layer leaves a placeholder).
             dst.create_file(name, 0o600)?;
         }
-        copy_meta(&from, dst, name, &meta)?;
+        copy_meta(src, dst, name, &meta)?;
     }
     Ok(())
 }
 
-/// Owner, mode, xattrs (not overlay's own) and times of `from` onto `name` in `dst`.
-fn copy_meta(from: &Path, dst: &Dir<'_>, name: &str, meta: &fs::Metadata) -> Result<(), Merge> {
+/// Owner, mode, xattrs (not overlay's own) and times of `name` in `src` (described by
+/// `meta`) onto `name` in `dst`.
+fn copy_meta(src: &Dir<'_>, dst: &Dir<'_>, name: &str, meta: &fs::Metadata) -> Result<(), Merge> {
     dst.chown(name, meta.uid(), meta.gid())?;
     if !meta.file_type().is_symlink() {
         dst.chmod(name, meta.mode() & 0o7777)?;
-        for (key, value) in xattrs_of(from)? {
+        for key in src.list_xattrs(name).map_err(Merge::Lower)? {
             if key.starts_with(OVERLAY_XATTRS) {
                 continue;
             }
-            let key = String::from_utf8_lossy(&key);
+            // Removed meanwhile: it is not there.
+            let Some(value) = src.get_xattr(name, &key).map_err(Merge::Lower)? else {
+                continue;
+            };
             dst.set_xattr(name, &key, &value)?;
         }
     }
@@ -270,7 +290,7 @@ fn add_with_parents(keep: &mut HashSet<String>, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_rootfs::testing::{on_both_strategies, race, run_corpus};
+    use berth_rootfs::testing::{SECRET, on_both_strategies, race, race_planted, run_corpus};
 
     /// A lower layer directory holding a file at `path` (cleaned), and the parents it needs.
     fn lower_with(dir: &Path, path: &str) -> PathBuf {
@@ -320,5 +340,28 @@ mod tests {
                 });
             },
         );
+    }
+
+    /// The read side: the lower is the raced root, its `d` a directory holding `secret` at
+    /// one moment and a symlink to the outside (holding its own `secret`) at the next; the
+    /// merged tree never gets the outside bytes.
+    #[test]
+    fn race_reading_a_lower() {
+        on_both_strategies("copy_snapshot::tests::race_reading_a_lower", || {
+            let target = tempfile::tempdir().unwrap();
+            let plant = |scene: &berth_rootfs::testing::Scene| {
+                fs::write(scene.root.join("d/secret"), b"inside").unwrap();
+            };
+            race_planted("copy snapshotter's lower", 200, plant, |scene, _| {
+                let _ = materialize(std::slice::from_ref(&scene.root), target.path());
+                // Looked at without following: `d` may have been copied as the symlink.
+                let d = target.path().join("d");
+                let is_dir = fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
+                let secret = d.join("secret");
+                if is_dir && fs::symlink_metadata(&secret).is_ok_and(|m| m.is_file()) {
+                    assert_ne!(fs::read(&secret).unwrap(), SECRET, "read outside the lower");
+                }
+            });
+        });
     }
 }
