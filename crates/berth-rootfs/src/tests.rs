@@ -5,7 +5,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
 use crate::extract::{self, Devices, ExtractError, Hardlinks, NoHooks, Rules};
-use crate::testing::{Scene, race, run_corpus};
+use crate::testing::{SECRET, Scene, race, race_planted, run_corpus};
 use crate::{Error, Last, Links, NewDir, Node, Resolver, Root, Time};
 
 fn roots(dir: &Path) -> Vec<Root> {
@@ -372,5 +372,51 @@ fn race_against_the_root() {
             let _ = r.remove_all("d/secret");
             let _ = r.unlink("e/secret");
         });
+    }
+}
+
+/// The read side of the race: `d/secret` is read (and `d` listed) by every way the root
+/// reads, on both strategies and both symlink rules, while `d` keeps turning into a symlink
+/// to the outside; the outside's bytes and names never come back.
+#[test]
+fn race_reading_through_the_root() {
+    for resolver in Resolver::ALL {
+        for links in [Links::InRoot, Links::Refuse] {
+            let plant = |scene: &Scene| {
+                fs::write(scene.root.join("d/secret"), b"inside").unwrap();
+                fs::write(scene.root.join("d/only-inside"), b"inside").unwrap();
+            };
+            race_planted(
+                &format!("reading {resolver:?} {links:?}"),
+                1000,
+                plant,
+                |scene, _| {
+                    use std::io::Read;
+                    let r = Root::open_with(&scene.root, resolver, links).unwrap();
+                    for last in [Last::Follow, Last::NoFollow] {
+                        if let Ok(mut file) = r.open_read("d/secret", last) {
+                            let mut bytes = Vec::new();
+                            if file.read_to_end(&mut bytes).is_ok() {
+                                assert_ne!(bytes, SECRET, "{resolver:?} {links:?}: read outside");
+                            }
+                        }
+                    }
+                    if let Ok(dir) = r.dir("d") {
+                        if let Ok(names) = dir.read_dir() {
+                            assert!(
+                                names.iter().any(|n| n == "only-inside"),
+                                "{resolver:?} {links:?}: listed outside"
+                            );
+                        }
+                        if let Ok(mut file) = dir.open("secret", crate::OFlags::RDONLY, 0) {
+                            let mut bytes = Vec::new();
+                            if file.read_to_end(&mut bytes).is_ok() {
+                                assert_ne!(bytes, SECRET, "{resolver:?} {links:?}: read outside");
+                            }
+                        }
+                    }
+                },
+            );
+        }
     }
 }
