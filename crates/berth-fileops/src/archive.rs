@@ -25,10 +25,10 @@ use berth_rootfs::{NewDir, Root};
 use crate::copy::Owner;
 use crate::error::{Error, IoContext, Result};
 
-/// Opens a file as a decompressed stream. Compressions berth does not read are refused by
-/// name, so `ADD` never copies such an archive as a plain file by mistake.
-fn open(path: &Path) -> Result<Decoder<BufReader<File>>> {
-    let file = File::open(path).at(path)?;
+/// An opened file (at `path`, for messages) as a decompressed stream. Compressions berth
+/// does not read are refused by name, so `ADD` never copies such an archive as a plain file
+/// by mistake.
+fn decompressed(file: File, path: &Path) -> Result<Decoder<BufReader<File>>> {
     let mut buf = BufReader::with_capacity(64 * 1024, file);
     let head = buf.fill_buf().at(path)?;
     let compression = Compression::sniff(head).map_err(|unsupported| Error::Archive {
@@ -42,9 +42,10 @@ fn open(path: &Path) -> Result<Decoder<BufReader<File>>> {
 
 /// Whether a local file is a tar archive `ADD` unpacks (maybe compressed): the decompressed
 /// stream must start with a tar header whose checksum is right. A `.gz` that is not a tar is
-/// copied as a file, as Docker does.
-pub fn is_archive(path: &Path) -> Result<bool> {
-    let mut reader = open(path)?;
+/// copied as a file, as Docker does. `file` is the local file opened for reading, `path`
+/// where it is (for messages).
+pub fn is_archive(file: File, path: &Path) -> Result<bool> {
+    let mut reader = decompressed(file, path)?;
     let mut header = [0u8; 512];
     let mut filled = 0;
     while filled < header.len() {
@@ -90,15 +91,16 @@ pub struct Extracted {
     pub bytes: u64,
 }
 
-/// Extracts the archive at `path` into `dest_rel` (a directory, relative to `rootfs`, created
-/// if missing with `parents` ownership).
+/// Extracts the archive `file` (at `path`, for messages) into `dest_rel` (a directory,
+/// relative to `rootfs`, created if missing with `parents` ownership).
 pub(crate) fn unpack_file(
+    file: File,
     path: &Path,
     rootfs: &Root,
     dest_rel: &str,
     parents: Owner,
 ) -> Result<Extracted> {
-    let reader = open(path)?;
+    let reader = decompressed(file, path)?;
     unpack(
         reader,
         rootfs,

@@ -15,7 +15,6 @@ use crate::checksum::checksum_tree;
 use crate::copy::{CopyOptions, CopyStats, copy_tree};
 use crate::error::{Error, IoContext, Result};
 use crate::index::Index;
-use crate::scoped;
 use crate::source::Tree;
 
 /// A build context directory and the patterns that filter it.
@@ -88,8 +87,13 @@ impl Context {
     /// Reads a file for the builder itself (the Dockerfile, the ignore file), ignore patterns
     /// notwithstanding; symlinks resolve inside the context.
     pub fn read_file(&self, rel: &str) -> Result<Vec<u8>> {
-        let at = scoped::resolve(&self.root, rel, true).at(self.root.join(rel))?;
-        std::fs::read(&at.host).at(&at.host)
+        use std::io::Read;
+        let root = berth_rootfs::Root::open(&self.root)?;
+        let mut file = root.open_read(rel, berth_rootfs::Last::Follow)?;
+        let mut bytes = Vec::new();
+        let host = self.root.join(rel);
+        file.read_to_end(&mut bytes).at(host)?;
+        Ok(bytes)
     }
 
     /// The context as `COPY` sees it.

@@ -113,7 +113,7 @@ pub fn copy_tree(
             selected.push((source, m));
         }
     }
-    let source = Source::open(&tree)?;
+    let reader = Source::open(&tree)?;
     let root = Root::open(rootfs)?;
     let existing_dir = match root.stat(&dest_rel, Last::Follow) {
         Ok(meta) => meta.is_dir(),
@@ -127,7 +127,7 @@ pub fn copy_tree(
         });
     }
     let mut copier = Copier {
-        source: &source,
+        source: &reader,
         root: &root,
         creator: Creator::new(&root, opts.chown.unwrap_or((0, 0))),
         opts,
@@ -152,8 +152,12 @@ pub fn copy_tree(
                 base
             };
             copier.copy_dir(&nodes, &target)?;
-        } else if opts.unpack_archives && m.meta.is_file() && archive::is_archive(&m.host)? {
-            let done = archive::unpack_file(&m.host, &root, &base, copier.creator.owner)?;
+        } else if opts.unpack_archives
+            && m.meta.is_file()
+            && archive::is_archive(reader.open_match(m)?, &m.host)?
+        {
+            let archive = reader.open_match(m)?;
+            let done = archive::unpack_file(archive, &m.host, &root, &base, copier.creator.owner)?;
             copier.stats.files += done.files;
             copier.stats.bytes += done.bytes;
         } else {

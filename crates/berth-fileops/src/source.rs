@@ -81,6 +81,13 @@ impl Source {
             .open_file(&node.path, Last::NoFollow, OFlags::RDONLY, 0)?)
     }
 
+    /// Opens a selected regular file for reading (a local archive `ADD` unpacks).
+    pub fn open_match(&self, m: &Match) -> Result<File> {
+        Ok(self
+            .root
+            .open_file(&m.resolved, Last::NoFollow, OFlags::RDONLY, 0)?)
+    }
+
     /// The target of a symlink of the walk.
     pub fn read_link(&self, node: &Node) -> Result<OsString> {
         Ok(self.root.readlink(&node.path)?)
