@@ -1,6 +1,7 @@
 //! The `RUN` executor: the command in the sandbox, on the stage's files, with its mounts.
 
 use std::fs;
+use std::io;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
@@ -285,9 +286,10 @@ fn cache_dir(
 /// The home directory of `uid` in the root file system's `/etc/passwd` (read inside the
 /// root), or `/`.
 fn home_of(rootfs: &Path, uid: u32) -> String {
-    let home = berth_fileops::scoped::resolve(rootfs, "/etc/passwd", true)
+    let home = berth_rootfs::Root::open(rootfs)
+        .and_then(|root| root.open_read("/etc/passwd", berth_rootfs::Last::Follow))
         .ok()
-        .and_then(|r| fs::read_to_string(r.host).ok())
+        .and_then(|file| io::read_to_string(file).ok())
         .and_then(|text| {
             text.lines().find_map(|line| {
                 let fields: Vec<&str> = line.split(':').collect();
