@@ -7,6 +7,8 @@ use std::path::Path;
 
 use berth_dockerfile::ignore::Patterns;
 use berth_fileops::{Context, CopyOptions, Error};
+// Raw entry names (the tar builder refuses `..`): the hostile corpus' own writer.
+use berth_rootfs::testing::raw_tar;
 use common::*;
 
 /// A tar with a directory, a file and a symlink, owned 1234:5678.
@@ -33,25 +35,6 @@ fn sample_tar() -> Vec<u8> {
     h.set_mode(0o777);
     b.append_link(&mut h, "d/l", "t").unwrap();
     b.into_inner().unwrap()
-}
-
-/// A tar whose entry name is written raw, bypassing the builder's own checks.
-fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, kind, link, data) in entries {
-        let mut h = tar::Header::new_old();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_entry_type(*kind);
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.resize(out.len() + 1024, 0);
-    out
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
