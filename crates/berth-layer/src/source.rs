@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_rootfs::{Dir, Links, Resolver, Root};
+use berth_rootfs::{Dir, Links, Reader, Resolver, Root};
 
 use berth_oci::Compression;
 use berth_oci::compression::read_head;
@@ -66,8 +66,11 @@ pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
     }
     let opened = Root::open_with(root, Resolver::detect(), Links::Refuse)
         .map_err(|e| LayerError::io(root, e.into()))?;
-    let opened = Arc::new(opened);
-    let top = opened.top().map_err(|e| LayerError::io(root, e.into()))?;
+    let opened = Arc::new(Reader::new(opened));
+    let top = opened
+        .root()
+        .top()
+        .map_err(|e| LayerError::io(root, e.into()))?;
     let mut walk = Walk {
         tree,
         entries: Vec::new(),
@@ -94,8 +97,8 @@ struct Walk {
 
 impl Walk {
     /// The entries of `dir` (of `root`), and below.
-    fn dir(&mut self, root: &Arc<Root>, dir: &Dir<'_>) -> Result<(), LayerError> {
-        let host = root.host_of(dir.rel());
+    fn dir(&mut self, root: &Arc<Reader>, dir: &Dir<'_>) -> Result<(), LayerError> {
+        let host = root.root().host_of(dir.rel());
         let mut names = dir
             .read_dir()
             .map_err(|e| LayerError::io(&host, e.into()))?;
