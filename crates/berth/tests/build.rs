@@ -862,6 +862,40 @@ fn cache_mount_sharing_modes_hold_across_parallel_stages() {
     }
 }
 
+/// WORKDIR through an absolute symlink an earlier step made: the directory is made inside
+/// the root, where the link leads there, never on the host.
+#[test]
+fn workdir_through_a_symlink_is_made_inside_the_root() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let marker = format!("/tmp/berth-workdir-escape-{}", std::process::id());
+    let _ = fs::remove_dir_all(&marker);
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nRUN ln -s {marker} /wd\nWORKDIR /wd/sub\nRUN pwd > /pwd\n"),
+        )],
+    );
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        !Path::new(&marker).exists(),
+        "WORKDIR made a host directory"
+    );
+    assert!(out.join(&marker[1..]).join("sub").is_dir());
+    assert_eq!(
+        fs::read_to_string(out.join("pwd")).unwrap(),
+        format!("{marker}/sub\n")
+    );
+}
+
 #[test]
 fn run_gets_home_from_the_image_passwd_unless_env_sets_it() {
     let env = Env::new();
