@@ -862,6 +862,38 @@ fn cache_mount_sharing_modes_hold_across_parallel_stages() {
     }
 }
 
+/// A bind mount's source is resolved inside the context (a symlink to the host's /etc leads
+/// to the context's own etc/), and a file source is mounted as the file.
+#[test]
+fn bind_mount_sources_resolve_inside_the_context() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 RUN --mount=type=bind,source=hostile/hostname,target=/h cat /h > /got\n\
+                 RUN --mount=type=bind,source=hostile,target=/d ls /d > /list\n",
+            ),
+            ("etc/hostname", "the context's own file\n"),
+        ],
+    );
+    std::os::unix::fs::symlink("/etc", ctx.join("hostile")).unwrap();
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    let read = |n: &str| fs::read_to_string(out.join(n)).unwrap();
+    assert_eq!(read("got"), "the context's own file\n");
+    assert_eq!(read("list"), "hostname\n");
+}
+
 /// WORKDIR through an absolute symlink an earlier step made: the directory is made inside
 /// the root, where the link leads there, never on the host.
 #[test]
