@@ -116,6 +116,8 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     let private = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
     check(mount_change(c"/", private), Step::Private, 0);
     check(bind(&plan.rootfs, &plan.rootfs), Step::BindRoot, 0);
+    // Device nodes in the image (recorded by a layer) open nothing from inside either.
+    check(nodev(&plan.rootfs, false), Step::BindRoot, 1);
     check(
         mount(
             c"proc",
@@ -150,7 +152,8 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     }
     dev(plan, &check);
     for (i, (generated, target)) in plan.etc_binds.iter().enumerate() {
-        check(bind(generated, target), Step::EtcBind, i as u32);
+        let bound = bind(generated, target).and_then(|()| nodev(target, false));
+        check(bound, Step::EtcBind, i as u32);
     }
     for (i, step) in plan.mounts.iter().enumerate() {
         check(extra_mount(step), Step::Mount, i as u32);
@@ -192,6 +195,8 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     umask(Mode::from_raw_mode(0o022));
     check(libc_calls::default_signals(), Step::Signals, 0);
     libc_calls::close_on_exec_above_stdio();
+    // Last, so that the setup above is not filtered; `execve` itself is allowed.
+    check(plan.seccomp.load(), Step::Seccomp, 0);
     exec(plan, fds)
 }
 
@@ -208,6 +213,16 @@ fn bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
 fn readonly_bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
     bind(source, target)?;
     mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
+}
+
+/// Makes the bind mount at `target` `nodev` (and read-only if asked): a device node in a
+/// host directory shown to the command is never a way to the device.
+fn nodev(target: &CStr, readonly: bool) -> Result<(), Errno> {
+    let mut flags = MountFlags::BIND | MountFlags::NODEV;
+    if readonly {
+        flags |= MountFlags::RDONLY;
+    }
+    mount_remount(target, flags, c"")
 }
 
 /// Hides a host information file or directory, if the kernel has it.
@@ -296,11 +311,8 @@ fn extra_mount(step: &MountStep) -> Result<(), Errno> {
     }
     match &step.kind {
         StepKind::Bind { source, readonly } => {
-            if *readonly {
-                readonly_bind(source, &step.target)
-            } else {
-                bind(source, &step.target)
-            }
+            bind(source, &step.target)?;
+            nodev(&step.target, *readonly)
         }
         StepKind::Tmpfs { options } => mount(
             c"tmpfs",

@@ -35,6 +35,9 @@ pub enum SandboxError {
         source: io::Error,
     },
 
+    #[error("cannot build the RUN system call filter (libseccomp): {reason}")]
+    Seccomp { reason: String },
+
     #[error("cannot start the sandbox ({step}): {source}")]
     Spawn {
         step: &'static str,

@@ -4,7 +4,9 @@
 //! The command gets fresh mount, PID, IPC and UTS namespaces (and a network namespace for
 //! [`NetworkMode::None`]), `/proc`, a minimal `/dev`, generated `/etc/hosts` and
 //! `/etc/resolv.conf`, the stage's user, working directory and environment, and Docker's
-//! default capabilities. Whatever the sandbox creates in the root file system only to mount
+//! default capabilities less `CAP_MKNOD`, under a seccomp filter like Docker's default
+//! profile with no_new_privs set; the root file system and every writable mount are
+//! `nodev`. Whatever the sandbox creates in the root file system only to mount
 //! over is removed afterwards, so it never ends up in the layer.
 //!
 //! Requires real root on Linux.
@@ -18,6 +20,7 @@ mod plan;
 mod report;
 mod rootpath;
 mod run;
+mod seccomp;
 mod spec;
 mod user;
 

@@ -15,14 +15,20 @@ use rustix::thread::{CapabilitySet, UnshareFlags, capability_is_in_bounding_set}
 use crate::error::SandboxError;
 use crate::libc_calls::CStrArray;
 use crate::rootpath::{self, Kind, Resolved, Stubs};
+use crate::seccomp::Filter;
 use crate::spec::{DEFAULT_PATH, MountKind, NetworkMode, RunSpec};
 
-/// Docker's default capabilities for a root process.
+/// Docker's default capabilities for a root process, less `CAP_MKNOD`.
+///
+/// Docker keeps `CAP_MKNOD` and relies on its device cgroup to make the nodes a container
+/// creates unopenable; berth has no device cgroup, and a node a RUN made would end up in
+/// the upper directory that becomes `build/layers/…`, live for anyone on the host. So a
+/// RUN cannot create character or block devices at all (`mknod` fails with EPERM, as in
+/// rootless BuildKit and Podman); FIFOs and sockets need no capability and still work.
 const DEFAULT_CAPS: CapabilitySet = CapabilitySet::CHOWN
     .union(CapabilitySet::DAC_OVERRIDE)
     .union(CapabilitySet::FSETID)
     .union(CapabilitySet::FOWNER)
-    .union(CapabilitySet::MKNOD)
     .union(CapabilitySet::NET_RAW)
     .union(CapabilitySet::SETGID)
     .union(CapabilitySet::SETUID)
@@ -96,6 +102,7 @@ pub(crate) struct Plan {
     pub bounding_drop: CapabilitySet,
     /// What a root command keeps: Docker's set, as far as the builder has it.
     pub caps: CapabilitySet,
+    pub seccomp: Filter,
     pub argv: CStrArray,
     pub env: CStrArray,
     /// Paths `execve` tries in turn (the PATH search, done inside the new root).
@@ -321,6 +328,7 @@ impl Plan {
                 .collect::<Result<_, SandboxError>>()?,
             bounding_drop,
             caps,
+            seccomp: Filter::build()?,
             argv: CStrArray::new(argv),
             env: CStrArray::new(env),
             candidates,

@@ -39,11 +39,12 @@ pub(crate) enum Step {
     Gid,
     Uid,
     Signals,
+    Seccomp,
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 26] = [
+    const ALL: [Step; 27] = [
         Step::ParentGone,
         Step::Unshare,
         Step::Fork,
@@ -69,6 +70,7 @@ impl Step {
         Step::Gid,
         Step::Uid,
         Step::Signals,
+        Step::Seccomp,
         Step::Exec,
     ];
 

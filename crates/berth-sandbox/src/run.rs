@@ -181,7 +181,8 @@ fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
         Step::Fork => "start the namespace's first process".to_string(),
         Step::Stdio => "connect standard input and output".to_string(),
         Step::Private => "make the mount namespace private".to_string(),
-        Step::BindRoot => format!("bind {} onto itself", spec.rootfs.display()),
+        Step::BindRoot if item == 0 => format!("bind {} onto itself", spec.rootfs.display()),
+        Step::BindRoot => format!("make {} nodev", spec.rootfs.display()),
         Step::Proc => "mount /proc".to_string(),
         Step::ProcProtect => "protect /proc and /sys from writes".to_string(),
         Step::Sys => "mount /sys read-only".to_string(),
@@ -210,6 +211,7 @@ fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
         Step::Gid => format!("set gid {}", spec.user.gid),
         Step::Uid => format!("set uid {}", spec.user.uid),
         Step::Signals => "reset signal handling".to_string(),
+        Step::Seccomp => "set no_new_privs and load the system call filter".to_string(),
     };
     SandboxError::Setup {
         step: text,
