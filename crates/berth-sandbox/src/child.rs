@@ -21,9 +21,9 @@ use rustix::process::{
 };
 use rustix::system::sethostname;
 use rustix::thread::{
-    CapabilitySet, CapabilitySets, clear_ambient_capability_set,
-    remove_capability_from_bounding_set, set_capabilities, set_thread_gid, set_thread_groups,
-    set_thread_uid, unshare_unsafe,
+    CapabilitySet, CapabilitySets, LinkNameSpaceType, clear_ambient_capability_set,
+    move_into_link_name_space, remove_capability_from_bounding_set, set_capabilities,
+    set_thread_gid, set_thread_groups, set_thread_uid, unshare_unsafe,
 };
 
 use crate::libc_calls::{self, Forked};
@@ -37,6 +37,8 @@ pub(crate) struct ChildFds<'a> {
     pub stdin: BorrowedFd<'a>,
     pub output: BorrowedFd<'a>,
     pub report: BorrowedFd<'a>,
+    /// The network namespace to join (an outbound run's, made and connected beforehand).
+    pub netns: Option<BorrowedFd<'a>>,
 }
 
 /// The first forked process. Never returns.
@@ -58,6 +60,11 @@ pub(crate) fn intermediate(plan: &Plan, fds: &ChildFds, parent: Pid) -> ! {
     // already belongs to another parent and nobody would kill it.
     if getppid() != Some(parent) {
         fail(Step::ParentGone, Errno::SRCH);
+    }
+    if let Some(netns) = fds.netns {
+        if let Err(e) = move_into_link_name_space(netns, Some(LinkNameSpaceType::Network)) {
+            fail(Step::Network, e);
+        }
     }
     // SAFETY: `unshare` of namespaces is unsafe for what it does to other threads' view of
     // shared state; this process has a single thread, fresh from `fork`.
@@ -158,7 +165,7 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     for (i, step) in plan.mounts.iter().enumerate() {
         check(extra_mount(step), Step::Mount, i as u32);
     }
-    if plan.net_none {
+    if plan.loopback_up {
         check(loopback::up(), Step::Loopback, 0);
     }
     check(sethostname(plan.hostname.as_bytes()), Step::Hostname, 0);

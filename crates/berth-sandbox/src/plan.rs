@@ -78,7 +78,8 @@ pub(crate) const ETC_FILES: [&str; 2] = ["/etc/hosts", "/etc/resolv.conf"];
 pub(crate) struct Plan {
     pub rootfs: CString,
     pub namespaces: UnshareFlags,
-    pub net_none: bool,
+    /// Whether the command has a network namespace of its own, whose loopback starts down.
+    pub loopback_up: bool,
     pub proc_dir: CString,
     pub proc_readonly: Vec<CString>,
     pub proc_masked: Vec<CString>,
@@ -263,6 +264,8 @@ impl Plan {
             | UnshareFlags::NEWPID
             | UnshareFlags::NEWIPC
             | UnshareFlags::NEWUTS;
+        // An outbound run's namespace is made beforehand, for pasta to attach to; the child
+        // joins it instead.
         if spec.network == NetworkMode::None {
             namespaces |= UnshareFlags::NEWNET;
         }
@@ -280,7 +283,7 @@ impl Plan {
         Ok(Plan {
             rootfs: path_cstring("root file system", root)?,
             namespaces,
-            net_none: spec.network == NetworkMode::None,
+            loopback_up: spec.network != NetworkMode::Host,
             proc_readonly: under(&proc_host, &PROC_READONLY)?,
             proc_masked: under(&proc_host, &PROC_MASKED)?,
             proc_dir: path_cstring("/proc", &proc_host)?,

@@ -15,6 +15,7 @@ use crate::libc_calls;
 #[repr(u32)]
 pub(crate) enum Step {
     ParentGone = 1,
+    Network,
     Unshare,
     Fork,
     Stdio,
@@ -44,8 +45,9 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 27] = [
+    const ALL: [Step; 28] = [
         Step::ParentGone,
+        Step::Network,
         Step::Unshare,
         Step::Fork,
         Step::Stdio,

@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 
-use berth_sandbox::{Mount, MountKind, RunResult, RunSpec, run};
+use berth_sandbox::{Mount, MountKind, NetworkMode, RunResult, RunSpec, run};
 
 /// A busybox root with the applets these tests use.
 fn rootfs() -> (tempfile::TempDir, PathBuf) {
@@ -128,4 +128,164 @@ fn run_cannot_make_namespaces_mount_or_use_the_key_store() {
     assert!(!out.contains("mounted") && !out.contains("bound"), "{out}");
     assert!(!out.contains("unshared-net"), "{out}");
     assert!(out.contains("NoNewPrivs:\t1\nSeccomp:\t2\n"), "{out}");
+}
+
+/// A root whose `/usr` is the host's (read-only), for a Python to probe from inside.
+fn python_rootfs() -> (tempfile::TempDir, PathBuf, Vec<Mount>) {
+    let (d, root) = rootfs();
+    for lib in ["lib", "lib64"] {
+        if fs::symlink_metadata(Path::new("/").join(lib)).is_ok() {
+            symlink(format!("usr/{lib}"), root.join(lib)).unwrap();
+        }
+    }
+    let usr = Mount {
+        target: "/usr".into(),
+        kind: MountKind::Bind {
+            source: "/usr".into(),
+            readonly: true,
+        },
+    };
+    (d, root, vec![usr])
+}
+
+/// Runs a Python program in the sandbox with `network`; its output.
+fn python(root: &Path, mounts: &[Mount], network: NetworkMode, program: &str) -> String {
+    let mut spec = RunSpec::new(
+        root,
+        vec!["/usr/bin/python3".into(), "-c".into(), program.into()],
+    );
+    spec.mounts = mounts.to_vec();
+    spec.network = network;
+    let mut out = Vec::new();
+    let result = run(&spec, &mut |b| out.extend_from_slice(b)).unwrap();
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(result.exit_code, 0, "{out}");
+    out
+}
+
+#[test]
+fn run_cannot_use_the_key_store() {
+    let (_d, root, mounts) = python_rootfs();
+    let out = python(
+        &root,
+        &mounts,
+        NetworkMode::None,
+        "import ctypes, os\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, SYS_keyctl, SYS_add_key = 0, -3, 250, 248\n\
+         r = libc.syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1)\n\
+         print('keyctl', r, os.strerror(ctypes.get_errno()))\n\
+         r = libc.syscall(SYS_add_key, b'user', b'berth', b'secret', 6, KEY_SPEC_SESSION_KEYRING)\n\
+         print('add_key', r, os.strerror(ctypes.get_errno()))\n",
+    );
+    assert_eq!(
+        out,
+        "keyctl -1 Operation not permitted\nadd_key -1 Operation not permitted\n"
+    );
+}
+
+/// A TCP server on `addr` that greets each connection with `greeting`.
+fn greeter(addr: &str, greeting: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut conn, greeting.as_bytes());
+        }
+    });
+    port
+}
+
+/// An abstract unix socket server (a host service such as a D-Bus or containerd socket).
+fn abstract_greeter(name: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut conn, b"host-abstract");
+        }
+    });
+}
+
+/// A global IPv4 address of this machine (not loopback), if it has one.
+fn own_address() -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let addr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)?;
+    Some(addr.split('/').next()?.to_string())
+}
+
+const PROBE: &str = r#"import socket
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(5)
+    try:
+        s.connect((host, port)); return 'reached ' + s.recv(64).decode()
+    except OSError as e:
+        return 'refused: ' + (e.strerror or str(e))
+def unix(name):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect('\0' + name); return 'reached ' + s.recv(64).decode()
+    except OSError as e:
+        return 'refused: ' + e.strerror
+"#;
+
+fn probe(loopback: u16, name: &str, outbound: Option<(&str, u16)>) -> String {
+    let mut p = format!(
+        "{PROBE}print('loopback', tcp('127.0.0.1', {loopback}))\nprint('abstract', unix('{name}'))\n"
+    );
+    if let Some((addr, port)) = outbound {
+        p.push_str(&format!("print('outbound', tcp('{addr}', {port}))\n"));
+    }
+    p
+}
+
+#[test]
+fn run_network_reaches_out_but_not_the_hosts_loopback_or_abstract_sockets() {
+    let (_d, root, mounts) = python_rootfs();
+    let loopback = greeter("127.0.0.1", "host-loopback");
+    let name = format!("berth-test-{}", std::process::id());
+    abstract_greeter(&name);
+    let own = own_address();
+    let outbound = own
+        .as_deref()
+        .map(|addr| (addr, greeter(addr, "host-service")));
+    if outbound.is_none() {
+        eprintln!("no global IPv4 address here: outbound access is not checked");
+    }
+    let program = probe(loopback, &name, outbound);
+
+    // The default: a namespace of its own, outbound through pasta.
+    let out = python(&root, &mounts, NetworkMode::default(), &program);
+    let mut expected = "loopback refused: Connection refused\n\
+                        abstract refused: Connection refused\n"
+        .to_string();
+    if outbound.is_some() {
+        expected.push_str("outbound reached host-service\n");
+    }
+    assert_eq!(out, expected);
+
+    // None: loopback only, nothing outside.
+    let out = python(&root, &mounts, NetworkMode::None, &program);
+    let mut expected = "loopback refused: Connection refused\n\
+                        abstract refused: Connection refused\n"
+        .to_string();
+    if outbound.is_some() {
+        expected.push_str("outbound refused: Network is unreachable\n");
+    }
+    assert_eq!(out, expected);
+
+    // Host, on request only: the host's own services are there (the control for the above).
+    let out = python(&root, &mounts, NetworkMode::Host, &program);
+    assert!(
+        out.starts_with("loopback reached host-loopback\nabstract reached host-abstract\n"),
+        "{out}"
+    );
 }
