@@ -35,6 +35,8 @@ const HELPER: &str = "pasta";
 const ADDRESS: &str = "10.0.2.100";
 const PREFIX: &str = "24";
 const GATEWAY: &str = "10.0.2.2";
+/// Where pasta answers DNS, forwarding to the host's first resolver (slirp4netns' address).
+const DNS_FORWARDER: &str = "10.0.2.3";
 /// How long pasta may take to configure the namespace.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -159,6 +161,31 @@ impl Drop for Outbound {
     }
 }
 
+/// The `/etc/resolv.conf` an outbound run gets: the host's, with its loopback resolvers
+/// (a local cache such as systemd-resolved's 127.0.0.53, which the namespace's own loopback
+/// does not have) replaced by pasta's forwarder, which passes queries on to the host's first
+/// resolver. Docker replaces them too (with public resolvers).
+pub(crate) fn resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut forwarder_written = false;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        let loopback = words.next() == Some("nameserver")
+            && words
+                .next()
+                .and_then(|addr| addr.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|addr| addr.is_loopback());
+        if !loopback {
+            out.push_str(line);
+            out.push('\n');
+        } else if !forwarder_written {
+            out.push_str(&format!("nameserver {DNS_FORWARDER}\n"));
+            forwarder_written = true;
+        }
+    }
+    out
+}
+
 /// The helper's path, if it is installed.
 fn find_helper() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
@@ -188,4 +215,21 @@ fn new_namespace() -> std::io::Result<OwnedFd> {
     })
     .join()
     .map_err(|_| std::io::Error::other("the namespace thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_resolvers_become_the_forwarder_once() {
+        let host =
+            "# generated\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\nsearch lan\n";
+        assert_eq!(
+            resolv_conf(host),
+            "# generated\nnameserver 10.0.2.3\noptions edns0\nsearch lan\n"
+        );
+        let host = "nameserver 192.0.2.53\nnameserver 2001:db8::53\n";
+        assert_eq!(resolv_conf(host), host);
+    }
 }

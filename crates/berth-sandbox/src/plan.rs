@@ -14,6 +14,7 @@ use rustix::thread::{CapabilitySet, UnshareFlags, capability_is_in_bounding_set}
 
 use crate::error::SandboxError;
 use crate::libc_calls::CStrArray;
+use crate::network;
 use crate::rootpath::{self, Kind, Resolved, Stubs};
 use crate::seccomp::Filter;
 use crate::spec::{DEFAULT_PATH, MountKind, NetworkMode, RunSpec};
@@ -403,10 +404,13 @@ fn etc_files(
     let hosts = spec.hosts.clone().unwrap_or_else(|| {
         format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
     });
-    let resolv = spec
-        .resolv_conf
-        .clone()
-        .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let resolv = spec.resolv_conf.clone().unwrap_or_else(|| {
+        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        match spec.network {
+            NetworkMode::Outbound => network::resolv_conf(&host),
+            NetworkMode::None | NetworkMode::Host => host,
+        }
+    });
     let mut binds = Vec::new();
     for (path, content) in ETC_FILES.iter().zip([hosts, resolv]) {
         let name = path.trim_start_matches("/etc/");
