@@ -64,6 +64,9 @@ impl Outbound {
         let raw = netns.as_raw_fd();
         let mut command = Command::new(&program);
         command
+            // Configure the namespace's interface and routes; stay our child. `--runas 0`:
+            // dropping to nobody, as pasta otherwise does for root, leaves it unable to join
+            // the namespace.
             .args([
                 "--config-net",
                 "--foreground",
@@ -80,6 +83,9 @@ impl Outbound {
                 "--gateway",
                 GATEWAY,
             ])
+            // DNS queries to the forwarder go to the host's first resolver (see resolv_conf).
+            .args(["--dns-forward", DNS_FORWARDER])
+            // Nothing of the host's loopback through the gateway address or a forwarded port.
             .args([
                 "--no-map-gw",
                 "-t",

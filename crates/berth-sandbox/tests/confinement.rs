@@ -98,7 +98,7 @@ fn run_cannot_create_devices_and_image_devices_open_nothing() {
 }
 
 #[test]
-fn run_cannot_make_namespaces_mount_or_use_the_key_store() {
+fn run_cannot_make_namespaces_or_mount() {
     let (_d, root) = rootfs();
     let (result, out) = go(
         &root,
