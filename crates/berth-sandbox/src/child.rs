@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
 
-use rustix::fs::{CWD, FileType, Mode, mkdir, mknodat, stat, symlink};
+use rustix::fs::{CWD, FileType, Mode, StatVfsMountFlags, mkdir, mknodat, stat, statvfs, symlink};
 use rustix::io::Errno;
 use rustix::mount::{
     MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_bind_recursive, mount_change,
@@ -223,9 +223,23 @@ fn readonly_bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
 }
 
 /// Makes the bind mount at `target` `nodev` (and read-only if asked): a device node in a
-/// host directory shown to the command is never a way to the device.
+/// host directory shown to the command is never a way to the device. A remount replaces
+/// all of a mount's flags, so the restrictions it has (from the file system it shows: a
+/// `noexec`, `nosuid` or read-only host mount) are passed on again.
 fn nodev(target: &CStr, readonly: bool) -> Result<(), Errno> {
+    let has = statvfs(target)?.f_flag;
     let mut flags = MountFlags::BIND | MountFlags::NODEV;
+    for (kept, flag) in [
+        (StatVfsMountFlags::RDONLY, MountFlags::RDONLY),
+        (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+        (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+        (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+        (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+    ] {
+        if has.contains(kept) {
+            flags |= flag;
+        }
+    }
     if readonly {
         flags |= MountFlags::RDONLY;
     }

@@ -13,7 +13,7 @@ fn rootfs() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     test_support::busybox_rootfs(&root);
-    for applet in ["mknod", "unshare", "mount", "grep", "head", "mkdir", "od"] {
+    for applet in ["mknod", "unshare", "mount", "grep", "cp", "true"] {
         symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
     (dir, root)
@@ -288,4 +288,42 @@ fn run_network_reaches_out_but_not_the_hosts_loopback_or_abstract_sockets() {
         out.starts_with("loopback reached host-loopback\nabstract reached host-abstract\n"),
         "{out}"
     );
+}
+
+#[test]
+fn making_mounts_nodev_keeps_their_other_restrictions() {
+    let (d, root) = rootfs();
+    // A host directory on a noexec, nosuid file system, bound writable into the command.
+    let host = d.path().join("noexec");
+    fs::create_dir(&host).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "noexec,nosuid,size=8m", "berth-test"])
+        .arg(&host)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mounts = vec![Mount {
+        target: "/data".into(),
+        kind: MountKind::Bind {
+            source: host.clone(),
+            readonly: false,
+        },
+    }];
+    let (result, out) = go(
+        &root,
+        "cp /bin/busybox /data/tool && /data/tool true && echo executed; \
+         grep ' /data ' /proc/self/mounts",
+        mounts,
+    );
+    let _ = std::process::Command::new("umount").arg(&host).status();
+    assert_eq!(result.exit_code, 0, "{out}");
+    assert!(out.contains("/data/tool: Permission denied"), "{out}");
+    assert!(!out.contains("executed"), "{out}");
+    let options = out.lines().last().unwrap_or_default();
+    for option in ["rw", "nosuid", "nodev", "noexec"] {
+        assert!(
+            options.split([' ', ',']).any(|o| o == option),
+            "{option}: {out}"
+        );
+    }
 }
