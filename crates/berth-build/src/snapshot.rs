@@ -318,10 +318,12 @@ impl Overlay {
             fsconfig_set_string(&fs, key, value).map_err(|e| fail(key, e))?;
         }
         fsconfig_create(&fs).map_err(|e| fail("create", e))?;
+        // nodev: a device node in a layer (one an image recorded) is never a way to a host
+        // device through a snapshot.
         let attrs = if upper.is_some() {
-            MountAttrFlags::empty()
+            MountAttrFlags::MOUNT_ATTR_NODEV
         } else {
-            MountAttrFlags::MOUNT_ATTR_RDONLY
+            MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NODEV
         };
         let mnt =
             fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| fail("fsmount", e))?;

@@ -6,7 +6,7 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::instructions::{CacheMount, Mount, Sharing, ShellOrExec};
-use berth_sandbox::{MountKind, RunSpec};
+use berth_sandbox::{MountKind, NetworkMode, RunSpec};
 
 use super::{RunOp, Source, StepEnv, Worker};
 use crate::error::{BuildError, StepError};
@@ -47,6 +47,11 @@ pub(crate) fn run(
     if !spec.env.iter().any(|(k, _)| k == "HOME") {
         let home = home_of(rootfs, spec.user.uid);
         spec.env.push(("HOME".into(), home));
+    }
+    if op.network == NetworkMode::Host {
+        env.warn(
+            "RUN used the host's network (--network host): it can reach the host's loopback services and abstract sockets",
+        );
     }
     // Mounted sources stay mounted until the command is done.
     let mut held = InUse::default();
