@@ -178,6 +178,9 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     check(chdir(c"/"), Step::Pivot, 3);
     check(chdir(plan.cwd.as_c_str()), Step::Cwd, 0);
 
+    // Before the capabilities go: loading a filter without no_new_privs takes
+    // CAP_SYS_ADMIN. Nothing below is a call the filter refuses.
+    check(plan.seccomp.load(), Step::Seccomp, 0);
     check(drop_bounding(plan.bounding_drop), Step::Capabilities, 0);
     // rustix sets the calling thread's ids, which are the process's here: a process fresh
     // from `fork` has a single thread.
@@ -202,8 +205,6 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     umask(Mode::from_raw_mode(0o022));
     check(libc_calls::default_signals(), Step::Signals, 0);
     libc_calls::close_on_exec_above_stdio();
-    // Last, so that the setup above is not filtered; `execve` itself is allowed.
-    check(plan.seccomp.load(), Step::Seccomp, 0);
     exec(plan, fds)
 }
 

@@ -6,7 +6,7 @@
 //! the host's only for [`NetworkMode::Host`]), `/proc`, a minimal `/dev`, generated `/etc/hosts` and
 //! `/etc/resolv.conf`, the stage's user, working directory and environment, and Docker's
 //! default capabilities less `CAP_MKNOD`, under a seccomp filter like Docker's default
-//! profile with no_new_privs set; the root file system and every writable mount are
+//! profile (no_new_privs left unset, as Docker leaves it); the root file system and every writable mount are
 //! `nodev`. Whatever the sandbox creates in the root file system only to mount
 //! over is removed afterwards, so it never ends up in the layer.
 //!

@@ -117,7 +117,7 @@ pub(crate) fn default_signals() -> Result<(), Errno> {
 }
 
 /// Loads a seccomp filter into the calling thread (`seccomp(SECCOMP_SET_MODE_FILTER)`);
-/// rustix has no wrapper. The caller has set no_new_privs or holds CAP_SYS_ADMIN.
+/// rustix has no wrapper. The caller holds CAP_SYS_ADMIN (or has set no_new_privs).
 pub(crate) fn load_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
     let len = u16::try_from(program.len()).map_err(|_| Errno::INVAL)?;
     let prog = libc::sock_fprog {

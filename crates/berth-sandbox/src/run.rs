@@ -220,7 +220,7 @@ fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
         Step::Gid => format!("set gid {}", spec.user.gid),
         Step::Uid => format!("set uid {}", spec.user.uid),
         Step::Signals => "reset signal handling".to_string(),
-        Step::Seccomp => "set no_new_privs and load the system call filter".to_string(),
+        Step::Seccomp => "load the system call filter".to_string(),
     };
     SandboxError::Setup {
         step: text,

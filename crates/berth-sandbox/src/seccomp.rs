@@ -128,7 +128,7 @@ impl Filter {
         };
         let mut ctx =
             ScmpFilterContext::new(ScmpAction::Allow).map_err(|e| fail("create the filter", &e))?;
-        // The sandbox sets no_new_privs itself, before loading.
+        // Loaded with CAP_SYS_ADMIN held, so no_new_privs is not needed (and not wanted).
         ctx.set_ctl_nnp(false)
             .map_err(|e| fail("configure the filter", &e))?;
         for arch in companion_arches() {
@@ -163,11 +163,12 @@ impl Filter {
         })
     }
 
-    /// Sets no_new_privs (so no setuid program or file capability can give back what was
-    /// dropped) and loads the filter into the calling thread. Allocates nothing: it runs
-    /// after `fork`.
+    /// Loads the filter into the calling thread, which must hold `CAP_SYS_ADMIN` (the
+    /// kernel's condition for a filter without no_new_privs). As in Docker, no_new_privs is
+    /// left unset: a setuid program (`sudo`, `su`) still works for a non-root `USER`, and the
+    /// filter stays on every process after it whatever privileges they gain. Allocates
+    /// nothing: it runs after `fork`.
     pub(crate) fn load(&self) -> Result<(), Errno> {
-        rustix::thread::set_no_new_privs(true)?;
         libc_calls::load_seccomp_filter(&self.program)
     }
 }
@@ -212,7 +213,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, std::io::Er
 mod tests {
     use super::*;
 
-    /// Loads the filter into a thread of its own (seccomp and no_new_privs are per thread)
+    /// Loads the filter into a thread of its own (a filter is per thread)
     /// and makes the calls there; the test process's other threads stay unfiltered.
     fn in_filtered_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         let filter = Filter::build().unwrap();
@@ -263,6 +264,6 @@ mod tests {
         assert_eq!(clone3, libc::ENOSYS);
         assert_eq!(bpf, libc::EPERM);
         assert_eq!(getpid, std::process::id() as libc::c_long);
-        assert_eq!(nnp, 1);
+        assert_eq!(nnp, 0, "no_new_privs is left as Docker leaves it");
     }
 }
