@@ -131,7 +131,7 @@ impl<'r> Dir<'r> {
     }
 
     /// Opens `name` itself (`O_PATH`, never following it).
-    fn open_path(&self, op: &'static str, name: &str) -> Result<OwnedFd> {
+    pub(crate) fn open_path(&self, op: &'static str, name: &str) -> Result<OwnedFd> {
         self.check(op, name)?;
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         openat(&self.fd, name, flags, Mode::empty()).map_err(|e| self.err(op, name, e))

@@ -11,7 +11,7 @@ use berth_sandbox::{MountKind, NetworkMode, RunSpec};
 use super::{RunOp, Source, StepEnv, Worker};
 use crate::error::{BuildError, StepError};
 use crate::keys;
-use crate::snapshot::{Mode, Overlay, View};
+use crate::snapshot::{Bind, Mode, Overlay, View};
 
 /// What BuildKit names its build containers; some scripts print it.
 const HOSTNAME: &str = "buildkitsandbox";
@@ -106,14 +106,19 @@ fn prepare_mount(
     match mount {
         Mount::Bind(b) => {
             let root = worker.source_root(source, env, &dir.join("src"), &mut held.views)?;
-            let path = berth_fileops::scoped::resolve(&root, &b.source, true)
+            // Resolved inside the source's root and bound by its descriptor: nothing changed
+            // in the source tree after this check can change what the command sees.
+            let object = berth_rootfs::Root::open(&root)
+                .and_then(|r| r.open_path(&b.source, berth_rootfs::Last::Follow))
                 .map_err(|e| {
                     env.at.error(StepError::BindSource {
                         path: b.source.clone(),
-                        source: e,
+                        source: e.into(),
                     })
-                })?
-                .host;
+                })?;
+            let bound = Bind::of(&object, &dir.join("source"))?;
+            let path = bound.path().to_path_buf();
+            held.binds.push(bound);
             if b.readonly {
                 push(
                     spec,
@@ -309,6 +314,8 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
 struct InUse {
     views: Vec<View>,
     locks: Vec<fs::File>,
+    /// Bind mount sources; after `views`, which may stack on them (fields drop in order).
+    binds: Vec<Bind>,
 }
 
 /// A target path in the container: relative ones are relative to the working directory.
