@@ -10,12 +10,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use berth_layer::Entries;
 use berth_layer::entry::{Entry, Kind, canonical_order};
-use berth_rootfs::{Dir, Links, Node, OFlags, Resolver, Root, Time};
+use berth_rootfs::{Dir, Links, Meta, Node, OFlags, Resolver, Root, Time};
 
 use crate::error::BuildError;
 
@@ -152,7 +151,7 @@ fn merge_dir(
 
 /// Owner, mode, xattrs (not overlay's own) and times of `name` in `src` (described by
 /// `meta`) onto `name` in `dst`.
-fn copy_meta(src: &Dir<'_>, dst: &Dir<'_>, name: &str, meta: &fs::Metadata) -> Result<(), Merge> {
+fn copy_meta(src: &Dir<'_>, dst: &Dir<'_>, name: &str, meta: &Meta) -> Result<(), Merge> {
     dst.chown(name, meta.uid(), meta.gid())?;
     if !meta.file_type().is_symlink() {
         dst.chmod(name, meta.mode() & 0o7777)?;

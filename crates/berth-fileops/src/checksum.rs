@@ -9,7 +9,7 @@
 //! by. Each source pattern is hashed with what it selected, so the same files picked by a
 //! different pattern give a different key.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use berth_rootfs::Meta;
 
 use berth_dockerfile::ignore::Patterns;
 use sha2::{Digest, Sha256};
@@ -85,7 +85,7 @@ pub fn checksum_and_shape(
 }
 
 /// A file type's name in checksums.
-fn kind(meta: &std::fs::Metadata) -> &'static [u8] {
+fn kind(meta: &Meta) -> &'static [u8] {
     let ft = meta.file_type();
     if ft.is_dir() {
         b"dir"

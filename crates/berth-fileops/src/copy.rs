@@ -29,13 +29,11 @@
 //! to non-directory"; one wildcard match into a file path (`COPY *.jar app.jar`) works.
 
 use std::collections::HashMap;
-use std::fs::Metadata;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use berth_dockerfile::ignore::Patterns;
-use berth_rootfs::{Dir, Last, NewDir, Node as Node_, OFlags, Root, Time};
+use berth_rootfs::{Dir, Last, Meta, NewDir, Node as Node_, OFlags, Root, Time};
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
 
@@ -239,7 +237,7 @@ struct Copier<'a> {
     links: HashMap<(u64, u64), String>,
     stats: CopyStats,
     /// Copied directories and the times to give them once their contents are written.
-    dir_times: Vec<(String, Metadata)>,
+    dir_times: Vec<(String, Meta)>,
 }
 
 impl<'a> Copier<'a> {
@@ -364,7 +362,7 @@ impl<'a> Copier<'a> {
     }
 
     /// The owner a copied entry gets.
-    fn owner_of(&self, meta: &Metadata) -> Owner {
+    fn owner_of(&self, meta: &Meta) -> Owner {
         match (self.opts.chown, self.opts.source_is_context) {
             (Some(owner), _) => owner,
             (None, true) => (0, 0),
@@ -401,13 +399,7 @@ impl<'a> Copier<'a> {
 
     /// Whether `name` in `parent` (described by `dest`) is what copying `node` would write.
     /// Anything not simple (links, xattrs) counts as different.
-    fn identical(
-        &self,
-        node: &Node,
-        parent: &Dir<'_>,
-        name: &str,
-        dest: &Metadata,
-    ) -> Result<bool> {
+    fn identical(&self, node: &Node, parent: &Dir<'_>, name: &str, dest: &Meta) -> Result<bool> {
         let src = &node.meta;
         let mode = self.opts.chmod.unwrap_or(src.mode()) & 0o7777;
         let same_meta = src.is_file()
@@ -519,7 +511,7 @@ fn same_bytes(
     }
 }
 
-fn times(meta: &Metadata) -> (Time, Time) {
+fn times(meta: &Meta) -> (Time, Time) {
     (Time::accessed(meta), Time::modified(meta))
 }
 

@@ -13,10 +13,11 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
+
+use berth_rootfs::Meta;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -41,9 +42,9 @@ struct Stat {
 }
 
 impl Stat {
-    fn of(meta: &Metadata) -> Stat {
+    fn of(meta: &Meta) -> Stat {
         Stat {
-            size: meta.size(),
+            size: meta.len(),
             mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
             ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
             dev: meta.dev(),
@@ -165,13 +166,13 @@ impl Index {
 
     /// The sha256 of a regular file's bytes: from the index when its stat (`meta`, from
     /// `lstat`/`stat` of `file`) is unchanged, else read, hashed and recorded.
-    pub fn digest(&mut self, file: &Path, meta: &Metadata) -> io::Result<[u8; 32]> {
+    pub fn digest(&mut self, file: &Path, meta: &Meta) -> io::Result<[u8; 32]> {
         Ok(self.file_digests(file, meta)?.content)
     }
 
     /// Bytes and xattrs digests of a regular file, from the index when its stat is unchanged
     /// (an xattr change moves the ctime), else computed and recorded.
-    pub fn file_digests(&mut self, file: &Path, meta: &Metadata) -> io::Result<FileDigests> {
+    pub fn file_digests(&mut self, file: &Path, meta: &Meta) -> io::Result<FileDigests> {
         self.file_digests_with(file, meta, || FileDigests::compute(file))
     }
 
@@ -180,7 +181,7 @@ impl Index {
     pub fn file_digests_with<E>(
         &mut self,
         file: &Path,
-        meta: &Metadata,
+        meta: &Meta,
         compute: impl FnOnce() -> Result<FileDigests, E>,
     ) -> Result<FileDigests, E> {
         let stat = Stat::of(meta);

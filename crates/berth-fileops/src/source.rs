@@ -8,12 +8,12 @@
 //! make berth read a file outside the tree.
 
 use std::ffi::OsString;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::ignore::Patterns;
-use berth_rootfs::{Dir, Last, Links, OFlags, Reader, Resolver, Root};
+use berth_rootfs::{Dir, Last, Links, Meta, OFlags, Reader, Resolver, Root};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ pub(crate) struct Match {
     /// The root's host path joined with `resolved`: for messages and the index's key.
     pub host: PathBuf,
     /// Metadata of what the path resolves to.
-    pub meta: Metadata,
+    pub meta: Meta,
 }
 
 impl Match {
@@ -58,7 +58,7 @@ pub(crate) struct Node {
     pub path: String,
     /// The root's host path joined with `path`: for messages and the index's key.
     pub host: PathBuf,
-    pub meta: Metadata,
+    pub meta: Meta,
 }
 
 /// The reading side of a tree: its root opened to refuse symlinks, for the entries a walk

@@ -210,7 +210,9 @@ fn a_corrupt_index_is_a_cache_miss_and_save_is_atomic() {
     assert!(index.is_empty());
     put(&dir.path().join("f"), "f", 0o644);
     let meta = std::fs::metadata(dir.path().join("f")).unwrap();
-    index.digest(&dir.path().join("f"), &meta).unwrap();
+    index
+        .digest(&dir.path().join("f"), &(&meta).into())
+        .unwrap();
     index.save(&path).unwrap();
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

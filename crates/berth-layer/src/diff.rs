@@ -6,8 +6,7 @@
 //! file `DIR/.wh..wh..opq`. Everything else is read exactly as [`crate::from_dir`] reads it
 //! (the same walker), minus overlayfs' own bookkeeping attributes.
 
-use std::fs::Metadata;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use berth_rootfs::Meta;
 use std::path::Path;
 
 use crate::entry::Entry;
@@ -38,17 +37,17 @@ pub fn from_overlay_upper(upper: &Path) -> Result<Entries, LayerError> {
 }
 
 /// Whether `meta` is an overlayfs whiteout: a character device numbered 0:0.
-pub(crate) fn is_whiteout(meta: &Metadata) -> bool {
+pub(crate) fn is_whiteout(meta: &Meta) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
 /// The layer entry for a whiteout of `name` in the directory `prefix`.
-pub(crate) fn whiteout(prefix: &str, name: &str, meta: &Metadata) -> Entry {
+pub(crate) fn whiteout(prefix: &str, name: &str, meta: &Meta) -> Entry {
     marker(join(prefix, &format!("{WHITEOUT_PREFIX}{name}")), meta)
 }
 
 /// The layer entry that makes directory `dir` opaque; it takes the directory's mtime.
-pub(crate) fn opaque_marker(dir: &str, meta: &Metadata) -> Entry {
+pub(crate) fn opaque_marker(dir: &str, meta: &Meta) -> Entry {
     marker(join(dir, OPAQUE_MARKER), meta)
 }
 
@@ -74,7 +73,7 @@ pub(crate) fn take_overlay_xattrs(
     Ok(opaque)
 }
 
-fn marker(path: String, meta: &Metadata) -> Entry {
+fn marker(path: String, meta: &Meta) -> Entry {
     Entry::marker(path, meta.mtime())
 }
 

@@ -22,6 +22,7 @@
 mod dir;
 mod error;
 pub mod extract;
+mod meta;
 pub mod path;
 mod reader;
 mod resolver;
@@ -33,6 +34,7 @@ mod tests;
 
 pub use dir::{Dir, Node, Time, xattrs_of};
 pub use error::{DeviceKind, Error, Result};
+pub use meta::{FileType, Meta};
 pub use reader::Reader;
 pub use resolver::{RESOLVE_ENV, Resolver};
 pub use root::{Last, Links, Located, MAX_LINKS, NewDir, Resolved, Root, Until};

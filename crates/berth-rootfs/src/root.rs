@@ -1,6 +1,6 @@
 //! The root: an opened directory, and paths resolved inside it by one of two strategies.
 
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -11,6 +11,7 @@ use rustix::io::Errno;
 
 use crate::dir::{Dir, Node, Time, fd_path};
 use crate::error::{Error, Result};
+use crate::meta::Meta;
 use crate::path::{clean, components, join};
 use crate::resolver::Resolver;
 
@@ -509,7 +510,7 @@ impl Root {
     // ---- operations by path -------------------------------------------------------------
 
     /// Metadata of `path` (its last component followed or not).
-    pub fn stat(&self, path: &str, last: Last) -> Result<Metadata> {
+    pub fn stat(&self, path: &str, last: Last) -> Result<Meta> {
         let found = self.locate(path, last)?;
         match &found.name {
             None => found.dir.metadata(),
@@ -521,7 +522,7 @@ impl Root {
     }
 
     /// Metadata of `path` itself, `None` if nothing is there.
-    pub fn lstat(&self, path: &str) -> Result<Option<Metadata>> {
+    pub fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         match self.stat(path, Last::NoFollow) {
             Ok(meta) => Ok(Some(meta)),
             Err(e) if e.is_not_found() => Ok(None),

@@ -191,7 +191,7 @@ fn create(
     Ok(strict.host_of(rel))
 }
 
-fn times_of(meta: &std::fs::Metadata) -> FileTimes {
+fn times_of(meta: &berth_rootfs::Meta) -> FileTimes {
     FileTimes {
         atime: Time::accessed(meta),
         mtime: Time::modified(meta),
