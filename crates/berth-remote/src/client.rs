@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
+use crate::body::{MAX_TOKEN_BODY, read_bounded, read_error_body};
 use crate::challenge::{self, Challenge};
 use crate::credentials::{Credential, DockerConfig};
 use crate::error::{Kind, RemoteError, kind_of, registry_message};
@@ -29,7 +30,14 @@ pub struct Options {
     pub retries: Option<u32>,
     /// Smallest pause between retries (default 200 ms); it doubles each time.
     pub backoff: Option<Duration>,
+    /// Longest wait for the next bytes of an answer (its headers or its body) before the
+    /// transfer counts as stalled and is retried (default [`DEFAULT_READ_TIMEOUT`]).
+    pub read_timeout: Option<Duration>,
 }
+
+/// How long a registry may go silent in the middle of an answer. Long enough for a registry
+/// that checks a large upload before answering, short enough that a stalled pull is noticed.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a request may do to which repositories: the token flow's scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,6 +84,7 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
+            .read_timeout(options.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
             .pool_max_idle_per_host(16)
             .tcp_nodelay(true);
         for path in &options.ca_certs {
@@ -291,7 +300,7 @@ impl Registry {
         response: Response,
     ) -> RemoteError {
         let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_error_body(response).await;
         RemoteError::new(
             &self.host,
             repo,
@@ -301,12 +310,28 @@ impl Registry {
         .with_status(status)
     }
 
-    fn url(&self, target: &str) -> String {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_string()
-        } else {
-            format!("{}{target}", self.base())
-        }
+    /// The retry policy every request to this registry follows.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Where `target` (a path under the registry, or a URL the registry sent) points.
+    fn url(&self, target: &str, repo: Option<&str>) -> Result<Url, RemoteError> {
+        let base = self.base();
+        Url::parse(&base).and_then(|b| b.join(target)).map_err(|e| {
+            self.error(
+                repo,
+                Kind::Other,
+                format!("{target:?} is not a URL under {base}: {e}"),
+            )
+        })
+    }
+
+    /// Whether `url` is this registry: the same host and port as its API. Credentials and
+    /// tokens go only there; a URL the registry names elsewhere (an upload location, a
+    /// storage host) is reached without them, as HTTP redirects across hosts are.
+    pub fn is_own(&self, url: &Url) -> bool {
+        Url::parse(&self.base()).is_ok_and(|base| same_host_and_port(&base, url))
     }
 
     /// Sends a request with the right credentials, retrying as the registry's policy says
@@ -316,20 +341,31 @@ impl Registry {
         let repo = req.scopes.first().map(|s| s.repository.as_str());
         let mut reauthorized = false;
         loop {
+            // The base is decided by the first request (the `/v2/` ping), so the URL is
+            // worked out afresh each time round.
+            let url = self.url(&req.target, repo)?;
+            let own = self.is_own(&url);
+            if !own {
+                tracing::debug!(registry = %self.host, %url, "another host: no credentials go there");
+            }
             let response = self
                 .retrying(&self.retry, || async {
                     let mut rb = self
                         .http
-                        .request(req.method.clone(), self.url(&req.target))
+                        .request(req.method.clone(), url.clone())
                         .headers(req.headers.clone());
                     if let Some(body) = &req.body {
                         rb = rb.body(body.clone());
                     }
-                    self.authorize(rb, req.scopes).await
+                    if own {
+                        self.authorize(rb, req.scopes).await
+                    } else {
+                        Ok(rb)
+                    }
                 })
                 .await
                 .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
-            if response.status() == StatusCode::UNAUTHORIZED && !reauthorized {
+            if response.status() == StatusCode::UNAUTHORIZED && own && !reauthorized {
                 reauthorized = true;
                 self.learn(response.headers(), req.scopes);
                 continue;
@@ -416,7 +452,7 @@ impl Registry {
             return Ok(c);
         }
         let response = self.ping().await?;
-        let url = self.url("/v2/");
+        let url = format!("{}/v2/", self.base());
         let challenge = match response.status() {
             StatusCode::UNAUTHORIZED => response
                 .headers()
@@ -519,9 +555,10 @@ impl Registry {
             params.push(("scope", s.token_scope()));
         }
         let repo = scopes.first().map(|s| s.repository.as_str());
+        let credential = self.credential_for_realm(realm, repo)?;
         let response = self
             .retrying(&self.retry, || async {
-                Ok(match &self.credential {
+                Ok(match credential {
                     Some(Credential::IdentityToken { token, .. }) => {
                         let mut form = params.clone();
                         form.push(("grant_type", "refresh_token".into()));
@@ -541,8 +578,8 @@ impl Registry {
             .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
-            let who = match &self.credential {
+            let body = read_error_body(response).await;
+            let who = match credential {
                 Some(c) => format!("as {}", c.username()),
                 None => "anonymously".to_string(),
             };
@@ -569,7 +606,14 @@ impl Registry {
             #[serde(default)]
             expires_in: Option<u64>,
         }
-        let body: TokenResponse = response.json().await.map_err(|e| {
+        let body = read_bounded(response, MAX_TOKEN_BODY).await.map_err(|e| {
+            self.error(
+                repo,
+                Kind::Unavailable,
+                format!("the token service at {realm}: {e}"),
+            )
+        })?;
+        let body: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             self.error(
                 repo,
                 Kind::Other,
@@ -597,6 +641,41 @@ impl Registry {
         Ok(Some(token))
     }
 
+    /// The credential to show the token service at `realm`: ours, if the realm is on this
+    /// registry's host (on any port) or reached over TLS. The registry names its token
+    /// service, which may live elsewhere (Docker Hub's is auth.docker.io), but a realm on
+    /// another host over plain HTTP would put the password on the wire in the clear, to a
+    /// host the user never named: it is asked anonymously instead.
+    fn credential_for_realm(
+        &self,
+        realm: &str,
+        repo: Option<&str>,
+    ) -> Result<Option<&Credential>, RemoteError> {
+        let url = Url::parse(realm).map_err(|e| {
+            self.error(
+                repo,
+                Kind::Other,
+                format!("the registry's token service {realm:?} is not a URL: {e}"),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(self.error(
+                repo,
+                Kind::Other,
+                format!("the registry's token service {realm:?} is not an HTTP URL"),
+            ));
+        }
+        let base = Url::parse(&self.base()).ok();
+        let same_host = base.is_some_and(|b| b.host_str() == url.host_str());
+        if url.scheme() == "https" || same_host {
+            return Ok(self.credential.as_ref());
+        }
+        if self.credential.is_some() {
+            tracing::warn!(registry = %self.host, %realm, "not sending credentials to a token service on another host over plain HTTP");
+        }
+        Ok(None)
+    }
+
     /// Checks that the credentials work (`berth login`): `/v2/` with them, through the token
     /// flow when the registry has one (the token service checks the password then).
     pub async fn check_login(&self) -> Result<(), RemoteError> {
@@ -616,6 +695,11 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// Same host and port (the scheme's default port when none is written).
+fn same_host_and_port(a: &Url, b: &Url) -> bool {
+    a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn scope_key(scopes: &[Scope]) -> String {
