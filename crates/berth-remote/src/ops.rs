@@ -103,9 +103,11 @@ pub fn path_and_query(link: &str) -> Option<String> {
     // Any base will do: only the path and query are kept.
     let base = Url::parse("http://registry.invalid/").ok()?;
     let url = base.join(link).ok()?;
+    // One leading slash: `//host/…` would name a host again when joined to the registry.
+    let path = format!("/{}", url.path().trim_start_matches('/'));
     Some(match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
+        Some(q) => format!("{path}?{q}"),
+        None => path,
     })
 }
 
@@ -179,6 +181,11 @@ mod tests {
         assert_eq!(
             path_and_query("//elsewhere.example/v2/x/tags/list").as_deref(),
             Some("/v2/x/tags/list")
+        );
+        assert_eq!(
+            path_and_query("http://127.0.0.2//elsewhere.example/v2/x").as_deref(),
+            Some("/elsewhere.example/v2/x"),
+            "a path that would name a host again"
         );
         assert_eq!(path_and_query("http://[::1").as_deref(), None);
     }
