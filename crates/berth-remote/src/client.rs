@@ -74,19 +74,30 @@ impl Scope {
 }
 
 pub struct Client {
-    http: reqwest::Client,
+    http: Http,
     options: Options,
     registries: Mutex<HashMap<String, Arc<Registry>>>,
 }
 
-impl Client {
-    pub fn new(options: Options) -> Result<Client, RemoteError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(options.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
-            .pool_max_idle_per_host(16)
-            .tcp_nodelay(true);
+/// The slowest upload that still never times out: a request carrying a body may take the
+/// read timeout plus the time to send its body at this rate.
+const MIN_SEND_RATE: f64 = 16.0 * 1024.0;
+
+/// berth's HTTP clients. reqwest's read timeout covers a request from its start until the
+/// answer's headers, sending its body included, then each read of the answer's body; that
+/// is right for requests without a body, but would fail a slow upload that is making
+/// progress. Requests that carry a body go through a client without it, under a budget for
+/// the whole exchange that grows with the body.
+#[derive(Clone)]
+struct Http {
+    reads: reqwest::Client,
+    sends: reqwest::Client,
+    read_timeout: Duration,
+}
+
+impl Http {
+    fn new(options: &Options) -> Result<Http, RemoteError> {
+        let mut certs = Vec::new();
         for path in &options.ca_certs {
             let pem = std::fs::read(path).map_err(|e| {
                 RemoteError::new(
@@ -96,23 +107,71 @@ impl Client {
                     format!("--ca-cert {}: {e}", path.display()),
                 )
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            certs.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 RemoteError::new(
                     "local",
                     None,
                     Kind::Tls,
                     format!("--ca-cert {}: not PEM certificates: {e}", path.display()),
                 )
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
+            })?);
+        }
+        let builder = || {
+            certs.iter().fold(
+                reqwest::Client::builder()
+                    .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(16)
+                    .tcp_nodelay(true),
+                |b, cert| b.add_root_certificate(cert.clone()),
+            )
+        };
+        let read_timeout = options.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| {
+                RemoteError::new("local", None, Kind::Other, format!("setting up HTTP: {e}"))
+            })
+        };
+        Ok(Http {
+            reads: built(builder().read_timeout(read_timeout))?,
+            sends: built(builder())?,
+            read_timeout,
+        })
+    }
+
+    /// A request, with its body if it has one.
+    fn request(
+        &self,
+        method: Method,
+        url: impl reqwest::IntoUrl,
+        body: Option<&Bytes>,
+    ) -> RequestBuilder {
+        match body {
+            None => self.reads.request(method, url),
+            Some(body) => {
+                let budget =
+                    self.read_timeout + Duration::from_secs_f64(body.len() as f64 / MIN_SEND_RATE);
+                self.sends
+                    .request(method, url)
+                    .timeout(budget)
+                    .body(body.clone())
             }
         }
-        let http = builder.build().map_err(|e| {
-            RemoteError::new("local", None, Kind::Other, format!("setting up HTTP: {e}"))
-        })?;
+    }
+
+    fn get(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.reads.get(url)
+    }
+
+    fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.reads.post(url)
+    }
+}
+
+impl Client {
+    pub fn new(options: Options) -> Result<Client, RemoteError> {
         Ok(Client {
-            http,
+            http: Http::new(&options)?,
             options,
             registries: Mutex::new(HashMap::new()),
         })
@@ -229,7 +288,7 @@ pub struct Registry {
     endpoint: Endpoint,
     /// The base URL that answered: https, or http where allowed and TLS failed.
     base: Mutex<Option<String>>,
-    http: reqwest::Client,
+    http: Http,
     credential: Option<Credential>,
     retry: RetryPolicy,
     auth: Mutex<AuthState>,
@@ -350,13 +409,10 @@ impl Registry {
             }
             let response = self
                 .retrying(&self.retry, || async {
-                    let mut rb = self
+                    let rb = self
                         .http
-                        .request(req.method.clone(), url.clone())
+                        .request(req.method.clone(), url.clone(), req.body.as_ref())
                         .headers(req.headers.clone());
-                    if let Some(body) = &req.body {
-                        rb = rb.body(body.clone());
-                    }
                     if own {
                         self.authorize(rb, req.scopes).await
                     } else {
