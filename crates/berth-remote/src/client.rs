@@ -399,9 +399,10 @@ impl Registry {
     pub async fn send(&self, req: &Request<'_>) -> Result<Response, RemoteError> {
         let repo = req.scopes.first().map(|s| s.repository.as_str());
         let mut reauthorized = false;
+        // Which base answers (TLS, or plain HTTP where allowed) is learnt by the `/v2/` ping
+        // that learns the challenge: before it, paths have nowhere to go.
+        self.challenge().await?;
         loop {
-            // The base is decided by the first request (the `/v2/` ping), so the URL is
-            // worked out afresh each time round.
             let url = self.url(&req.target, repo)?;
             let own = self.is_own(&url);
             if !own {
