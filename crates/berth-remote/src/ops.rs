@@ -17,8 +17,9 @@ pub const MAX_TAGS: usize = 1_000_000;
 ///
 /// The registry decides where the next page is, so berth bounds what it follows: only the
 /// path and query of a `Link` are used, on this registry (as skopeo does), so no other host
-/// is ever asked, let alone sent credentials; a page asked for twice means the pages loop, and
-/// ends the listing; and at most [`MAX_TAGS`] tags are collected.
+/// is ever asked, let alone sent credentials; a page that starts after a tag already started
+/// after (its `last`) means the pages loop, and a page without tags has nothing to follow:
+/// either ends the listing; and at most [`MAX_TAGS`] tags are collected.
 pub async fn tags(
     registry: &Registry,
     repository: &Repository,
@@ -30,7 +31,7 @@ pub async fn tags(
     let mut asked = HashSet::new();
     let mut all = Vec::new();
     loop {
-        if !asked.insert(target.clone()) {
+        if !asked.insert(page_key(&target)) {
             tracing::warn!(registry = registry.host(), repository = repo, %target, "the tag list's pages loop; ending it there");
             break;
         }
@@ -63,7 +64,9 @@ pub async fn tags(
                 format!("the tag list is not JSON: {e}"),
             )
         })?;
-        all.extend(page.tags.unwrap_or_default());
+        let tags = page.tags.unwrap_or_default();
+        let empty = tags.is_empty();
+        all.extend(tags);
         if all.len() > MAX_TAGS {
             return Err(registry.error(
                 Some(repo),
@@ -72,8 +75,8 @@ pub async fn tags(
             ));
         }
         match next {
-            Some(n) => target = n,
-            None => break,
+            Some(n) if !empty => target = n,
+            _ => break,
         }
     }
     // The spec wants them sorted; not every registry does (distribution 2.8 pages them
@@ -81,6 +84,22 @@ pub async fn tags(
     all.sort();
     all.dedup();
     Ok(all)
+}
+
+/// What names a page: the tag it starts after (`last`), or the whole target without one.
+fn page_key(target: &str) -> String {
+    let last = Url::parse("http://registry.invalid/")
+        .and_then(|base| base.join(target))
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(k, _)| k == "last")
+                .map(|(_, v)| v.into_owned())
+        });
+    match last {
+        Some(last) => format!("last={last}"),
+        None => target.to_string(),
+    }
 }
 
 /// The target of `Link: <...>; rel="next"`.

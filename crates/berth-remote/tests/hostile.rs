@@ -235,6 +235,95 @@ async fn pages_that_loop_end_the_listing() {
 }
 
 #[tokio::test]
+async fn pages_that_start_after_the_same_tag_again_or_bring_no_tags_end_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = Arc::new(AtomicUsize::new(0));
+    let counted = pages.clone();
+    let registry = HostileRegistry::start("127.0.0.1", move |req| {
+        if req.path == "/v2/" {
+            return Answer::status(200);
+        }
+        // Each link new by its page size, every one after the same tag.
+        let page = counted.fetch_add(1, Ordering::Relaxed);
+        Answer::ok(r#"{"tags":["a"]}"#).header(
+            "Link",
+            &format!(r#"</v2/hostile/app/tags/list?n={page}&last=a>; rel="next""#),
+        )
+    });
+    let remote = client(dir.path(), 2).registry(&registry.addr).unwrap();
+    let repo = Repository::parse(&format!("{}/hostile/app", registry.addr)).unwrap();
+    let tags = within(
+        Duration::from_secs(20),
+        berth_remote::ops::tags(&remote, &repo, 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tags, ["a"]);
+    assert_eq!(pages.load(Ordering::Relaxed), 2, "`last=a` is asked once");
+
+    // Empty pages, each pointing at a new one.
+    let pages = Arc::new(AtomicUsize::new(0));
+    let counted = pages.clone();
+    let registry = HostileRegistry::start("127.0.0.1", move |req| {
+        if req.path == "/v2/" {
+            return Answer::status(200);
+        }
+        let page = counted.fetch_add(1, Ordering::Relaxed);
+        Answer::ok(r#"{"tags":[]}"#).header(
+            "Link",
+            &format!(r#"</v2/hostile/app/tags/list?last=p{page}>; rel="next""#),
+        )
+    });
+    let remote = client(dir.path(), 2).registry(&registry.addr).unwrap();
+    let repo = Repository::parse(&format!("{}/hostile/app", registry.addr)).unwrap();
+    let tags = within(
+        Duration::from_secs(20),
+        berth_remote::ops::tags(&remote, &repo, 1),
+    )
+    .await
+    .unwrap();
+    assert!(tags.is_empty());
+    assert_eq!(pages.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn endless_error_and_token_answers_are_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let endless = |status: u16| Answer::endless(vec![b'x'; 64 << 10]).with_status(status);
+    let registry = HostileRegistry::start("127.0.0.1", move |req| match req.path.as_str() {
+        "/v2/" => Answer::status(200),
+        _ => endless(404),
+    });
+    let remote = client(dir.path(), 2).registry(&registry.addr).unwrap();
+    let err = within(
+        Duration::from_secs(20),
+        RemoteSource::open(remote, &reference(&registry, "hostile/app:v1")),
+    )
+    .await
+    .err()
+    .expect("a 404 is an error");
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+
+    let token_service = HostileRegistry::start("127.0.0.1", move |_| endless(200));
+    let realm = format!("http://{}/token", token_service.addr);
+    let registry = HostileRegistry::start("127.0.0.1", move |_| {
+        Answer::status(401).header(
+            "WWW-Authenticate",
+            &format!(r#"Bearer realm="{realm}",service="hostile""#),
+        )
+    });
+    let remote = client(dir.path(), 2).registry(&registry.addr).unwrap();
+    let err = within(
+        Duration::from_secs(20),
+        RemoteSource::open(remote, &reference(&registry, "hostile/app:v1")),
+    )
+    .await
+    .err()
+    .expect("an endless token is refused");
+    assert!(err.to_string().contains("larger than"), "{err}");
+}
+
+#[tokio::test]
 async fn a_tag_list_without_end_stops_at_its_bound() {
     let dir = tempfile::tempdir().unwrap();
     const PER_PAGE: usize = 20_000;
