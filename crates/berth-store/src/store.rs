@@ -37,24 +37,11 @@ impl Store {
             fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         }
         let meta = Meta::open(&root.join("berth.db"))?;
-        let store = Store {
+        Ok(Store {
             root: root.to_path_buf(),
             blobs: Blobs::new(root.join("blobs"), root.join("ingest")),
             meta: Mutex::new(meta),
-        };
-        store.reclaim_partial_blobs();
-        Ok(store)
-    }
-
-    /// Removes the partial blobs a killed writer left in `ingest/`, if no writer runs now.
-    /// Every writer holds the write lock (shared) from its first blob on, so getting it
-    /// exclusively means every partial file there is an orphan; with a writer running, the
-    /// orphans wait for the next start (or `berth gc`). Only housekeeping: a store that can't
-    /// be locked or cleaned here (read-only, say) still opens, and the next writer says why.
-    fn reclaim_partial_blobs(&self) {
-        if let Ok(Some(_alone)) = self.gc_lock(false) {
-            let _ = self.blobs.clear_partial_blobs();
-        }
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -70,9 +57,22 @@ impl Store {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Held by anything that writes blobs, from the first blob to the last record.
+    /// Held by anything that writes blobs, from the first blob to the last record. The first
+    /// writer to start after one was killed removes the partial blobs it left.
     pub fn write_lock(&self) -> Result<StoreLock, StoreError> {
+        self.reclaim_partial_blobs()?;
         lock::shared(&self.root.join("lock"))
+    }
+
+    /// Removes the partial blobs a killed writer left in `ingest/`, if no writer runs now.
+    /// Every writer holds the write lock (shared) from its first blob on, so getting it
+    /// exclusively means every partial file there is an orphan; with a writer running, the
+    /// orphans wait for the next writer to start alone (or for `berth gc`).
+    fn reclaim_partial_blobs(&self) -> Result<(), StoreError> {
+        if let Some(_alone) = self.gc_lock(false)? {
+            self.blobs.clear_partial_blobs()?;
+        }
+        Ok(())
     }
 
     pub(crate) fn gc_lock(&self, wait: bool) -> Result<Option<StoreLock>, StoreError> {

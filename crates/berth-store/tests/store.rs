@@ -218,24 +218,23 @@ fn a_blob_longer_than_its_size_is_refused_before_the_excess_is_read() {
 }
 
 #[test]
-fn partial_blobs_of_a_killed_writer_go_when_the_store_is_next_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let store = Store::open(&root).unwrap();
-    let ingest = root.join("ingest");
-    // What a writer killed halfway leaves, and an archive `berth load` unpacks there.
-    let orphan = ingest.join(berth_store::blobs::temp_name());
-    fs::write(&orphan, vec![0u8; 4096]).unwrap();
+fn partial_blobs_of_a_killed_writer_go_when_the_next_writer_starts_alone() {
+    let (_d, store) = store();
+    let ingest = store.root().join("ingest");
+    // A writer is running, with a partial blob; an archive `berth load` unpacks is there too.
+    let running = store.write_lock().unwrap();
+    let partial = ingest.join(berth_store::blobs::temp_name());
+    fs::write(&partial, vec![0u8; 4096]).unwrap();
     let unpacking = ingest.join("archive.tmp");
     fs::write(&unpacking, b"not a blob").unwrap();
 
-    // A writer is running: its partial files may be anyone's, they stay.
-    let writing = store.write_lock().unwrap();
-    drop(Store::open(&root).unwrap());
-    assert!(orphan.exists(), "a running writer's files stay");
-    drop(writing);
+    // Another writer starts meanwhile: the partial blob may be the running one's, it stays.
+    drop(store.write_lock().unwrap());
+    assert!(partial.exists(), "a running writer's files stay");
 
-    drop(Store::open(&root).unwrap());
-    assert!(!orphan.exists(), "the orphan is reclaimed");
+    // The writer is killed (its lock dies with it); the next one starts alone.
+    drop(running);
+    let _alone = store.write_lock().unwrap();
+    assert!(!partial.exists(), "the orphan is reclaimed");
     assert!(unpacking.exists(), "only partial blobs go");
 }
