@@ -117,17 +117,23 @@ pub fn next_link(header: &str) -> Option<String> {
 
 /// The path and query of a link, relative or absolute, to ask this registry for: whatever
 /// host a link names, the next page comes from the registry that sent it. `None` for what
-/// is not a URL.
+/// is not a URL, or would not stay on the registry.
 pub fn path_and_query(link: &str) -> Option<String> {
     // Any base will do: only the path and query are kept.
     let base = Url::parse("http://registry.invalid/").ok()?;
     let url = base.join(link).ok()?;
-    // One leading slash: `//host/…` would name a host again when joined to the registry.
-    let path = format!("/{}", url.path().trim_start_matches('/'));
-    Some(match url.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    })
+    // Seated again on an http URL, where a backslash is a slash (as it is when the target is
+    // joined to the registry's base), after one leading slash: `//host/…` or `\host\…`
+    // would name a host again.
+    let mut seated = base.clone();
+    seated.set_path(&format!("/{}", url.path().trim_start_matches(['/', '\\'])));
+    seated.set_query(url.query());
+    let target = match seated.query() {
+        Some(q) => format!("{}?{q}", seated.path()),
+        None => seated.path().to_string(),
+    };
+    let stays = base.join(&target).ok()?;
+    (stays.host_str() == base.host_str() && stays.port() == base.port()).then_some(target)
 }
 
 /// The digest a reference names now (a HEAD, or a GET when the registry doesn't say).
@@ -205,6 +211,16 @@ mod tests {
             path_and_query("http://127.0.0.2//elsewhere.example/v2/x").as_deref(),
             Some("/elsewhere.example/v2/x"),
             "a path that would name a host again"
+        );
+        assert_eq!(
+            path_and_query("A:\\A").as_deref(),
+            Some("/A"),
+            "found by fuzzing"
+        );
+        assert_eq!(
+            path_and_query("/\\elsewhere.example/v2/x").as_deref(),
+            Some("/v2/x"),
+            "a backslash is a slash in an http URL"
         );
         assert_eq!(path_and_query("http://[::1").as_deref(), None);
     }
