@@ -57,8 +57,8 @@ impl Store {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Held by anything that writes blobs, from the first blob to the last record. The first
-    /// writer to start after one was killed removes the partial blobs it left.
+    /// Held by anything that writes blobs, from the first blob to the last record.
+    /// The first writer to start after one was killed removes the partial blobs it left.
     pub fn write_lock(&self) -> Result<StoreLock, StoreError> {
         self.reclaim_partial_blobs()?;
         lock::shared(&self.root.join("lock"))
