@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
+use crate::body::{MAX_TOKEN_BODY, read_bounded, read_error_body};
 use crate::challenge::{self, Challenge};
 use crate::credentials::{Credential, DockerConfig};
 use crate::error::{Kind, RemoteError, kind_of, registry_message};
@@ -29,7 +30,14 @@ pub struct Options {
     pub retries: Option<u32>,
     /// Smallest pause between retries (default 200 ms); it doubles each time.
     pub backoff: Option<Duration>,
+    /// Longest wait for the next bytes of an answer (its headers or its body) before the
+    /// transfer counts as stalled and is retried (default [`DEFAULT_READ_TIMEOUT`]).
+    pub read_timeout: Option<Duration>,
 }
+
+/// How long a registry may go silent in the middle of an answer. Long enough for a registry
+/// that checks a large upload before answering, short enough that a stalled pull is noticed.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a request may do to which repositories: the token flow's scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,18 +74,30 @@ impl Scope {
 }
 
 pub struct Client {
-    http: reqwest::Client,
+    http: Http,
     options: Options,
     registries: Mutex<HashMap<String, Arc<Registry>>>,
 }
 
-impl Client {
-    pub fn new(options: Options) -> Result<Client, RemoteError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(16)
-            .tcp_nodelay(true);
+/// The slowest upload that still never times out: a request carrying a body may take the
+/// read timeout plus the time to send its body at this rate.
+const MIN_SEND_RATE: f64 = 16.0 * 1024.0;
+
+/// berth's HTTP clients. reqwest's read timeout covers a request from its start until the
+/// answer's headers, sending its body included, then each read of the answer's body; that
+/// is right for requests without a body, but would fail a slow upload that is making
+/// progress. Requests that carry a body go through a client without it, under a budget for
+/// the whole exchange that grows with the body.
+#[derive(Clone)]
+struct Http {
+    reads: reqwest::Client,
+    sends: reqwest::Client,
+    read_timeout: Duration,
+}
+
+impl Http {
+    fn new(options: &Options) -> Result<Http, RemoteError> {
+        let mut certs = Vec::new();
         for path in &options.ca_certs {
             let pem = std::fs::read(path).map_err(|e| {
                 RemoteError::new(
@@ -87,23 +107,71 @@ impl Client {
                     format!("--ca-cert {}: {e}", path.display()),
                 )
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            certs.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 RemoteError::new(
                     "local",
                     None,
                     Kind::Tls,
                     format!("--ca-cert {}: not PEM certificates: {e}", path.display()),
                 )
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
+            })?);
+        }
+        let builder = || {
+            certs.iter().fold(
+                reqwest::Client::builder()
+                    .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(16)
+                    .tcp_nodelay(true),
+                |b, cert| b.add_root_certificate(cert.clone()),
+            )
+        };
+        let read_timeout = options.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| {
+                RemoteError::new("local", None, Kind::Other, format!("setting up HTTP: {e}"))
+            })
+        };
+        Ok(Http {
+            reads: built(builder().read_timeout(read_timeout))?,
+            sends: built(builder())?,
+            read_timeout,
+        })
+    }
+
+    /// A request, with its body if it has one.
+    fn request(
+        &self,
+        method: Method,
+        url: impl reqwest::IntoUrl,
+        body: Option<&Bytes>,
+    ) -> RequestBuilder {
+        match body {
+            None => self.reads.request(method, url),
+            Some(body) => {
+                let budget =
+                    self.read_timeout + Duration::from_secs_f64(body.len() as f64 / MIN_SEND_RATE);
+                self.sends
+                    .request(method, url)
+                    .timeout(budget)
+                    .body(body.clone())
             }
         }
-        let http = builder.build().map_err(|e| {
-            RemoteError::new("local", None, Kind::Other, format!("setting up HTTP: {e}"))
-        })?;
+    }
+
+    fn get(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.reads.get(url)
+    }
+
+    fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.reads.post(url)
+    }
+}
+
+impl Client {
+    pub fn new(options: Options) -> Result<Client, RemoteError> {
         Ok(Client {
-            http,
+            http: Http::new(&options)?,
             options,
             registries: Mutex::new(HashMap::new()),
         })
@@ -220,7 +288,7 @@ pub struct Registry {
     endpoint: Endpoint,
     /// The base URL that answered: https, or http where allowed and TLS failed.
     base: Mutex<Option<String>>,
-    http: reqwest::Client,
+    http: Http,
     credential: Option<Credential>,
     retry: RetryPolicy,
     auth: Mutex<AuthState>,
@@ -291,7 +359,7 @@ impl Registry {
         response: Response,
     ) -> RemoteError {
         let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_error_body(response).await;
         RemoteError::new(
             &self.host,
             repo,
@@ -301,12 +369,28 @@ impl Registry {
         .with_status(status)
     }
 
-    fn url(&self, target: &str) -> String {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_string()
-        } else {
-            format!("{}{target}", self.base())
-        }
+    /// The retry policy every request to this registry follows.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Where `target` (a path under the registry, or a URL the registry sent) points.
+    fn url(&self, target: &str, repo: Option<&str>) -> Result<Url, RemoteError> {
+        let base = self.base();
+        Url::parse(&base).and_then(|b| b.join(target)).map_err(|e| {
+            self.error(
+                repo,
+                Kind::Other,
+                format!("{target:?} is not a URL under {base}: {e}"),
+            )
+        })
+    }
+
+    /// Whether `url` is this registry: the same host and port as its API. Credentials and
+    /// tokens go only there; a URL the registry names elsewhere (an upload location, a
+    /// storage host) is reached without them, as HTTP redirects across hosts are.
+    pub fn is_own(&self, url: &Url) -> bool {
+        Url::parse(&self.base()).is_ok_and(|base| same_host_and_port(&base, url))
     }
 
     /// Sends a request with the right credentials, retrying as the registry's policy says
@@ -315,21 +399,30 @@ impl Registry {
     pub async fn send(&self, req: &Request<'_>) -> Result<Response, RemoteError> {
         let repo = req.scopes.first().map(|s| s.repository.as_str());
         let mut reauthorized = false;
+        // Which base answers (TLS, or plain HTTP where allowed) is learnt by the `/v2/` ping
+        // that learns the challenge: before it, paths have nowhere to go.
+        self.challenge().await?;
         loop {
+            let url = self.url(&req.target, repo)?;
+            let own = self.is_own(&url);
+            if !own {
+                tracing::debug!(registry = %self.host, %url, "another host: no credentials go there");
+            }
             let response = self
                 .retrying(&self.retry, || async {
-                    let mut rb = self
+                    let rb = self
                         .http
-                        .request(req.method.clone(), self.url(&req.target))
+                        .request(req.method.clone(), url.clone(), req.body.as_ref())
                         .headers(req.headers.clone());
-                    if let Some(body) = &req.body {
-                        rb = rb.body(body.clone());
+                    if own {
+                        self.authorize(rb, req.scopes).await
+                    } else {
+                        Ok(rb)
                     }
-                    self.authorize(rb, req.scopes).await
                 })
                 .await
                 .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
-            if response.status() == StatusCode::UNAUTHORIZED && !reauthorized {
+            if response.status() == StatusCode::UNAUTHORIZED && own && !reauthorized {
                 reauthorized = true;
                 self.learn(response.headers(), req.scopes);
                 continue;
@@ -416,7 +509,7 @@ impl Registry {
             return Ok(c);
         }
         let response = self.ping().await?;
-        let url = self.url("/v2/");
+        let url = format!("{}/v2/", self.base());
         let challenge = match response.status() {
             StatusCode::UNAUTHORIZED => response
                 .headers()
@@ -519,9 +612,10 @@ impl Registry {
             params.push(("scope", s.token_scope()));
         }
         let repo = scopes.first().map(|s| s.repository.as_str());
+        let credential = self.credential_for_realm(realm, repo)?;
         let response = self
             .retrying(&self.retry, || async {
-                Ok(match &self.credential {
+                Ok(match credential {
                     Some(Credential::IdentityToken { token, .. }) => {
                         let mut form = params.clone();
                         form.push(("grant_type", "refresh_token".into()));
@@ -541,8 +635,8 @@ impl Registry {
             .map_err(|f| f.into_error(|e| self.network_error(repo, &self.base(), e)))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
-            let who = match &self.credential {
+            let body = read_error_body(response).await;
+            let who = match credential {
                 Some(c) => format!("as {}", c.username()),
                 None => "anonymously".to_string(),
             };
@@ -569,7 +663,14 @@ impl Registry {
             #[serde(default)]
             expires_in: Option<u64>,
         }
-        let body: TokenResponse = response.json().await.map_err(|e| {
+        let body = read_bounded(response, MAX_TOKEN_BODY).await.map_err(|e| {
+            self.error(
+                repo,
+                Kind::Unavailable,
+                format!("the token service at {realm}: {e}"),
+            )
+        })?;
+        let body: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             self.error(
                 repo,
                 Kind::Other,
@@ -597,6 +698,41 @@ impl Registry {
         Ok(Some(token))
     }
 
+    /// The credential to show the token service at `realm`: ours, if the realm is on this
+    /// registry's host (on any port) or reached over TLS. The registry names its token
+    /// service, which may live elsewhere (Docker Hub's is auth.docker.io), but a realm on
+    /// another host over plain HTTP would put the password on the wire in the clear, to a
+    /// host the user never named: it is asked anonymously instead.
+    fn credential_for_realm(
+        &self,
+        realm: &str,
+        repo: Option<&str>,
+    ) -> Result<Option<&Credential>, RemoteError> {
+        let url = Url::parse(realm).map_err(|e| {
+            self.error(
+                repo,
+                Kind::Other,
+                format!("the registry's token service {realm:?} is not a URL: {e}"),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(self.error(
+                repo,
+                Kind::Other,
+                format!("the registry's token service {realm:?} is not an HTTP URL"),
+            ));
+        }
+        let base = Url::parse(&self.base()).ok();
+        let same_host = base.is_some_and(|b| b.host_str() == url.host_str());
+        if url.scheme() == "https" || same_host {
+            return Ok(self.credential.as_ref());
+        }
+        if self.credential.is_some() {
+            tracing::warn!(registry = %self.host, %realm, "not sending credentials to a token service on another host over plain HTTP");
+        }
+        Ok(None)
+    }
+
     /// Checks that the credentials work (`berth login`): `/v2/` with them, through the token
     /// flow when the registry has one (the token service checks the password then).
     pub async fn check_login(&self) -> Result<(), RemoteError> {
@@ -616,6 +752,11 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// Same host and port (the scheme's default port when none is written).
+fn same_host_and_port(a: &Url, b: &Url) -> bool {
+    a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn scope_key(scopes: &[Scope]) -> String {

@@ -2,6 +2,7 @@
 //! resumable downloads, chunked uploads, cross-repository mounts, and registries as a place
 //! images are read from and written to (`docker://`), alongside the store, layouts and archives.
 
+mod body;
 pub mod challenge;
 pub mod client;
 pub mod credentials;
@@ -11,7 +12,7 @@ pub mod ops;
 pub mod retry;
 pub mod source;
 
-pub use client::{Client, Options, Registry, Scope};
+pub use client::{Client, DEFAULT_READ_TIMEOUT, Options, Registry, Scope};
 pub use credentials::{Credential, DockerConfig};
 pub use destination::RemoteDestination;
 pub use error::{Kind, RemoteError};

@@ -1,13 +1,25 @@
 //! Registry operations that aren't copies: tag lists, resolving, deleting.
 
-use berth_oci::{Digest, Reference, Repository};
-use reqwest::{Method, StatusCode, header};
+use std::collections::HashSet;
 
+use berth_oci::{Digest, Reference, Repository};
+use reqwest::{Method, StatusCode, Url, header};
+
+use crate::body::{MAX_LIST_PAGE, read_bounded};
 use crate::client::{Registry, Request, Scope};
 use crate::error::{Kind, RemoteError};
 use crate::source::fetch_manifest;
 
-/// Every tag of a repository, `page` at a time, following `Link` headers.
+/// The most tags one listing returns: past it, the listing fails rather than grow without end.
+pub const MAX_TAGS: usize = 1_000_000;
+
+/// Every tag of a repository, `page` at a time, following `Link` headers on this registry.
+///
+/// The registry decides where the next page is, so berth bounds what it follows: only the
+/// path and query of a `Link` are used, on this registry (as skopeo does), so no other host
+/// is ever asked, let alone sent credentials; a page that starts after a tag already started
+/// after (its `last`) means the pages loop, and a page without tags has nothing to follow:
+/// either ends the listing; and at most [`MAX_TAGS`] tags are collected.
 pub async fn tags(
     registry: &Registry,
     repository: &Repository,
@@ -16,8 +28,13 @@ pub async fn tags(
     let repo = repository.path();
     let scopes = [Scope::pull(repo)];
     let mut target = format!("/v2/{repo}/tags/list?n={page}");
+    let mut asked = HashSet::new();
     let mut all = Vec::new();
-    for _ in 0..100_000 {
+    loop {
+        if !asked.insert(page_key(&target)) {
+            tracing::warn!(registry = registry.host(), repository = repo, %target, "the tag list's pages loop; ending it there");
+            break;
+        }
         let response = registry
             .send(&Request::new(Method::GET, target.clone(), &scopes))
             .await?;
@@ -30,36 +47,63 @@ pub async fn tags(
             .headers()
             .get(header::LINK)
             .and_then(|v| v.to_str().ok())
-            .and_then(next_link);
+            .and_then(next_link)
+            .and_then(|link| path_and_query(&link));
+        let body = read_bounded(response, MAX_LIST_PAGE).await.map_err(|e| {
+            registry.error(Some(repo), Kind::Unavailable, format!("listing tags: {e}"))
+        })?;
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let page: Page = response.json().await.map_err(|e| {
+        let page: Page = serde_json::from_slice(&body).map_err(|e| {
             registry.error(
                 Some(repo),
                 Kind::Other,
                 format!("the tag list is not JSON: {e}"),
             )
         })?;
-        all.extend(page.tags.unwrap_or_default());
+        let tags = page.tags.unwrap_or_default();
+        let empty = tags.is_empty();
+        all.extend(tags);
+        if all.len() > MAX_TAGS {
+            return Err(registry.error(
+                Some(repo),
+                Kind::Other,
+                format!("the tag list goes on past {MAX_TAGS} tags"),
+            ));
+        }
         match next {
-            Some(n) => target = n,
-            None => {
-                // The spec wants them sorted; not every registry does (distribution 2.8
-                // pages them backwards), so sort and drop repeats here.
-                all.sort();
-                all.dedup();
-                return Ok(all);
-            }
+            Some(n) if !empty => target = n,
+            _ => break,
         }
     }
-    Err(registry.error(Some(repo), Kind::Other, "the tag list never ends"))
+    // The spec wants them sorted; not every registry does (distribution 2.8 pages them
+    // backwards), so sort and drop repeats here.
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+/// What names a page: the tag it starts after (`last`), or the whole target without one.
+fn page_key(target: &str) -> String {
+    let last = Url::parse("http://registry.invalid/")
+        .and_then(|base| base.join(target))
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(k, _)| k == "last")
+                .map(|(_, v)| v.into_owned())
+        });
+    match last {
+        Some(last) => format!("last={last}"),
+        None => target.to_string(),
+    }
 }
 
 /// The target of `Link: <...>; rel="next"`.
-fn next_link(header: &str) -> Option<String> {
+pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params.contains("rel=\"next\"").then(|| {
@@ -69,6 +113,27 @@ fn next_link(header: &str) -> Option<String> {
                 .to_string()
         })
     })
+}
+
+/// The path and query of a link, relative or absolute, to ask this registry for: whatever
+/// host a link names, the next page comes from the registry that sent it. `None` for what
+/// is not a URL, or would not stay on the registry.
+pub fn path_and_query(link: &str) -> Option<String> {
+    // Any base will do: only the path and query are kept.
+    let base = Url::parse("http://registry.invalid/").ok()?;
+    let url = base.join(link).ok()?;
+    // Seated again on an http URL, where a backslash is a slash (as it is when the target is
+    // joined to the registry's base), after one leading slash: `//host/…` or `\host\…`
+    // would name a host again.
+    let mut seated = base.clone();
+    seated.set_path(&format!("/{}", url.path().trim_start_matches(['/', '\\'])));
+    seated.set_query(url.query());
+    let target = match seated.query() {
+        Some(q) => format!("{}?{q}", seated.path()),
+        None => seated.path().to_string(),
+    };
+    let stays = base.join(&target).ok()?;
+    (stays.host_str() == base.host_str() && stays.port() == base.port()).then_some(target)
 }
 
 /// The digest a reference names now (a HEAD, or a GET when the registry doesn't say).
@@ -113,7 +178,7 @@ pub async fn delete(registry: &Registry, reference: &Reference) -> Result<Digest
 
 #[cfg(test)]
 mod tests {
-    use super::next_link;
+    use super::{next_link, path_and_query};
 
     #[test]
     fn follows_link_headers() {
@@ -126,5 +191,37 @@ mod tests {
             Some("http://r/b")
         );
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn links_keep_only_their_path_and_query() {
+        assert_eq!(
+            path_and_query("http://127.0.0.2:5000/v2/x/tags/list?n=2&last=b").as_deref(),
+            Some("/v2/x/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            path_and_query("/v2/x/tags/list?last=b").as_deref(),
+            Some("/v2/x/tags/list?last=b")
+        );
+        assert_eq!(
+            path_and_query("//elsewhere.example/v2/x/tags/list").as_deref(),
+            Some("/v2/x/tags/list")
+        );
+        assert_eq!(
+            path_and_query("http://127.0.0.2//elsewhere.example/v2/x").as_deref(),
+            Some("/elsewhere.example/v2/x"),
+            "a path that would name a host again"
+        );
+        assert_eq!(
+            path_and_query("A:\\A").as_deref(),
+            Some("/A"),
+            "found by fuzzing"
+        );
+        assert_eq!(
+            path_and_query("/\\elsewhere.example/v2/x").as_deref(),
+            Some("/v2/x"),
+            "a backslash is a slash in an http URL"
+        );
+        assert_eq!(path_and_query("http://[::1").as_deref(), None);
     }
 }

@@ -67,6 +67,13 @@ impl RetryPolicy {
         }
     }
 
+    /// How long to wait before asking again for a body that broke off (a dropped connection,
+    /// a stall past the read timeout) after attempt `attempt`; `None` when it is final.
+    pub fn body_pause(&self, attempt: u32) -> Option<Duration> {
+        (attempt < self.retries && self.failures == Failures::Transient)
+            .then(|| self.backoff(attempt))
+    }
+
     fn retries_failure(&self, e: &reqwest::Error) -> bool {
         // A certificate the client refuses stays refused.
         let certificate = || error_chain(e).to_lowercase().contains("certificate");

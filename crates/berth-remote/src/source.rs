@@ -13,14 +13,12 @@ use futures::{Stream, StreamExt};
 use reqwest::{Method, StatusCode, header};
 use tokio_util::io::StreamReader;
 
+use crate::body::{BodyError, read_bounded};
 use crate::client::{Registry, Request, Scope};
 use crate::error::{Kind, RemoteError};
 
 /// Every manifest type berth reads, for `Accept`.
 pub const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
-
-/// Times a blob download resumes after its connection drops before giving up.
-const RESUMES: u32 = 5;
 
 pub fn ext(e: RemoteError) -> TransportError {
     TransportError::External(Box::new(e))
@@ -77,31 +75,34 @@ pub async fn fetch_manifest(
                 descriptor: Descriptor::new(&media, digest, size),
             });
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_SIZE as u64)
-        {
-            return Err(registry.error(
-                Some(repo),
-                Kind::Rejected,
-                format!("manifest {reference} is larger than {MAX_MANIFEST_SIZE} bytes"),
-            ));
-        }
-        match response.bytes().await {
+        // Whatever Content-Length or chunked encoding says: an endless body stops here.
+        let failure = match read_bounded(response, MAX_MANIFEST_SIZE).await {
             Ok(bytes) => break (content_type, header_digest, bytes),
-            // The connection dropped in the middle: a manifest is small, ask for it again.
-            Err(e) if attempt < RESUMES => {
-                attempt += 1;
-                tracing::debug!(%reference, attempt, "fetching the manifest again: {e}");
-            }
-            Err(e) => {
+            Err(BodyError::TooLarge { limit }) => {
                 return Err(registry.error(
                     Some(repo),
-                    Kind::Unavailable,
-                    format!("reading manifest {reference}: {e}"),
+                    Kind::Rejected,
+                    format!(
+                        "manifest {reference} is larger than {limit} bytes, the most a manifest may be"
+                    ),
                 ));
             }
-        }
+            Err(BodyError::Read(e)) => e,
+        };
+        // The connection dropped or stalled in the middle: a manifest is small, ask again.
+        let Some(pause) = registry.retry_policy().body_pause(attempt) else {
+            return Err(registry.error(
+                Some(repo),
+                Kind::Unavailable,
+                format!(
+                    "reading manifest {reference}: {}",
+                    crate::retry::error_chain(&failure)
+                ),
+            ));
+        };
+        attempt += 1;
+        tracing::debug!(%reference, attempt, "fetching the manifest again: {failure}");
+        tokio::time::sleep(pause).await;
     };
     let algorithm = expected
         .or(header_digest.as_ref())
@@ -361,6 +362,17 @@ impl Stream for Resuming {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
                     self.offset += chunk.len() as u64;
+                    if self.offset > self.download.size {
+                        // Refused the moment it passes its size, before the excess is written
+                        // anywhere: a registry serving a layer endlessly fills no disk.
+                        self.current = None;
+                        let d = &self.download;
+                        let too_long = berth_oci::Mismatch::TooLong {
+                            digest: d.digest.clone(),
+                            expected: d.size,
+                        };
+                        return Poll::Ready(Some(Err(too_long.into())));
+                    }
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) if self.offset >= self.download.size => {
@@ -371,26 +383,33 @@ impl Stream for Resuming {
                     "the connection ended after {} of {} bytes",
                     self.offset, self.download.size
                 ),
-                Poll::Ready(Some(Err(e))) => e.to_string(),
+                Poll::Ready(Some(Err(e))) => crate::retry::error_chain(&e),
             };
-            if self.resumes >= RESUMES {
-                self.current = None;
+            self.current = None;
+            let Some(pause) = self
+                .download
+                .registry
+                .retry_policy()
+                .body_pause(self.resumes)
+            else {
                 let d = &self.download;
                 let e = d.registry.error(
                     Some(&d.repo),
                     Kind::Unavailable,
                     format!(
-                        "blob {}: {failure}; gave up after {RESUMES} resumes",
-                        d.digest
+                        "blob {}: {failure}; gave up after {} resumes",
+                        d.digest, self.resumes
                     ),
                 );
                 return Poll::Ready(Some(Err(std::io::Error::other(e))));
-            }
+            };
             self.resumes += 1;
             tracing::debug!(digest = %self.download.digest, offset = self.offset, "resuming a download: {failure}");
-            self.current = None;
             let (download, offset) = (self.download.clone(), self.offset);
-            self.pending = Some(Box::pin(async move { download.request(offset).await }));
+            self.pending = Some(Box::pin(async move {
+                tokio::time::sleep(pause).await;
+                download.request(offset).await
+            }));
         }
     }
 }

@@ -113,6 +113,8 @@ impl Blobs {
     }
 
     /// Writes a blob from a reader, keeping it only if it matches `digest` (and `size`, if given).
+    /// Input longer than `size` is refused as soon as it passes it, before the excess reaches
+    /// the disk: whatever the reader is fed by can't fill the ingest directory.
     pub fn write_from(
         &self,
         digest: &Digest,
@@ -128,6 +130,12 @@ impl Blobs {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(StoreError::from_read(digest, e)),
             };
+            if let Some(size) = size.filter(|&size| w.written() + n as u64 > size) {
+                return Err(StoreError::Rejected(Mismatch::TooLong {
+                    digest: digest.clone(),
+                    expected: size,
+                }));
+            }
             w.write_all(&buf[..n]).map_err(|e| io_err(&w.temp, e))?;
         }
         let written = w.written();
@@ -196,6 +204,30 @@ impl Blobs {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Removes the partial blobs of writers that died (killed in the middle of a pull, say):
+    /// the files [`Blobs::writer`] names, and nothing else in the ingest directory (archives
+    /// being unpacked there are not blobs). Call only while no writer runs.
+    pub fn clear_partial_blobs(&self) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        let entries = match fs::read_dir(&self.ingest) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err(&self.ingest, e)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let is_partial = name.to_str().is_some_and(is_temp_name);
+            if is_partial && entry.file_type().is_ok_and(|t| t.is_file()) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&entry.path(), e)),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes temporary files left behind by writers that died. Call only while no writer runs.
@@ -364,7 +396,18 @@ pub fn temp_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(".berth-{}-{n}-{nanos}.partial", std::process::id())
+    format!(
+        "{TEMP_PREFIX}{}-{n}-{nanos}{TEMP_SUFFIX}",
+        std::process::id()
+    )
+}
+
+const TEMP_PREFIX: &str = ".berth-";
+const TEMP_SUFFIX: &str = ".partial";
+
+/// Whether a file name is one [`temp_name`] makes.
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
 /// Replaces the file at `path` with `bytes` atomically: readers see the old file or the new

@@ -68,8 +68,21 @@ impl Store {
     }
 
     /// Held by anything that writes blobs, from the first blob to the last record.
+    /// The first writer to start after one was killed removes the partial blobs it left.
     pub fn write_lock(&self) -> Result<StoreLock, StoreError> {
+        self.reclaim_partial_blobs()?;
         lock::shared(&self.root.join("lock"))
+    }
+
+    /// Removes the partial blobs a killed writer left in `ingest/`, if no writer runs now.
+    /// Every writer holds the write lock (shared) from its first blob on, so getting it
+    /// exclusively means every partial file there is an orphan; with a writer running, the
+    /// orphans wait for the next writer to start alone (or for `berth gc`).
+    fn reclaim_partial_blobs(&self) -> Result<(), StoreError> {
+        if let Some(_alone) = self.gc_lock(false)? {
+            self.blobs.clear_partial_blobs()?;
+        }
+        Ok(())
     }
 
     pub(crate) fn gc_lock(&self, wait: bool) -> Result<Option<StoreLock>, StoreError> {

@@ -180,3 +180,61 @@ fn a_store_from_a_newer_berth_is_refused() {
     let err = Store::open(&root).err().unwrap().to_string();
     assert!(err.contains("newer berth"), "{err}");
 }
+
+/// A reader that counts what was taken from it.
+struct Counting<R> {
+    inner: R,
+    taken: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_blob_longer_than_its_size_is_refused_before_the_excess_is_read() {
+    let (_d, store) = store();
+    let digest = Digest::sha256(&[0u8; 10_000]);
+    let taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // As good as endless: an answer that never ends would be read to the end otherwise.
+    let endless = Counting {
+        inner: std::io::repeat(0).take(256 << 20),
+        taken: taken.clone(),
+    };
+    let err = store
+        .blobs()
+        .write_from(&digest, Some(10_000), endless)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    assert!(err.to_string().contains("longer than"), "{err}");
+    let taken = taken.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(taken <= 1 << 20, "read {taken} bytes of a 10 kB blob");
+    assert!(ingest_is_empty(&store), "no temporary file may stay behind");
+}
+
+#[test]
+fn partial_blobs_of_a_killed_writer_go_when_the_next_writer_starts_alone() {
+    let (_d, store) = store();
+    let ingest = store.root().join("ingest");
+    // A writer is running, with a partial blob; an archive `berth load` unpacks is there too.
+    let running = store.write_lock().unwrap();
+    let partial = ingest.join(berth_store::blobs::temp_name());
+    fs::write(&partial, vec![0u8; 4096]).unwrap();
+    let unpacking = ingest.join("archive.tmp");
+    fs::write(&unpacking, b"not a blob").unwrap();
+
+    // Another writer starts meanwhile: the partial blob may be the running one's, it stays.
+    drop(store.write_lock().unwrap());
+    assert!(partial.exists(), "a running writer's files stay");
+
+    // The writer is killed (its lock dies with it); the next one starts alone.
+    drop(running);
+    let _alone = store.write_lock().unwrap();
+    assert!(!partial.exists(), "the orphan is reclaimed");
+    assert!(unpacking.exists(), "only partial blobs go");
+}

@@ -1,6 +1,7 @@
 //! The command line: every command, flag and argument.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -33,6 +34,26 @@ pub struct Global {
     /// Trust this CA certificate (PEM) for registries, besides the system's
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
+    /// Longest a registry may go silent in the middle of an answer before the transfer counts
+    /// as stalled and is retried, in seconds (fractions allowed) [default: 60]
+    #[arg(long, global = true, value_name = "SECONDS", env = "BERTH_READ_TIMEOUT", value_parser = seconds)]
+    pub read_timeout: Option<Duration>,
+    /// Retries of a registry request or transfer that failed in passing [default: 5]
+    #[arg(long, global = true, value_name = "N", env = "BERTH_RETRIES")]
+    pub retries: Option<u32>,
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`, `30`).
+fn seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "{value} seconds: give more than 0 and at most a day"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

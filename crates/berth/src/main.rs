@@ -43,6 +43,8 @@ fn main() -> ExitCode {
         remote: berth_remote::Options {
             insecure_registries: cli.global.insecure_registry.clone(),
             ca_certs: cli.global.ca_cert.clone(),
+            read_timeout: cli.global.read_timeout,
+            retries: cli.global.retries,
             ..berth_remote::Options::default()
         },
         client: std::sync::OnceLock::new(),
