@@ -297,9 +297,8 @@ fn token_secret(path: &Path) -> Result<Vec<u8>, ServeError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    berth_store::blobs::write_atomic(path, &secret)
+    // Created 0600: a chmod after the write would leave the key readable in between.
+    berth_store::blobs::write_atomic_mode(path, &secret, 0o600)
         .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     Ok(secret)
 }
