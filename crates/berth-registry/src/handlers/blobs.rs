@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_oci::Digest;
+use berth_store::repos::BlobUnlink;
 use bytes::Bytes;
 
 use super::manifests::header_value;
@@ -49,14 +50,18 @@ pub async fn get(
     };
     let range = match req.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(r) => Some(parse_range(r, size).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                Code::BlobUnknown,
-                format!("range {r:?} can't be served from a blob of {size} bytes"),
-            )
-            .header(header::CONTENT_RANGE, &format!("bytes */{size}"))
-        })?),
+        Some(r) => match parse_range(r, size) {
+            Range::Whole => None,
+            Range::Part(start, end) => Some((start, end)),
+            Range::Unsatisfiable => {
+                return Err(ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    Code::BlobUnknown,
+                    format!("range {r:?} can't be served from a blob of {size} bytes"),
+                )
+                .header(header::CONTENT_RANGE, &format!("bytes */{size}")));
+            }
+        },
     };
     let (status, start, len) = match range {
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
@@ -87,10 +92,34 @@ pub async fn get(
     Ok(with_user(response, &who))
 }
 
-/// One `bytes=` range: `a-b`, `a-` or `-n`, as inclusive (start, end) within `size`.
-fn parse_range(header: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
+/// What a `Range` header asks of a blob.
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// Serve the whole blob (200): RFC 9110 lets a server ignore a range unit it doesn't know
+    /// and a request for several ranges, which clients then take whole as they must.
+    Whole,
+    /// One `bytes=` range, inclusive, within the blob.
+    Part(u64, u64),
+    /// A `bytes=` range that is malformed or lies outside the blob (416).
+    Unsatisfiable,
+}
+
+/// Reads a `Range` header: `bytes=a-b`, `a-` or `-n`, against a blob of `size` bytes.
+fn parse_range(header: &str, size: u64) -> Range {
+    let Some((unit, spec)) = header.trim().split_once('=') else {
+        return Range::Whole;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return Range::Whole;
+    }
+    match one_range(spec, size) {
+        Some((start, end)) => Range::Part(start, end),
+        None => Range::Unsatisfiable,
+    }
+}
+
+fn one_range(spec: &str, size: u64) -> Option<(u64, u64)> {
+    if size == 0 {
         return None;
     }
     let (a, b) = spec.split_once('-')?;
@@ -156,44 +185,65 @@ pub async fn delete(req: &Request<'_>, name: &str, digest: &Digest) -> ApiResult
         ));
     }
     let (repo, d) = (name.to_string(), digest.clone());
-    let unlinked = req
+    let outcome = req
         .app
         .metadata
         .run("deleting a blob", move |store| {
             store.meta().unlink_blob(&repo, &d)
         })
         .await?;
-    if !unlinked {
-        return Err(unknown(
+    match outcome {
+        BlobUnlink::Unlinked => Ok(with_user(StatusCode::ACCEPTED.into_response(), &who)),
+        BlobUnlink::NotLinked => Err(unknown(
             req,
             name,
             Code::BlobUnknown,
             format!("blob {digest} is not in {name}"),
         )
-        .await);
+        .await),
+        // Refused rather than done and reported: the repository stays pullable, and the
+        // client learns what to delete first.
+        BlobUnlink::InUse { manifest, tag } => {
+            let user = match &tag {
+                Some(tag) => format!("manifest {manifest} (tag {tag})"),
+                None => format!("manifest {manifest}"),
+            };
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                Code::Denied,
+                format!("blob {digest} is used by {user} of {name}; delete the manifest first"),
+            )
+            .detail(serde_json::json!({
+                "digest": digest.to_string(),
+                "manifest": manifest.to_string(),
+                "tag": tag,
+            })))
+        }
     }
-    Ok(with_user(StatusCode::ACCEPTED.into_response(), &who))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{Range, parse_range};
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        for bad in [
-            "bytes=100-",
-            "bytes=9-3",
-            "bytes=a-b",
-            "items=0-1",
+        assert_eq!(parse_range("bytes=0-9", 100), Range::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Range::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Range::Part(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), Range::Part(50, 99));
+        assert_eq!(parse_range("Bytes=1-1", 100), Range::Part(1, 1));
+        for bad in ["bytes=100-", "bytes=9-3", "bytes=a-b", "bytes=-0"] {
+            assert_eq!(parse_range(bad, 100), Range::Unsatisfiable, "{bad}");
+        }
+        // Several ranges, or a unit other than bytes: the whole blob.
+        for whole in [
             "bytes=0-1,3-4",
-            "bytes=-0",
+            "items=0-1",
+            "bytes=0-1, 200-300",
+            "nonsense",
         ] {
-            assert_eq!(parse_range(bad, 100), None, "{bad}");
+            assert_eq!(parse_range(whole, 100), Range::Whole, "{whole}");
         }
     }
 }
