@@ -10,6 +10,7 @@ mod app;
 pub mod auth;
 pub mod config;
 mod error;
+mod foreign;
 mod handlers;
 pub mod maintenance;
 mod metadata;

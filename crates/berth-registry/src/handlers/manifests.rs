@@ -12,6 +12,7 @@ use super::{Request, read_body, unknown, with_user};
 use crate::auth::Need;
 use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::foreign::{Placement, placement};
 use crate::route::{Reference, check_tag};
 
 /// Tags one `?tag=` push may set.
@@ -166,13 +167,14 @@ pub async fn put(
     }
 
     let policy = req.app.config.policy(name);
-    let children: Vec<(Digest, String)> = manifest
-        .children()
-        .into_iter()
-        // Foreign layers live elsewhere, by design.
-        .filter(|d| d.urls.is_empty())
-        .map(|d| (d.digest.clone(), d.media_type.clone()))
-        .collect();
+    let mut children: Vec<(Digest, String)> = Vec::new();
+    for child in manifest.children() {
+        // Foreign layers live elsewhere, by design; nothing else does.
+        match placement(child).map_err(|e| invalid(e.to_string()))? {
+            Placement::Here => children.push((child.digest.clone(), child.media_type.clone())),
+            Placement::Elsewhere => {}
+        }
+    }
     let subject = manifest.subject().map(|s| s.digest.clone());
     let (artifact_type, annotations) = match &manifest {
         Manifest::Image(m) => (
