@@ -171,7 +171,10 @@ impl Authenticator {
     }
 
     fn authorize_basic(&self, headers: &HeaderMap, need: &Need<'_>) -> Result<Identity, ApiError> {
-        let who = match basic_credentials(headers) {
+        // Without credentials, skopeo and podman answer a Basic challenge with an empty user
+        // name and password: that is anonymous, not a failed sign-in.
+        let credentials = basic_credentials(headers).filter(|(user, _)| !user.is_empty());
+        let who = match credentials {
             None => Identity::Anonymous,
             Some((user, password)) if self.check_password(&user, &password) => Identity::User(user),
             Some(_) => {
@@ -556,6 +559,14 @@ mod tests {
         let e = a.authorize(&HeaderMap::new(), &Need::Login).unwrap_err();
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
         assert!(e.headers.get(header::WWW_AUTHENTICATE).is_some());
+        // Empty credentials, as containers/image sends without any, are anonymous.
+        assert_eq!(
+            a.authorize(&basic("", ""), &Need::Repo("public/x", Action::Pull))
+                .unwrap(),
+            Identity::Anonymous
+        );
+        let e = a.authorize(&basic("", ""), &Need::Login).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
     }
 
     #[test]
