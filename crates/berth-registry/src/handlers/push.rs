@@ -399,9 +399,14 @@ async fn upload_row(req: &Request<'_>, id: &str) -> ApiResult<Option<Upload>> {
 
 pub async fn status(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Response> {
     let who = req.authorize(push_need(name))?;
-    let (_, guard) = session_slot(req, name, id).await?;
-    let offset = guard.as_ref().map_or(0, |s| s.offset);
-    drop(guard);
+    // What the database acknowledged, not the live session: a PATCH holds the session for as
+    // long as its body trickles in, and a client asking where its upload stands (to resume
+    // it) must not wait for that. The bytes of a PATCH still arriving aren't acknowledged.
+    let Some(row) = upload_row(req, id).await?.filter(|r| r.repo == name) else {
+        req.app.sessions.forget(id);
+        return Err(unknown_upload(id));
+    };
+    let offset = row.offset;
     let mut response = StatusCode::NO_CONTENT.into_response();
     session_headers(&mut response, name, id, offset);
     response.headers_mut().remove(header::CONTENT_LENGTH);
