@@ -15,6 +15,7 @@ mod handlers;
 pub mod maintenance;
 mod metadata;
 mod metrics;
+mod peers;
 pub mod route;
 mod server;
 mod token;
