@@ -98,6 +98,8 @@ impl Server {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout);
+        // HTTP/2 has no header timeout to set: an idle connection is pinged, and closed when
+        // the ping isn't answered in time.
         builder
             .http2()
             .timer(TokioTimer::new())
