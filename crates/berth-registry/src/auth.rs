@@ -40,7 +40,8 @@ impl Identity {
 /// What a request needs.
 #[derive(Debug, Clone)]
 pub enum Need<'a> {
-    /// Any valid credentials (`/v2/`; what `docker login` checks).
+    /// Valid credentials (`/v2/`; what `docker login` checks): anonymous callers are always
+    /// challenged here, whatever the rules let them pull.
     Login,
     /// The repository list.
     Catalog,
@@ -170,7 +171,10 @@ impl Authenticator {
     }
 
     fn authorize_basic(&self, headers: &HeaderMap, need: &Need<'_>) -> Result<Identity, ApiError> {
-        let who = match basic_credentials(headers) {
+        // Without credentials, skopeo and podman answer a Basic challenge with an empty user
+        // name and password: that is anonymous, not a failed sign-in.
+        let credentials = basic_credentials(headers).filter(|(user, _)| !user.is_empty());
+        let who = match credentials {
             None => Identity::Anonymous,
             Some((user, password)) if self.check_password(&user, &password) => Identity::User(user),
             Some(_) => {
@@ -230,14 +234,11 @@ impl Authenticator {
 
     fn permits(&self, who: &Identity, need: &Need<'_>) -> bool {
         match need {
-            Need::Login => {
-                matches!(who, Identity::User(_))
-                    || self
-                        .config
-                        .rules
-                        .iter()
-                        .any(|r| r.users.iter().any(|u| u == "anonymous"))
-            }
+            // `/v2/` is how clients learn a registry wants credentials: answering it 200 to
+            // anonymous callers, because some repository allows anonymous pulls, makes skopeo,
+            // podman and `docker login` never send theirs (and "log in" with any password).
+            // What anonymous callers may do is decided per repository instead.
+            Need::Login => matches!(who, Identity::User(_)),
             Need::Catalog => matches!(who, Identity::User(_)),
             Need::Repo(repo, action) => self.allows(who, repo, *action),
         }
@@ -393,6 +394,8 @@ impl Authenticator {
         v.set_issuer(&[ISSUER]);
         v.set_audience(&[audience]);
         v.leeway = 5;
+        // jsonwebtoken checks `exp` by default but not `nbf`.
+        v.validate_nbf = true;
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&self.secret), &v)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
@@ -551,6 +554,18 @@ mod tests {
         let e = a
             .authorize(&HeaderMap::new(), &Need::Repo("public/x", Action::Push))
             .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        // `/v2/` challenges anonymous callers though the rules let them pull something.
+        let e = a.authorize(&HeaderMap::new(), &Need::Login).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert!(e.headers.get(header::WWW_AUTHENTICATE).is_some());
+        // Empty credentials, as containers/image sends without any, are anonymous.
+        assert_eq!(
+            a.authorize(&basic("", ""), &Need::Repo("public/x", Action::Pull))
+                .unwrap(),
+            Identity::Anonymous
+        );
+        let e = a.authorize(&basic("", ""), &Need::Login).unwrap_err();
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
     }
 

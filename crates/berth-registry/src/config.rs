@@ -30,6 +30,11 @@
 //!
 //! [uploads]
 //! expire = "24h"                  # sessions untouched this long are dropped
+//!
+//! [limits]
+//! header_timeout = "30s"          # a request's headers (and idle keep-alive) within this
+//! idle_timeout = "60s"            # a request body silent this long fails
+//! connections_per_peer = 128      # concurrent connections per client IP address
 //! ```
 
 use std::net::SocketAddr;
@@ -56,6 +61,8 @@ pub struct Config {
     pub gc: Gc,
     #[serde(default)]
     pub uploads: Uploads,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -68,6 +75,7 @@ impl Default for Config {
             policies: Vec::new(),
             gc: Gc::default(),
             uploads: Uploads::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -239,6 +247,47 @@ fn day() -> Duration {
     Duration::from_secs(24 * 3600)
 }
 
+/// What one client may hold of the server: slow or idle clients must not starve the others
+/// of connections and file descriptors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// A request's headers must arrive within this; it also closes keep-alive connections
+    /// idle this long between requests.
+    #[serde(default = "header_timeout", with = "duration")]
+    pub header_timeout: Duration,
+    /// A request body that sends nothing for this long fails.
+    #[serde(default = "idle_timeout", with = "duration")]
+    pub idle_timeout: Duration,
+    /// Connections one IP address may hold at once; more are closed as soon as accepted.
+    #[serde(default = "connections_per_peer")]
+    pub connections_per_peer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: header_timeout(),
+            idle_timeout: idle_timeout(),
+            connections_per_peer: connections_per_peer(),
+        }
+    }
+}
+
+fn header_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Enough for the parallel transfers of several clients behind one address (skopeo and
+/// docker use 3 to 6 each), far below a process's usual 1024 descriptors.
+fn connections_per_peer() -> usize {
+    128
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
@@ -286,6 +335,13 @@ impl Config {
             if policy.repositories.is_empty() {
                 return Err("every policy needs repositories".into());
             }
+        }
+        let limits = &self.limits;
+        if limits.header_timeout.is_zero() || limits.idle_timeout.is_zero() {
+            return Err("limits.header_timeout and limits.idle_timeout must be above 0".into());
+        }
+        if limits.connections_per_peer == 0 {
+            return Err("limits.connections_per_peer must be at least 1".into());
         }
         Ok(())
     }

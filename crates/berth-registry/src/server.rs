@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_store::Store;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::auth::{Authenticator, Identity};
 use crate::config::Config;
 use crate::handlers::{self, RouteLabel};
+use crate::peers::Peers;
 use crate::{maintenance, token};
 
 /// How long shutdown waits for requests in flight.
@@ -90,10 +91,24 @@ impl Server {
         let router = router(app.clone());
         let collector = tokio::spawn(collect_periodically(app.clone()));
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let limits = &app.config.limits;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // The header timeout also closes keep-alive connections idle between requests.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        // HTTP/2 has no header timeout to set: an idle connection is pinged, and closed when
+        // the ping isn't answered in time.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.idle_timeout)
+            .keep_alive_timeout(limits.header_timeout);
+        let peers = Peers::new(limits.connections_per_peer);
         tokio::pin!(shutdown);
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
@@ -104,6 +119,12 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
+            // Over its cap, a peer's connection is closed at once: its descriptor goes back
+            // before it can be held.
+            let Some(slot) = peers.admit(peer.ip()) else {
+                tracing::debug!(%peer, "too many connections from this address; closing");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(router.clone());
             match &self.tls {
@@ -111,14 +132,22 @@ impl Server {
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    tokio::spawn(graceful.watch(conn));
+                    let watched = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        let _ = watched.await;
+                    });
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
                     let builder = builder.clone();
                     let watcher = graceful.watcher();
+                    let handshake = limits.header_timeout;
                     tokio::spawn(async move {
-                        let Ok(tls) = acceptor.accept(stream).await else {
+                        let _slot = slot;
+                        let Ok(Ok(tls)) =
+                            tokio::time::timeout(handshake, acceptor.accept(stream)).await
+                        else {
                             return;
                         };
                         let conn = builder
@@ -297,9 +326,8 @@ fn token_secret(path: &Path) -> Result<Vec<u8>, ServeError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    berth_store::blobs::write_atomic(path, &secret)
+    // Created 0600: a chmod after the write would leave the key readable in between.
+    berth_store::blobs::write_atomic_mode(path, &secret, 0o600)
         .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     Ok(secret)
 }

@@ -191,6 +191,53 @@ async fn basic_auth_rules_deny_and_allow_anonymous_pulls() {
     );
 }
 
+/// An anonymous rule must not make `/v2/` answer 200: that is how clients learn to send
+/// their credentials, and what `docker login` checks a password against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_challenges_anonymous_callers_whatever_the_rules() {
+    for (mode, scheme) in [(AuthMode::Basic, "Basic "), (AuthMode::Token, "Bearer ")] {
+        let reg = start_auth(mode, true, Duration::from_secs(300)).await;
+        for request in [reg.get("/v2/"), reg.head("/v2/")] {
+            let r = send(request).await;
+            assert_eq!(r.status(), 401, "{mode:?}");
+            assert!(
+                challenge(&r).starts_with(scheme),
+                "{mode:?}: {}",
+                challenge(&r)
+            );
+        }
+        if mode == AuthMode::Basic {
+            let r = send(
+                reg.get("/v2/")
+                    .header("authorization", basic("alice", "wrong")),
+            )
+            .await;
+            expect_error(r, 401, "UNAUTHORIZED").await;
+            let r = send(
+                reg.get("/v2/")
+                    .header("authorization", basic("alice", "alice-pw")),
+            )
+            .await;
+            expect_status(r, 200).await;
+        }
+    }
+    // Anonymous pulls stay decided per repository.
+    let reg = start_auth(AuthMode::Basic, true, Duration::from_secs(300)).await;
+    let alice = as_client(&reg, client_with_auth(&basic("alice", "alice-pw")));
+    push_image(&alice, "public/app", &oci_image(1), Some("v1")).await;
+    expect_status(send(reg.get("/v2/public/app/manifests/v1")).await, 200).await;
+    expect_error(
+        send(
+            reg.get("/v2/public/app/tags/list")
+                .header("authorization", basic("alice", "no")),
+        )
+        .await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+}
+
 // Tokens.
 
 /// Asks `/token` for `scopes`, as `user` (or anonymously); returns the token.
@@ -485,6 +532,32 @@ async fn forged_and_altered_tokens_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_not_yet_valid_are_refused() {
+    let reg = start_auth(AuthMode::Token, false, Duration::from_secs(300)).await;
+    let secret = std::fs::read(reg.path("root/registry/token.secret")).expect("the signing key");
+    let sign = |nbf_ahead: u64| {
+        let mut c = claims("alice", "alice/app");
+        c.nbf += 5 + nbf_ahead;
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &c,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap()
+    };
+    // Valid from an hour from now: refused, whatever it grants.
+    let later = as_client(&reg, client_with_auth(&bearer(&sign(3600))));
+    for path in ["/v2/", "/v2/alice/app/tags/list"] {
+        let r = send(later.get(path)).await;
+        assert!(challenge(&r).contains("invalid_token"), "{path}");
+        expect_error(r, 401, "UNAUTHORIZED").await;
+    }
+    // The same claims valid from now pass: the signature is right.
+    let now = as_client(&reg, client_with_auth(&bearer(&sign(0))));
+    expect_status(send(now.get("/v2/")).await, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_are_refused() {
     let reg = start_auth(AuthMode::Token, false, Duration::from_secs(1)).await;
     let t = token(
@@ -591,4 +664,53 @@ async fn oauth2_password_and_refresh_grants() {
     ])))
     .await;
     assert_eq!(r.status(), 401);
+}
+
+/// The token signing key is created 0600: never readable by others, not even for the moment
+/// between a write and a chmod (inotify would see the chmod as an attribute change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_key_is_created_private() {
+    use rustix::fs::inotify;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let store = std::sync::Arc::new(berth_store::Store::open(&root).unwrap());
+    let keys = root.join("registry");
+    std::fs::create_dir_all(&keys).unwrap();
+    let watch = inotify::init(inotify::CreateFlags::NONBLOCK).unwrap();
+    inotify::add_watch(
+        &watch,
+        &keys,
+        inotify::WatchFlags::CREATE | inotify::WatchFlags::ATTRIB | inotify::WatchFlags::MOVED_TO,
+    )
+    .unwrap();
+    let config = berth_registry::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..berth_registry::Config::default()
+    };
+    let server = berth_registry::Server::bind(config, store).await.unwrap();
+    drop(server);
+
+    let mode = std::fs::metadata(keys.join("token.secret"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+    let mut events = inotify::Reader::new(&watch, &mut buf);
+    let mut seen = Vec::new();
+    while let Ok(event) = events.next() {
+        seen.push((event.events(), event.file_name().map(|n| n.to_owned())));
+    }
+    assert!(
+        seen.iter()
+            .any(|(e, _)| e.contains(inotify::ReadFlags::MOVED_TO)),
+        "the key is written: {seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|(e, _)| e.contains(inotify::ReadFlags::ATTRIB)),
+        "no mode change after creation: {seen:?}"
+    );
 }

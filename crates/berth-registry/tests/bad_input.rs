@@ -376,3 +376,65 @@ async fn invalid_digests_in_paths_are_digest_invalid() {
         assert_eq!(r.status(), 400, "mount={bad}");
     }
 }
+
+/// A manifest whose layer has `urls`: only the non-distributable types may live elsewhere,
+/// and only at http(s) URLs without a fragment; anything else must be in the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_layers_only_where_distribution_allows_them() {
+    let reg = start().await;
+    let config = push_blob(&reg, "foreign", br#"{"architecture":"amd64","os":"linux"}"#).await;
+    let missing = Digest::sha256(b"a layer this registry never saw");
+    let manifest = |layer_type: &str, urls: &[&str]| {
+        let mut layer = descriptor(layer_type, &missing, 100);
+        if !urls.is_empty() {
+            layer["urls"] = serde_json::json!(urls);
+        }
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG, &config, 37),
+            "layers": [layer],
+        }))
+        .unwrap()
+    };
+    let https = ["https://example.com/layer.tar.gz"];
+    let nondist = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    let docker_foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+    // Non-distributable with an https URL: stored without the layer.
+    for (tag, t) in [("nondist", nondist), ("foreign", docker_foreign)] {
+        push_manifest(&reg, "foreign", tag, OCI_MANIFEST, &manifest(t, &https)).await;
+    }
+    // An ordinary layer with urls is still checked.
+    let r = put_manifest(
+        &reg,
+        "foreign",
+        "plain",
+        OCI_MANIFEST,
+        &manifest(OCI_LAYER, &https),
+    )
+    .await;
+    expect_error(r, 400, "MANIFEST_BLOB_UNKNOWN").await;
+    // Schemes other than http(s), and fragments, are refused whatever the type.
+    for url in [
+        "file:///etc/passwd",
+        "ftp://example.com/l",
+        "https://example.com/l#x",
+    ] {
+        for t in [nondist, OCI_LAYER] {
+            let r = put_manifest(&reg, "foreign", "bad", OCI_MANIFEST, &manifest(t, &[url])).await;
+            expect_error(r, 400, "MANIFEST_INVALID").await;
+        }
+    }
+    // Docker's foreign type without urls has nowhere to come from.
+    let r = put_manifest(
+        &reg,
+        "foreign",
+        "nourls",
+        OCI_MANIFEST,
+        &manifest(docker_foreign, &[]),
+    )
+    .await;
+    expect_error(r, 400, "MANIFEST_INVALID").await;
+    assert_eq!(tags(&reg, "foreign").await, ["foreign", "nondist"]);
+}

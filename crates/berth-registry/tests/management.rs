@@ -68,6 +68,35 @@ async fn deleting_a_blob() {
     expect_error(r, 404, "BLOB_UNKNOWN").await;
 }
 
+/// A blob a manifest of the repository uses can't be deleted from under it: tagged, or the
+/// untagged child of a tagged index. Deleting the manifest first frees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_blob_a_manifest_uses_is_refused() {
+    let reg = start().await;
+    let image = oci_image(2);
+    let manifest = push_image(&reg, "inuse", &image, Some("v1")).await;
+    let list = index_of(OCI_INDEX, vec![oci_image(1)]);
+    push_image(&reg, "inuse", &list, Some("list")).await;
+    let child_layer = &list.children[0].blobs[1].digest;
+    for (blob, tag) in [(&image.blobs[1].digest, Some("v1")), (child_layer, None)] {
+        let r = send(reg.delete(&format!("/v2/inuse/blobs/{blob}"))).await;
+        let body = expect_error(r, 409, "DENIED").await;
+        let message = body["errors"][0]["message"].as_str().unwrap().to_string();
+        assert!(message.contains("delete the manifest first"), "{message}");
+        if let Some(tag) = tag {
+            assert!(message.contains(&format!("tag {tag}")), "{message}");
+        }
+        assert!(blob_exists(&reg, "inuse", blob).await, "{blob} stays");
+    }
+    // The image still pulls whole.
+    expect_status(send(reg.get("/v2/inuse/manifests/v1")).await, 200).await;
+    // Once the manifest is gone, its blobs may go.
+    let r = send(reg.delete(&format!("/v2/inuse/manifests/{manifest}"))).await;
+    expect_status(r, 202).await;
+    let r = send(reg.delete(&format!("/v2/inuse/blobs/{}", image.blobs[1].digest))).await;
+    expect_status(r, 202).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_what_isnt_there_is_404() {
     let reg = start().await;

@@ -660,3 +660,85 @@ async fn blobs_stay_in_their_repository_until_mounted() {
     expect_status(r, 201).await;
     assert_pulls(&reg, "repo-b", &digest, &bytes).await;
 }
+
+/// A PATCH whose body trickles in holds its session, not the session's status: a client
+/// asking where its upload stands (to resume) gets the acknowledged offset at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_answers_while_a_slow_patch_holds_the_session() {
+    use futures::SinkExt;
+    let reg = start().await;
+    let location = start_upload(&reg, "slow").await;
+    let first = random_bytes(1000);
+    let r = send(reg.http.patch(&location).body(first.clone())).await;
+    let location = reg.url(&header(&expect_status(r, 202).await, "location").unwrap());
+
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let slow = tokio::spawn(
+        reg.http
+            .patch(&location)
+            .body(reqwest::Body::wrap_stream(rx))
+            .send(),
+    );
+    tx.send(Ok(bytes::Bytes::from(random_bytes(500))))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let status = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        upload_range(&reg, &location),
+    )
+    .await
+    .expect("the status answers while the PATCH is still arriving");
+    assert_eq!(status, "0-999", "only acknowledged bytes count");
+
+    tx.send(Ok(bytes::Bytes::from(random_bytes(500))))
+        .await
+        .unwrap();
+    drop(tx);
+    let r = slow.await.unwrap().unwrap();
+    expect_status(r, 202).await;
+    assert_eq!(upload_range(&reg, &location).await, "0-1999");
+}
+
+/// A PATCH body that stops arriving fails after the idle timeout, acknowledging nothing of
+/// it, and the session stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_patch_body_times_out() {
+    use futures::SinkExt;
+    let reg = start_with(|config, _| {
+        config.limits.idle_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let location = start_upload(&reg, "stalled").await;
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let stalled = tokio::spawn(
+        reg.http
+            .patch(&location)
+            .body(reqwest::Body::wrap_stream(rx))
+            .send(),
+    );
+    tx.send(Ok(bytes::Bytes::from(random_bytes(100))))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), stalled)
+        .await
+        .expect("the registry stops waiting for the body")
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    if let Ok(r) = r {
+        expect_error(r, 400, "BLOB_UPLOAD_INVALID").await;
+    }
+    drop(tx);
+    assert_eq!(upload_range(&reg, &location).await, "0-0");
+    let bytes = random_bytes(300);
+    let digest = Digest::sha256(&bytes);
+    let r = send(
+        reg.http
+            .put(with_digest(&location, &digest))
+            .body(bytes.clone()),
+    )
+    .await;
+    expect_status(r, 201).await;
+    assert_pulls(&reg, "stalled", &digest, &bytes).await;
+}

@@ -413,10 +413,21 @@ fn is_temp_name(name: &str) -> bool {
 /// Replaces the file at `path` with `bytes` atomically: readers see the old file or the new
 /// one, never part of either, even if the process dies halfway.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_atomic_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomic`] with the file created with `mode` (less the umask): for secrets, which
+/// must never be readable by others, not even between creation and a chmod.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = parent_dir(path);
     let temp = dir.join(temp_name());
     let result = (|| {
-        let mut f = File::create(&temp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&temp, path)

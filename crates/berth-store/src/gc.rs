@@ -7,6 +7,7 @@ use std::time::Duration;
 use berth_oci::Digest;
 
 use crate::error::StoreError;
+use crate::repos::BrokenLink;
 use crate::store::Store;
 
 /// How long registry content may stay unreferenced before GC takes it: long enough for a
@@ -34,13 +35,43 @@ pub struct FsckReport {
     pub corrupt: Vec<(Digest, String)>,
     /// Recorded manifests that reference something not in the store.
     pub incomplete: Vec<(Digest, Digest)>,
+    /// Registry repositories serving a manifest whose content they don't hold.
+    pub broken_links: Vec<LinkProblem>,
     /// Damaged blobs removed (with `repair`).
     pub removed: usize,
 }
 
 impl FsckReport {
+    /// Whether nothing is wrong (after what `repair` fixed).
     pub fn is_clean(&self) -> bool {
-        self.corrupt.is_empty() && self.incomplete.is_empty()
+        self.corrupt.is_empty()
+            && self.incomplete.is_empty()
+            && self.broken_links.iter().all(|l| l.repaired)
+    }
+}
+
+/// A broken repository link, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkProblem {
+    pub link: BrokenLink,
+    /// The child is a blob whole in the store: linking it again is the whole fix.
+    pub relinkable: bool,
+    /// `repair` linked it again.
+    pub repaired: bool,
+}
+
+impl LinkProblem {
+    /// What to do about it, for people.
+    pub fn fix(&self) -> String {
+        if self.relinkable {
+            "the blob is whole in the store: `berth fsck --repair` links it to the repository again"
+                .to_string()
+        } else {
+            format!(
+                "push the image to {} again, or delete manifest {} from it",
+                self.link.repo, self.link.manifest
+            )
+        }
     }
 }
 
@@ -181,6 +212,22 @@ impl Store {
             {
                 report.incomplete.push((manifest.clone(), missing.clone()));
             }
+        }
+        // Whole bytes don't make a pullable image: each repository must link what its
+        // manifests reference.
+        // One metadata lock at a time: a guard in the loop's head would live through it.
+        let broken = self.meta().broken_repo_links()?;
+        for link in broken {
+            let relinkable = !link.child_is_manifest && present.contains(&link.child);
+            let repaired = repair && relinkable;
+            if repaired {
+                self.meta().link_blob(&link.repo, &link.child)?;
+            }
+            report.broken_links.push(LinkProblem {
+                link,
+                relinkable,
+                repaired,
+            });
         }
         Ok(report)
     }

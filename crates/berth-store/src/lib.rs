@@ -22,6 +22,6 @@ mod store;
 pub use blobs::{BlobWriter, Blobs};
 pub use build_cache::{CachedLayer, CachedStep};
 pub use error::StoreError;
-pub use gc::{DEFAULT_GRACE, FsckReport, GcReport};
+pub use gc::{DEFAULT_GRACE, FsckReport, GcReport, LinkProblem};
 pub use meta::{ImageRecord, LayerInfo};
 pub use store::{ResolvedImage, Store};

@@ -58,6 +58,45 @@ pub enum PushRefused {
     TagImmutable { tag: String, current: Digest },
 }
 
+/// What taking a blob out of a repository did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobUnlink {
+    Unlinked,
+    /// The repository doesn't hold the blob.
+    NotLinked,
+    /// A manifest of the repository references the blob: taking it out would leave that
+    /// manifest (and its tags, or the index holding it) unpullable.
+    InUse {
+        manifest: Digest,
+        tag: Option<String>,
+    },
+}
+
+/// A manifest of a repository referencing something the repository doesn't hold: the
+/// repository serves the manifest, but a client can't pull what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    pub repo: String,
+    pub manifest: Digest,
+    /// The manifest's tags in the repository (none: it is pulled by digest, or via an index).
+    pub tags: Vec<String>,
+    pub child: Digest,
+    /// Whether the child is a manifest (else a blob).
+    pub child_is_manifest: bool,
+}
+
+impl BrokenLink {
+    /// Where a client asks for the child: the API path that answers 404.
+    pub fn api_path(&self) -> String {
+        let endpoint = if self.child_is_manifest {
+            "manifests"
+        } else {
+            "blobs"
+        };
+        format!("/v2/{}/{endpoint}/{}", self.repo, self.child)
+    }
+}
+
 /// An upload session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
@@ -114,15 +153,90 @@ impl Meta {
         )
     }
 
-    /// Takes a blob out of a repository; returns whether it was there.
-    pub fn unlink_blob(&mut self, repo: &str, digest: &Digest) -> Result<bool, StoreError> {
-        self.conn
+    /// Takes a blob out of a repository, unless a manifest of the repository references it
+    /// (tagged or not: an untagged one may be the child of a tagged index, and is pulled by
+    /// digest). The check and the removal are one transaction, so a manifest pushed meanwhile
+    /// can't lose its blob.
+    pub fn unlink_blob(&mut self, repo: &str, digest: &Digest) -> Result<BlobUnlink, StoreError> {
+        let db = db_err(&self.path);
+        let d = digest.to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let user: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT r.parent,
+                        (SELECT t.tag FROM repo_tags t
+                         WHERE t.repo = ?1 AND t.digest = r.parent ORDER BY t.tag LIMIT 1)
+                 FROM refs r
+                 JOIN repo_manifests m ON m.repo = ?1 AND m.digest = r.parent
+                 WHERE r.child = ?2
+                 ORDER BY r.parent LIMIT 1",
+                params![repo, d],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some((manifest, tag)) = user {
+            if let Ok(manifest) = Digest::parse(&manifest) {
+                return Ok(BlobUnlink::InUse { manifest, tag });
+            }
+        }
+        let n = tx
             .execute(
                 "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
-                params![repo, digest.to_string()],
+                params![repo, d],
             )
-            .map(|n| n > 0)
-            .map_err(self.db())
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(if n > 0 {
+            BlobUnlink::Unlinked
+        } else {
+            BlobUnlink::NotLinked
+        })
+    }
+
+    /// Every manifest of a repository whose child (config, layer or index entry, as recorded
+    /// when it was pushed) the repository doesn't hold.
+    pub fn broken_repo_links(&self) -> Result<Vec<BrokenLink>, StoreError> {
+        let rows: Vec<(String, String, String, bool, Option<String>)> = self
+            .conn
+            .prepare(
+                "SELECT m.repo, m.digest, r.child,
+                        EXISTS (SELECT 1 FROM manifests x WHERE x.digest = r.child),
+                        (SELECT group_concat(tag, ' ') FROM
+                            (SELECT t.tag FROM repo_tags t
+                             WHERE t.repo = m.repo AND t.digest = m.digest ORDER BY t.tag))
+                 FROM repo_manifests m
+                 JOIN refs r ON r.parent = m.digest
+                 WHERE NOT EXISTS (SELECT 1 FROM repo_blobs b
+                                   WHERE b.repo = m.repo AND b.digest = r.child)
+                   AND NOT EXISTS (SELECT 1 FROM repo_manifests n
+                                   WHERE n.repo = m.repo AND n.digest = r.child)
+                 ORDER BY m.repo, m.digest, r.child",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(self.db())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(repo, manifest, child, child_is_manifest, tags)| {
+                Some(BrokenLink {
+                    repo,
+                    manifest: Digest::parse(&manifest).ok()?,
+                    tags: tags
+                        .map(|t| t.split(' ').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                    child: Digest::parse(&child).ok()?,
+                    child_is_manifest,
+                })
+            })
+            .collect())
     }
 
     /// Records a pushed manifest in a repository and points its tags at it, all at once. The

@@ -238,3 +238,90 @@ fn partial_blobs_of_a_killed_writer_go_when_the_next_writer_starts_alone() {
     assert!(!partial.exists(), "the orphan is reclaimed");
     assert!(unpacking.exists(), "only partial blobs go");
 }
+
+/// A repository's blob a manifest uses can't be unlinked; a link lost anyway is what fsck
+/// reports, and `repair` links the blob again when it is whole.
+#[test]
+fn repository_links_are_kept_and_checked() {
+    use berth_store::repos::{BlobUnlink, NewManifest};
+    let (_d, store) = store();
+    let (desc, bytes) = manifest_for(&store, b"a layer");
+    store.blobs().write_bytes(b"a layer").unwrap();
+    store.blobs().write_bytes(&bytes).unwrap();
+    let layer = Digest::sha256(b"a layer");
+    let config = match berth_oci::Manifest::parse(&bytes, None).unwrap() {
+        berth_oci::Manifest::Image(m) => m.config.digest,
+        berth_oci::Manifest::Index(_) => unreachable!("an image manifest"),
+    };
+    let unused = store.blobs().write_bytes(b"unused").unwrap();
+    {
+        let mut meta = store.meta();
+        for d in [&config, &layer, &unused] {
+            meta.link_blob("app", d).unwrap();
+        }
+        let tags = ["v1".to_string()];
+        meta.push_manifest(
+            "app",
+            &NewManifest {
+                digest: &desc.digest,
+                media_type: media_type::OCI_MANIFEST,
+                size: bytes.len() as u64,
+                children: vec![
+                    (&config, media_type::OCI_CONFIG),
+                    (&layer, media_type::OCI_LAYER),
+                ],
+                subject: None,
+                artifact_type: None,
+                annotations: None,
+                tags: &tags,
+                immutable_tags: false,
+            },
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            meta.unlink_blob("app", &layer).unwrap(),
+            BlobUnlink::InUse {
+                manifest: desc.digest.clone(),
+                tag: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            meta.unlink_blob("app", &unused).unwrap(),
+            BlobUnlink::Unlinked
+        );
+        assert_eq!(
+            meta.unlink_blob("app", &unused).unwrap(),
+            BlobUnlink::NotLinked
+        );
+        assert!(meta.broken_repo_links().unwrap().is_empty());
+    }
+    assert!(store.fsck(false).unwrap().is_clean());
+
+    // Lose the link behind the store's back (a bad restore, say).
+    let db = rusqlite::Connection::open(store.root().join("berth.db")).unwrap();
+    db.execute(
+        "DELETE FROM repo_blobs WHERE repo = 'app' AND digest = ?1",
+        [layer.to_string()],
+    )
+    .unwrap();
+    drop(db);
+    let report = store.fsck(false).unwrap();
+    assert!(!report.is_clean());
+    let [problem] = &report.broken_links[..] else {
+        panic!("one broken link: {report:?}");
+    };
+    assert_eq!(
+        (
+            problem.link.repo.as_str(),
+            &problem.link.child,
+            &problem.link.tags[..]
+        ),
+        ("app", &layer, &["v1".to_string()][..])
+    );
+    assert_eq!(problem.link.api_path(), format!("/v2/app/blobs/{layer}"));
+    assert!(problem.relinkable && !problem.repaired);
+    let repaired = store.fsck(true).unwrap();
+    assert!(repaired.is_clean() && repaired.broken_links[0].repaired);
+    assert!(store.fsck(false).unwrap().broken_links.is_empty());
+}

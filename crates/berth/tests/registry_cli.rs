@@ -270,3 +270,70 @@ fn bad_configs_fail_with_the_file_and_the_fix() {
         "{err}"
     );
 }
+
+/// A repository that lost its link to a layer serves a manifest nobody can pull: fsck names
+/// the repository, the manifest and its tag, the API path that fails and the fix, and
+/// `--repair` links the blob again.
+#[test]
+fn fsck_finds_a_broken_repository_link_and_repairs_it() {
+    require("sqlite3");
+    let dir = tempfile::tempdir().unwrap();
+    let (berth, layout, _) = layout(&dir);
+    let mut reg = BerthRegistry::start(BIN, &berth.root, None);
+    let dest = format!("docker://{}/links/busybox:1", reg.addr);
+    run_ok(skopeo().args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{layout}:1"),
+        &dest,
+    ]));
+    reg.stop();
+    assert!(berth.ok(&["fsck"]).contains("all good"));
+
+    // Break the link of one of the image's blobs, as a stray delete or a bad restore would.
+    let db = berth.root.join("berth.db").display().to_string();
+    let layer = run_ok(Command::new("sqlite3").args([
+        &db,
+        "SELECT r.child FROM refs r
+         JOIN repo_manifests m ON m.digest = r.parent
+         JOIN repo_blobs b ON b.repo = m.repo AND b.digest = r.child
+         WHERE m.repo = 'links/busybox' ORDER BY 1 LIMIT 1;",
+    ]));
+    let layer = layer.trim().to_string();
+    assert!(layer.starts_with("sha256:"), "{layer}");
+    run_ok(Command::new("sqlite3").args([
+        &db,
+        &format!("DELETE FROM repo_blobs WHERE repo = 'links/busybox' AND digest = '{layer}';"),
+    ]));
+
+    let out = berth.run(&["fsck"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("unlinked: "))
+        .unwrap_or_else(|| panic!("fsck reports the broken link: {stdout}"));
+    for part in [
+        "repository links/busybox",
+        "(tags 1)",
+        &format!("/v2/links/busybox/blobs/{layer}"),
+        "berth fsck --repair",
+    ] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    assert!(stdout.contains("problems found"), "{stdout}");
+
+    let repaired = berth.ok(&["fsck", "--repair"]);
+    assert!(
+        repaired.contains(&format!("relinked: repository links/busybox: blob {layer}")),
+        "{repaired}"
+    );
+    assert!(berth.ok(&["fsck"]).contains("all good"));
+    reg.restart();
+    run_ok(skopeo().args([
+        "copy",
+        "--src-tls-verify=false",
+        &dest,
+        &format!("oci:{}:x", dir.path().join("out").display()),
+    ]));
+}

@@ -1,10 +1,15 @@
 //! kill -9 of `berth registry` in the middle of parallel pushes: after a restart, every push a
-//! client saw succeed still pulls, byte for byte, and the store is consistent.
+//! client saw succeed still pulls, byte for byte, and the store is consistent. Each round's
+//! kill is chosen (during an upload, after so many acknowledgements, after all of them), not
+//! timed, so the test means the same on an idle machine and a busy one.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use test_support::{Berth, BerthRegistry, busybox_rootfs, require, run_ok};
 
@@ -63,49 +68,127 @@ fn push(layout: &str, dest: &str) -> Child {
         .unwrap()
 }
 
+/// When a round's kill lands.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// Once `acknowledged` pushes have succeeded, at a moment an upload is in progress (seen
+    /// with the server stopped, so it can't finish before the kill).
+    DuringUpload { acknowledged: usize },
+    /// After every push of the round was acknowledged.
+    AfterAll,
+}
+
+/// The rounds: kills during uploads, after some or no acknowledgements, and after all of them.
+/// Chosen, not timed, so a busy machine changes when they land but never which kind they are.
+const ROUNDS: [Kill; 8] = [
+    Kill::DuringUpload { acknowledged: 0 },
+    Kill::AfterAll,
+    Kill::DuringUpload { acknowledged: 1 },
+    Kill::AfterAll,
+    Kill::DuringUpload { acknowledged: 2 },
+    Kill::DuringUpload { acknowledged: 0 },
+    Kill::AfterAll,
+    Kill::DuringUpload { acknowledged: 3 },
+];
+
+/// The pushes of one round and what became of each (None: still running).
+struct Round {
+    children: Vec<Child>,
+    statuses: Vec<Option<ExitStatus>>,
+}
+
+impl Round {
+    fn poll(&mut self) {
+        for (child, status) in self.children.iter_mut().zip(self.statuses.iter_mut()) {
+            if status.is_none() {
+                *status = child.try_wait().unwrap();
+            }
+        }
+    }
+
+    fn acknowledged(&self) -> usize {
+        self.statuses
+            .iter()
+            .filter(|s| s.is_some_and(|s| s.success()))
+            .count()
+    }
+
+    fn running(&self) -> bool {
+        self.statuses.iter().any(Option::is_none)
+    }
+
+    /// Waits for every push to end.
+    fn wait(&mut self) {
+        for (child, status) in self.children.iter_mut().zip(self.statuses.iter_mut()) {
+            if status.is_none() {
+                *status = Some(child.wait().unwrap());
+            }
+        }
+    }
+
+    /// Waits for every push to end; returns their statuses.
+    fn finish(mut self) -> Vec<ExitStatus> {
+        self.children
+            .iter_mut()
+            .zip(self.statuses)
+            .map(|(child, status)| status.unwrap_or_else(|| child.wait().unwrap()))
+            .collect()
+    }
+}
+
+/// The upload sessions in the registry's store now.
+fn upload_files(root: &Path) -> HashSet<OsString> {
+    fs::read_dir(root.join("uploads"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+fn signal(pid: u32, signal: &str) {
+    run_ok(Command::new("kill").args([signal, &pid.to_string()]));
+}
+
+/// Waits for `acknowledged` pushes, then stops the server the first time an upload session of
+/// this round is open while it is stopped: an open session means its push has not been
+/// acknowledged and, the server being stopped, can't be before the kill. Returns false if
+/// every push ended first.
+fn stop_during_an_upload(
+    reg: &BerthRegistry,
+    round: &mut Round,
+    acknowledged: usize,
+    before: &HashSet<OsString>,
+) -> bool {
+    let pid = reg.pid().expect("the registry runs");
+    loop {
+        round.poll();
+        if !round.running() {
+            return false;
+        }
+        let open = || upload_files(&reg.root).difference(before).count() > 0;
+        if round.acknowledged() >= acknowledged && open() {
+            signal(pid, "-STOP");
+            if open() {
+                return true;
+            }
+            signal(pid, "-CONT");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn acknowledged_pushes_survive_kill_9() {
     require("skopeo");
     let dir = tempfile::tempdir().unwrap();
-    // Fresh images every round: skopeo remembers which blobs a registry has and would mount
-    // them instead of uploading, and the kills must land in uploads.
-    let images_for = |round: usize| -> Vec<(String, String)> {
-        (0..4)
-            .map(|n| random_image(dir.path(), round * 10 + n, 4))
-            .collect()
-    };
     let mut reg = BerthRegistry::start(BIN, &dir.path().join("registry"), None);
 
-    // How long the parallel pushes take when left alone, to spread the kills across them.
-    let warmup = images_for(99);
-    let start = Instant::now();
-    let mut children: Vec<Child> = warmup
-        .iter()
-        .enumerate()
-        .map(|(n, (layout, _))| {
-            push(
-                layout,
-                &format!("docker://{}/crash/img{n}:warmup", reg.addr),
-            )
-        })
-        .collect();
-    for c in &mut children {
-        assert!(c.wait().unwrap().success());
-    }
-    let full = start.elapsed();
-
-    let mut full = full;
     let mut acknowledged: Vec<(String, String)> = Vec::new();
     let mut interrupted = 0;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for round in 0..8 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
-        // Some rounds are killed mid-upload, some after everything was acknowledged.
-        let deadline = full.mul_f64(1.3 * fraction);
-        let images = images_for(round);
+    for (round, kill) in ROUNDS.into_iter().enumerate() {
+        // Fresh images every round: skopeo remembers which blobs a registry has and would
+        // mount them instead of uploading, and the kills must land in uploads.
+        let images: Vec<(String, String)> = (0..4)
+            .map(|n| random_image(dir.path(), round * 10 + n, 4))
+            .collect();
         let targets: Vec<(String, String)> = images
             .iter()
             .enumerate()
@@ -116,34 +199,47 @@ fn acknowledged_pushes_survive_kill_9() {
                 )
             })
             .collect();
-        let start = Instant::now();
-        let mut children: Vec<Child> = images
+        let before = upload_files(&reg.root);
+        let children: Vec<Child> = images
             .iter()
             .zip(&targets)
             .map(|((layout, _), (target, _))| push(layout, &format!("docker://{target}")))
             .collect();
-        let mut statuses = vec![None; children.len()];
-        while start.elapsed() < deadline && statuses.iter().any(Option::is_none) {
-            for (child, status) in children.iter_mut().zip(statuses.iter_mut()) {
-                if status.is_none() {
-                    *status = child.try_wait().unwrap();
-                }
+        let mut pushes = Round {
+            statuses: vec![None; children.len()],
+            children,
+        };
+        let landed_in_upload = match kill {
+            Kill::DuringUpload { acknowledged } => {
+                stop_during_an_upload(&reg, &mut pushes, acknowledged, &before)
             }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        if statuses.iter().all(Option::is_some) {
-            // Finished before the kill: learn how long a round takes.
-            full = (full + start.elapsed()) / 2;
+            Kill::AfterAll => false,
+        };
+        if matches!(kill, Kill::AfterAll) {
+            pushes.wait();
+            assert_eq!(
+                pushes.acknowledged(),
+                4,
+                "round {round}: a push failed with no kill"
+            );
         }
         reg.kill();
-        for ((child, status), target) in children.iter_mut().zip(statuses).zip(&targets) {
-            let status = status.unwrap_or_else(|| child.wait().unwrap());
+        let statuses = pushes.finish();
+        let round_interrupted = statuses.iter().filter(|s| !s.success()).count();
+        if landed_in_upload {
+            assert!(
+                round_interrupted >= 1,
+                "round {round}: the kill landed in an upload"
+            );
+        }
+        for (status, target) in statuses.iter().zip(&targets) {
             if status.success() {
                 acknowledged.push(target.clone());
             } else {
                 interrupted += 1;
             }
         }
+        eprintln!("round {round} ({kill:?}): {round_interrupted} of 4 pushes interrupted");
         reg.restart();
         // Everything acknowledged so far pulls whole, with the pushed digest.
         for (target, digest) in &acknowledged {

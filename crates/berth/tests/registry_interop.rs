@@ -258,6 +258,167 @@ fn podman_logs_in_pushes_and_pulls() {
     assert_eq!(podman.run_image(&target, &[]), "hello from the registry\n");
 }
 
+/// Auth with a rule letting anyone pull `public/**`: the config every client tripped on when
+/// `/v2/` answered anonymous callers 200 (they never sent credentials, and a wrong password
+/// "logged in").
+fn auth_with_anonymous_pulls(dir: &Path, mode: &str) -> String {
+    let users = htpasswd(dir, &[("alice", "s3cret")]);
+    format!(
+        "[auth]\nmode = \"{mode}\"\nhtpasswd = \"{users}\"\n\
+         [[auth.rules]]\nusers = [\"alice\"]\nrepositories = [\"**\"]\nactions = [\"pull\", \"push\", \"delete\"]\n\
+         [[auth.rules]]\nusers = [\"anonymous\"]\nrepositories = [\"public/**\"]\nactions = [\"pull\"]\n"
+    )
+}
+
+#[test]
+fn clients_sign_in_and_push_where_anonymous_may_pull() {
+    let e = env();
+    for mode in ["basic", "token"] {
+        let config = auth_with_anonymous_pulls(e.dir.path(), mode);
+        let reg = BerthRegistry::start(
+            BIN,
+            &e.dir.path().join(format!("reg-{mode}")),
+            Some(&config),
+        );
+
+        // skopeo sends its credentials once challenged, and a wrong password fails.
+        let src = format!("oci:{}:1", p(&e.dir, "layout"));
+        let dest = format!("docker://{}/public/busybox:1", reg.addr);
+        let push = |creds: &str| {
+            skopeo()
+                .args(["copy", "--dest-tls-verify=false", "--dest-creds", creds])
+                .args([src.as_str(), dest.as_str()])
+                .output()
+                .unwrap()
+        };
+        assert!(
+            !push("alice:wrong").status.success(),
+            "{mode}: skopeo, wrong password"
+        );
+        let ok = push("alice:s3cret");
+        assert!(
+            ok.status.success(),
+            "{mode}: skopeo push: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        // Anonymous pulls of public/** still work.
+        let raw = run_ok(skopeo().args(["inspect", "--raw", "--tls-verify=false", &dest]));
+        assert_eq!(raw_digest(&raw), e.digest, "{mode}");
+
+        // podman login checks the password; its push then signs in.
+        let podman = Podman::new(&e.dir.path().join(format!("podman-{mode}")));
+        let auth = p(&e.dir, &format!("podman-auth-{mode}.json"));
+        let login = |pw: &str| {
+            podman
+                .command()
+                .args([
+                    "login",
+                    "--tls-verify=false",
+                    "--authfile",
+                    &auth,
+                    "-u",
+                    "alice",
+                    "-p",
+                    pw,
+                    &reg.addr,
+                ])
+                .output()
+                .unwrap()
+        };
+        assert!(
+            !login("nope").status.success(),
+            "{mode}: podman login, wrong password"
+        );
+        assert!(
+            !Path::new(&auth).exists() || !fs::read_to_string(&auth).unwrap().contains(&reg.addr),
+            "{mode}: podman stored a wrong password"
+        );
+        let ok = login("s3cret");
+        assert!(
+            ok.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        run_ok(
+            podman
+                .command()
+                .args(["load", "-i", &p(&e.dir, "image.tar")]),
+        );
+        let target = format!("{}/team/busybox:{mode}", reg.addr);
+        run_ok(
+            podman
+                .command()
+                .args(["tag", "docker.io/interop/busybox:1", &target]),
+        );
+        run_ok(
+            podman
+                .command()
+                .args(["push", "--tls-verify=false", "--authfile", &auth, &target]),
+        );
+
+        // berth login fails on a wrong password and stores nothing; the right one is kept.
+        let client = Berth::client(BIN, e.dir.path(), &format!("berth-{mode}"));
+        let wrong = client.login(&reg.addr, "alice", "wrong");
+        assert!(
+            !wrong.status.success(),
+            "{mode}: berth login, wrong password"
+        );
+        let stored = client.docker_config_dir().join("config.json");
+        assert!(
+            !stored.exists() || !fs::read_to_string(&stored).unwrap().contains(&reg.addr),
+            "{mode}: berth stored a wrong password"
+        );
+        let ok = client.login(&reg.addr, "alice", "s3cret");
+        assert!(
+            ok.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(
+            fs::read_to_string(&stored).unwrap().contains(&reg.addr),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn docker_logs_in_and_pushes_where_anonymous_may_pull() {
+    let e = env();
+    let config = auth_with_anonymous_pulls(e.dir.path(), "basic");
+    let reg = BerthRegistry::start(BIN, &e.dir.path().join("registry"), Some(&config));
+    let dockerd = Dockerd::start();
+    let docker_config = e.dir.path().join("docker-config");
+    fs::create_dir_all(&docker_config).unwrap();
+    let docker = || {
+        let mut c = dockerd.command();
+        c.env("DOCKER_CONFIG", &docker_config);
+        c
+    };
+    let bad = docker()
+        .args(["login", "-u", "alice", "-p", "wrong", &reg.addr])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "docker login with a wrong password");
+    run_ok(
+        docker()
+            .args(["login", "-u", "alice", "--password-stdin", &reg.addr])
+            .stdin_bytes(b"s3cret"),
+    );
+    run_ok(docker().args(["load", "-i", &p(&e.dir, "image.tar")]));
+    let target = format!("{}/team/busybox:1", reg.addr);
+    run_ok(docker().args(["tag", "interop/busybox:1", &target]));
+    run_ok(docker().args(["push", &target]));
+    let raw = run_ok(skopeo().args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "alice:s3cret",
+        &format!("docker://{target}"),
+    ]));
+    assert!(!raw.is_empty());
+}
+
 #[test]
 fn buildah_pushes() {
     require("buildah");

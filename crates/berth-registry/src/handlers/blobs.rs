@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_oci::Digest;
+use berth_store::repos::BlobUnlink;
 use bytes::Bytes;
 
 use super::manifests::header_value;
@@ -13,6 +14,7 @@ use super::{Request, unknown, with_user};
 use crate::auth::Need;
 use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::range::{Range, parse_range};
 
 pub async fn get(
     req: &Request<'_>,
@@ -46,14 +48,18 @@ pub async fn get(
     };
     let range = match req.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(r) => Some(parse_range(r, size).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                Code::BlobUnknown,
-                format!("range {r:?} can't be served from a blob of {size} bytes"),
-            )
-            .header(header::CONTENT_RANGE, &format!("bytes */{size}"))
-        })?),
+        Some(r) => match parse_range(r, size) {
+            Range::Whole => None,
+            Range::Part(start, end) => Some((start, end)),
+            Range::Unsatisfiable => {
+                return Err(ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    Code::BlobUnknown,
+                    format!("range {r:?} can't be served from a blob of {size} bytes"),
+                )
+                .header(header::CONTENT_RANGE, &format!("bytes */{size}")));
+            }
+        },
     };
     let (status, start, len) = match range {
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
@@ -82,27 +88,6 @@ pub async fn get(
         );
     }
     Ok(with_user(response, &who))
-}
-
-/// One `bytes=` range: `a-b`, `a-` or `-n`, as inclusive (start, end) within `size`.
-fn parse_range(header: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = match (a.trim(), b.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            if n == 0 {
-                return None;
-            }
-            (size.saturating_sub(n), size - 1)
-        }
-        (a, "") => (a.parse().ok()?, size - 1),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
-    };
-    (start <= end && start < size).then_some((start, end))
 }
 
 /// A blob's bytes, mapped from the page cache: served without copying them through a buffer,
@@ -153,44 +138,39 @@ pub async fn delete(req: &Request<'_>, name: &str, digest: &Digest) -> ApiResult
         ));
     }
     let (repo, d) = (name.to_string(), digest.clone());
-    let unlinked = req
+    let outcome = req
         .app
         .metadata
         .run("deleting a blob", move |store| {
             store.meta().unlink_blob(&repo, &d)
         })
         .await?;
-    if !unlinked {
-        return Err(unknown(
+    match outcome {
+        BlobUnlink::Unlinked => Ok(with_user(StatusCode::ACCEPTED.into_response(), &who)),
+        BlobUnlink::NotLinked => Err(unknown(
             req,
             name,
             Code::BlobUnknown,
             format!("blob {digest} is not in {name}"),
         )
-        .await);
-    }
-    Ok(with_user(StatusCode::ACCEPTED.into_response(), &who))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        for bad in [
-            "bytes=100-",
-            "bytes=9-3",
-            "bytes=a-b",
-            "items=0-1",
-            "bytes=0-1,3-4",
-            "bytes=-0",
-        ] {
-            assert_eq!(parse_range(bad, 100), None, "{bad}");
+        .await),
+        // Refused rather than done and reported: the repository stays pullable, and the
+        // client learns what to delete first.
+        BlobUnlink::InUse { manifest, tag } => {
+            let user = match &tag {
+                Some(tag) => format!("manifest {manifest} (tag {tag})"),
+                None => format!("manifest {manifest}"),
+            };
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                Code::Denied,
+                format!("blob {digest} is used by {user} of {name}; delete the manifest first"),
+            )
+            .detail(serde_json::json!({
+                "digest": digest.to_string(),
+                "manifest": manifest.to_string(),
+                "tag": tag,
+            })))
         }
     }
 }

@@ -12,6 +12,7 @@ use super::{Request, read_body, unknown, with_user};
 use crate::auth::Need;
 use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::foreign::{Placement, placement};
 use crate::route::{Reference, check_tag};
 
 /// Tags one `?tag=` push may set.
@@ -104,10 +105,10 @@ pub async fn put(
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Push))?;
     if super::content_length(req.headers).is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
-        super::drain(body.into_data_stream(), 0).await;
+        super::drain(req, body.into_data_stream(), 0).await;
         return Err(too_large());
     }
-    let bytes = read_body(body, MAX_MANIFEST_SIZE, too_large).await?;
+    let bytes = read_body(req, body, MAX_MANIFEST_SIZE, too_large).await?;
     let content_type = req
         .headers
         .get(header::CONTENT_TYPE)
@@ -163,13 +164,14 @@ pub async fn put(
     }
 
     let policy = req.app.config.policy(name);
-    let children: Vec<(Digest, String)> = manifest
-        .children()
-        .into_iter()
-        // Foreign layers live elsewhere, by design.
-        .filter(|d| d.urls.is_empty())
-        .map(|d| (d.digest.clone(), d.media_type.clone()))
-        .collect();
+    let mut children: Vec<(Digest, String)> = Vec::new();
+    for child in manifest.children() {
+        // Foreign layers live elsewhere, by design; nothing else does.
+        match placement(child).map_err(|e| invalid(e.to_string()))? {
+            Placement::Here => children.push((child.digest.clone(), child.media_type.clone())),
+            Placement::Elsewhere => {}
+        }
+    }
     let subject = manifest.subject().map(|s| s.digest.clone());
     let (artifact_type, annotations) = match &manifest {
         Manifest::Image(m) => (

@@ -6,6 +6,7 @@ mod manifests;
 mod push;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -181,23 +182,35 @@ pub fn push_need(name: &str) -> Need<'_> {
 /// client still sending when the connection closes sees a broken pipe, not the refusal.
 const DRAIN_MAX: usize = 64 << 20;
 
+/// The next chunk of a request body; an error once the client has sent nothing for `idle`
+/// (a body trickling in, or stalled, must not hold a connection and a session for ever).
+pub async fn next_chunk(
+    stream: &mut (impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin),
+    idle: Duration,
+) -> Option<Result<Bytes, String>> {
+    match tokio::time::timeout(idle, stream.next()).await {
+        Ok(chunk) => chunk.map(|c| c.map_err(|e| format!("reading the request body: {e}"))),
+        Err(_) => Some(Err(format!(
+            "the request body sent nothing for {}s; the registry stopped waiting",
+            idle.as_secs()
+        ))),
+    }
+}
+
 /// Reads a whole request body, refusing more than `limit` bytes.
 pub async fn read_body(
+    req: &Request<'_>,
     body: Body,
     limit: usize,
     too_large: impl Fn() -> ApiError,
 ) -> ApiResult<Bytes> {
+    let idle = req.app.config.limits.idle_timeout;
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(
-                Code::BlobUploadInvalid,
-                format!("reading the request body: {e}"),
-            )
-        })?;
+    while let Some(chunk) = next_chunk(&mut stream, idle).await {
+        let chunk = chunk.map_err(|why| ApiError::bad_request(Code::BlobUploadInvalid, why))?;
         if buf.len() + chunk.len() > limit {
-            drain(stream, buf.len() + chunk.len()).await;
+            drain(req, stream, buf.len() + chunk.len()).await;
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
@@ -205,14 +218,16 @@ pub async fn read_body(
     Ok(Bytes::from(buf))
 }
 
-/// Reads and drops the rest of a body (up to [`DRAIN_MAX`] in all), so the answer to it
-/// reaches the client.
+/// Reads and drops the rest of a body (up to [`DRAIN_MAX`] in all, while it keeps coming),
+/// so the answer to it reaches the client.
 pub async fn drain(
+    req: &Request<'_>,
     mut stream: impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
     mut read: usize,
 ) {
+    let idle = req.app.config.limits.idle_timeout;
     while read <= DRAIN_MAX {
-        match stream.next().await {
+        match next_chunk(&mut stream, idle).await {
             Some(Ok(chunk)) => read += chunk.len(),
             _ => break,
         }

@@ -1,14 +1,15 @@
 //! Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, single-request upload or mount),
 //! then `PATCH`, `PUT`, `GET` and `DELETE` on the session's location.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_oci::{Algorithm, Digest};
-use futures::StreamExt;
 
 use super::manifests::header_value;
-use super::{Request, content_length, push_need, with_user};
+use super::{Request, content_length, next_chunk, push_need, with_user};
 use crate::auth::{Identity, Need};
 use crate::config::Action;
 use crate::error::{ApiError, ApiResult, Code};
@@ -213,7 +214,7 @@ async fn append(
         }
     }
     let (start_offset, start_hasher) = (session.offset, session.hasher.clone());
-    let result = stream_into(session, body).await;
+    let result = stream_into(session, body, req.app.config.limits.idle_timeout).await;
     let received = session.offset - start_offset;
     let bad = match (&result, range) {
         (Err(e), _) => Some(ApiError::bad_request(
@@ -246,12 +247,12 @@ async fn append(
     Ok(())
 }
 
-async fn stream_into(session: &mut Session, body: Body) -> Result<(), String> {
+async fn stream_into(session: &mut Session, body: Body, idle: Duration) -> Result<(), String> {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
     let mut written = session.offset;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("reading the request body: {e}"))?;
+    while let Some(chunk) = next_chunk(&mut stream, idle).await {
+        let chunk = chunk?;
         session.hasher.update(&chunk);
         session.offset += chunk.len() as u64;
         buf.extend_from_slice(&chunk);
@@ -399,9 +400,14 @@ async fn upload_row(req: &Request<'_>, id: &str) -> ApiResult<Option<Upload>> {
 
 pub async fn status(req: &Request<'_>, name: &str, id: &str) -> ApiResult<Response> {
     let who = req.authorize(push_need(name))?;
-    let (_, guard) = session_slot(req, name, id).await?;
-    let offset = guard.as_ref().map_or(0, |s| s.offset);
-    drop(guard);
+    // What the database acknowledged, not the live session: a PATCH holds the session for as
+    // long as its body trickles in, and a client asking where its upload stands (to resume
+    // it) must not wait for that. The bytes of a PATCH still arriving aren't acknowledged.
+    let Some(row) = upload_row(req, id).await?.filter(|r| r.repo == name) else {
+        req.app.sessions.forget(id);
+        return Err(unknown_upload(id));
+    };
+    let offset = row.offset;
     let mut response = StatusCode::NO_CONTENT.into_response();
     session_headers(&mut response, name, id, offset);
     response.headers_mut().remove(header::CONTENT_LENGTH);

@@ -47,6 +47,34 @@ pub fn fsck(ctx: &Context, args: FsckArgs) -> anyhow::Result<()> {
     for (manifest, missing) in &report.incomplete {
         println!("incomplete: manifest {manifest} needs {missing}, which is missing");
     }
+    for problem in &report.broken_links {
+        let link = &problem.link;
+        let tags = if link.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" (tags {})", link.tags.join(", "))
+        };
+        let what = if link.child_is_manifest {
+            "manifest"
+        } else {
+            "blob"
+        };
+        if problem.repaired {
+            println!(
+                "relinked: repository {}: {what} {} of manifest {}{tags}",
+                link.repo, link.child, link.manifest
+            );
+            continue;
+        }
+        println!(
+            "unlinked: repository {}: manifest {}{tags} references {what} {}, which {} answers 404; {}",
+            link.repo,
+            link.manifest,
+            link.child,
+            link.api_path(),
+            problem.fix()
+        );
+    }
     if args.repair && report.removed > 0 {
         println!("removed {} damaged blobs", report.removed);
     }
@@ -61,7 +89,7 @@ pub fn fsck(ctx: &Context, args: FsckArgs) -> anyhow::Result<()> {
     );
     if !report.is_clean() {
         bail!(
-            "the store has damaged or missing content; `berth fsck --repair` removes damaged blobs, then load or import the affected images again"
+            "the store has damaged or missing content; `berth fsck --repair` removes damaged blobs and links whole ones back into their repositories, then load, import or push the affected images again"
         );
     }
     Ok(())
