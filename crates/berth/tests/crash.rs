@@ -72,6 +72,28 @@ fn spawn(b: &Berth, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// The names in `dir` now (none if it is not there yet).
+fn entries(dir: &std::path::Path) -> std::collections::HashSet<std::ffi::OsString> {
+    fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+        .unwrap_or_default()
+}
+
+/// Waits until `ready()` or until `child` ends (then false); a minute at most.
+fn wait_for(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if ready() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    false
+}
+
 #[test]
 fn concurrent_writers_of_the_same_blobs_and_tags_are_safe() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,13 +161,20 @@ fn kill_9_at_any_moment_leaves_the_store_consistent() {
             env!("CARGO_BIN_EXE_berth"),
             &dir.path().join(format!("load{round}")),
         );
-        let (store, mut child, full) = match round % 3 {
+        // Where each writer's first bytes show: a partial blob in the store's ingest folder,
+        // or the save's temporary file beside its target.
+        let (watched, full) = match round % 3 {
+            0 => (b.root.join("ingest"), import_time),
+            1 => (fresh.root.join("ingest"), load_time),
+            _ => (dir.path().to_path_buf(), save_time),
+        };
+        let before = entries(&watched);
+        let (store, mut child) = match round % 3 {
             0 => (
                 &b,
                 spawn(&b, &["import", "-q", &rootfs, &format!("victim:{round}")]),
-                import_time,
             ),
-            1 => (&fresh, spawn(&fresh, &["load", "-i", &archive]), load_time),
+            1 => (&fresh, spawn(&fresh, &["load", "-i", &archive])),
             _ => (
                 &b,
                 spawn(
@@ -157,11 +186,21 @@ fn kill_9_at_any_moment_leaves_the_store_consistent() {
                         &save_target.display().to_string(),
                     ],
                 ),
-                save_time,
             ),
         };
-        let delay = full.mul_f64(fraction * 0.9);
-        std::thread::sleep(delay);
+        // The kill lands a random way into the writing, counted from when it visibly began
+        // (not from the spawn, whose start-up a busy machine stretches), so that timings
+        // taken earlier still place most kills mid-way.
+        let started = Instant::now();
+        let began = wait_for(&mut child, || {
+            entries(&watched).difference(&before).count() > 0
+        });
+        let delay = full
+            .saturating_sub(started.elapsed())
+            .mul_f64(fraction * 0.5);
+        if began {
+            std::thread::sleep(delay);
+        }
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         if !status.success() {
