@@ -279,10 +279,15 @@ impl DockerConfig {
         let bytes =
             serde_json::to_vec_pretty(&Value::Object(self.doc.clone())).expect("JSON serialises");
         let result = (|| {
+            // A leftover of a crashed save goes first: the file is created here, 0600 from
+            // its first byte (an existing one would keep its own mode, or be a symlink).
+            match std::fs::remove_file(&temp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
                 .open(&temp)?;
             f.write_all(&bytes)?;
@@ -433,6 +438,9 @@ mod tests {
                 password: "p".into()
             })
         );
+        // A crashed save's leftover, readable by all: the new file must not inherit that.
+        let leftover = dir.path().join(format!(".config.json.{}.tmp", std::process::id()));
+        std::fs::write(&leftover, "old").unwrap();
         c.store(
             "localhost:5000",
             &Credential::Basic {
