@@ -495,3 +495,30 @@ fn special_files_and_xattrs_are_copied() {
         Some(b"v1".to_vec())
     );
 }
+
+/// A context 800 levels deep is walked and copied on a thread with a small stack: the walk
+/// and the copy keep a stack of their own, so depth never overflows a thread's stack.
+#[test]
+fn a_deep_tree_copies_on_a_small_stack() {
+    const DEPTH: usize = 800;
+    let f = fixture();
+    let root = berth_rootfs::Root::open(&f.ctx).unwrap();
+    let mut at = root.mkdir("d", 0o755).unwrap();
+    for _ in 1..DEPTH {
+        at = at.mkdir("d", 0o755).unwrap();
+    }
+    at.create_file("leaf", 0o644).unwrap();
+    drop(at);
+    let stats = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn_scoped(s, || ctx_copy(&f, &["."], "/", &CopyOptions::default()))
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    assert_eq!(stats.files, 1);
+    let leaf = format!("{}/leaf", vec!["d"; DEPTH].join("/"));
+    assert!(f.rootfs.join(leaf).is_file());
+}

@@ -117,3 +117,88 @@ fn a_config_past_the_limit_is_refused_when_loaded() {
     assert!(err.contains("above the 4 MiB limit"), "{err}");
     b.assert_nothing_kept();
 }
+
+/// How deep the trees of the deep-tree test go: BuildKit builds a 2,000-level tree, so berth
+/// must too (whatever walks it: context, COPY, snapshot diff, layer write, apply).
+const DEEP: usize = 2000;
+
+/// `d/d/…/d` (`DEEP` levels): 3,999 bytes, just under `PATH_MAX` with a short prefix.
+fn deep_path() -> String {
+    vec!["d"; DEEP].join("/")
+}
+
+/// Makes `DEEP` nested directories `d` under `dir` with a file `leaf` holding `content` at the
+/// bottom, one relative `cd` at a time (the whole host path is longer than `PATH_MAX`).
+fn deep_tree(dir: &std::path::Path, content: &str) {
+    fs::create_dir_all(dir).unwrap();
+    let script = format!(
+        "i=0; while [ $i -lt {DEEP} ]; do mkdir d && cd d || exit 1; i=$((i+1)); done; echo {content} > leaf"
+    );
+    test_support::run_ok(
+        std::process::Command::new(test_support::busybox())
+            .args(["sh", "-c", &script])
+            .current_dir(dir),
+    );
+}
+
+/// A 2,000-level tree from the context and one made by `RUN mkdir -p` build, save, load into
+/// another store and are applied there as the base of another build; `import` takes one too.
+#[test]
+fn a_two_thousand_level_tree_builds_saves_loads_and_applies() {
+    let env = Env::new();
+    let b = env.berth();
+    let rootfs = env.path("rootfs");
+    test_support::busybox_rootfs(&rootfs);
+    b.ok(&["import", rootfs.to_str().unwrap(), "busybox"]);
+
+    let deep = deep_path();
+    let context = env.dockerfile(
+        "deep",
+        &format!(
+            "FROM busybox\n\
+             COPY ctx /ctx/\n\
+             RUN /bin/busybox mkdir -p /made/{deep} && echo made > /made/{deep}/leaf\n\
+             RUN cat /ctx/{deep}/leaf /made/{deep}/leaf > /both\n"
+        ),
+    );
+    deep_tree(&context.join("ctx"), "context");
+    b.ok(&["build", "-t", "deep", context.to_str().unwrap()]);
+
+    // Saved, loaded into another store, and applied there under a RUN.
+    let archive = env.path("deep.tar");
+    b.ok(&["save", "-o", archive.to_str().unwrap(), "deep"]);
+    let other = Berth::new(env!("CARGO_BIN_EXE_berth"), &env.path("other"));
+    other.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    let check = env.dockerfile(
+        "check",
+        &format!(
+            "FROM deep\n\
+             RUN test \"$(cat /both /ctx/{deep}/leaf /made/{deep}/leaf)\" = \"$(printf 'context\\nmade\\ncontext\\nmade')\"\n"
+        ),
+    );
+    other.ok(&["build", "-t", "checked", check.to_str().unwrap()]);
+    // The copy snapshotter merges the deep layers into a plain directory, and `-o` copies the
+    // image's files out.
+    let out = env.path("out");
+    let copied = other
+        .command()
+        .env("BERTH_SNAPSHOTTER", "copy")
+        .args(["build", "-q", "--no-cache", "-o", out.to_str().unwrap()])
+        .arg(&check)
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert!(out.join("both").is_file());
+    other.ok(&["fsck"]);
+
+    // Imported as a root file system.
+    b.ok(&[
+        "import",
+        context.join("ctx").to_str().unwrap(),
+        "deep-import",
+    ]);
+}
