@@ -201,16 +201,25 @@ impl<'a> Tree<'a> {
         };
         let mut out = Vec::new();
         for name in names {
-            let Ok(name) = name.into_string() else {
-                continue;
-            };
-            let hit = wildcard::matches(pattern, &name).map_err(|e| Error::BadPattern {
+            // A name that is not UTF-8 is matched as it reads with the bad bytes replaced:
+            // one the wildcard selects is refused by name (not skipped), like the walk does.
+            let lossy = name.to_string_lossy();
+            let hit = wildcard::matches(pattern, &lossy).map_err(|e| Error::BadPattern {
                 pattern: source.to_owned(),
                 reason: e.to_string(),
             })?;
-            if hit {
-                out.push(join_rel(prefix, &name));
+            if !hit {
+                continue;
             }
+            let Some(name) = name.to_str() else {
+                if self.visible(&join_rel(prefix, &lossy), false) {
+                    return Err(Error::NotUtf8 {
+                        path: self.root.join(prefix).join(&name),
+                    });
+                }
+                continue;
+            };
+            out.push(join_rel(prefix, name));
         }
         out.sort();
         Ok(out)
@@ -296,7 +305,7 @@ impl<'a> Tree<'a> {
         nodes: &mut Vec<Node>,
     ) -> Result<Option<Level<'r>>> {
         let dir = &level.dir;
-        let Some(name) = name.to_str() else {
+        let Some(name) = self.utf8_name(dir, name)? else {
             return Ok(None);
         };
         let child_tree = dir.path_of(name);
@@ -337,6 +346,23 @@ impl<'a> Tree<'a> {
         // Opened without following: a symlink swapped in for it fails here.
         let below = dir.open_dir(name)?;
         Ok(Some(Level::open(below, child_rel, excluded.then_some(at))?))
+    }
+
+    /// `name` (in `dir`) as UTF-8, which every path inside berth is. A name that is not is
+    /// refused naming the file, never skipped, unless `.dockerignore` excludes it (matched as
+    /// it reads with the bad bytes replaced): a file the user excluded is not part of the
+    /// build, whatever its name.
+    fn utf8_name<'n>(&self, dir: &Dir<'_>, name: &'n OsStr) -> Result<Option<&'n str>> {
+        if let Some(name) = name.to_str() {
+            return Ok(Some(name));
+        }
+        let lossy = dir.path_of(&name.to_string_lossy());
+        if self.ignore.is_some_and(|p| p.excludes(&lossy)) {
+            return Ok(None);
+        }
+        Err(Error::NotUtf8 {
+            path: dir.root().host_of(dir.rel()).join(name),
+        })
     }
 }
 

@@ -522,3 +522,33 @@ fn a_deep_tree_copies_on_a_small_stack() {
     let leaf = format!("{}/leaf", vec!["d"; DEPTH].join("/"));
     assert!(f.rootfs.join(leaf).is_file());
 }
+
+/// A name that is not UTF-8 is never dropped silently: `COPY .` and a wildcard that selects
+/// it fail naming the file; `.dockerignore` can exclude it; other sources copy as before.
+#[test]
+fn names_that_are_not_utf8_are_refused_by_name_never_skipped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    put(&f.ctx.join("good"), "good\n", 0o644);
+    let bad = OsStr::from_bytes(b"bad\xff\xfe");
+    put(&f.ctx.join("sub").join(bad), "bad\n", 0o644);
+    let opts = CopyOptions::default();
+    for source in [".", "sub", "sub/b*"] {
+        let err = ctx_copy(&f, &[source], "/", &opts).unwrap_err();
+        let Error::NotUtf8 { path } = &err else {
+            panic!("COPY {source}: {err}");
+        };
+        assert_eq!(path, &f.ctx.join("sub").join(bad), "COPY {source}");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+    ctx_copy(&f, &["good"], "/", &opts).unwrap();
+    assert_eq!(read(&f.rootfs.join("good")), "good\n");
+    // Excluded by .dockerignore, it is not part of the build.
+    let ignored = Context::open(&f.ctx, Patterns::parse("sub/bad*\n").unwrap()).unwrap();
+    ignored
+        .copy(&strings(&["."]), "/all/", &f.rootfs, &opts)
+        .unwrap();
+    assert!(f.rootfs.join("all/sub").is_dir());
+    assert!(f.rootfs.join("all/good").is_file());
+}

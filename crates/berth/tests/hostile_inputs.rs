@@ -202,3 +202,40 @@ fn a_two_thousand_level_tree_builds_saves_loads_and_applies() {
         "deep-import",
     ]);
 }
+
+/// A context file whose name is not UTF-8 is never dropped silently (BuildKit copies it; berth,
+/// whose layers hold UTF-8 names, refuses it naming the file); `.dockerignore` can leave it
+/// out. A RUN that makes one is refused the same way when its layer is written.
+#[test]
+fn names_that_are_not_utf8_are_refused_naming_the_file() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let b = env.berth();
+    let rootfs = env.path("rootfs");
+    test_support::busybox_rootfs(&rootfs);
+    b.ok(&["import", rootfs.to_str().unwrap(), "busybox"]);
+
+    let context = env.dockerfile("ctx", "FROM busybox\nCOPY . /ctx/\n");
+    fs::write(context.join("good"), "good\n").unwrap();
+    fs::write(context.join(OsStr::from_bytes(b"bad\xff\xfe")), "bad\n").unwrap();
+    let err = b.fails(&["build", "-t", "copied", context.to_str().unwrap()]);
+    assert!(
+        err.contains("bad\u{fffd}\u{fffd}: the file name is not UTF-8"),
+        "{err}"
+    );
+    assert_eq!(b.ok(&["images", "-q"]).lines().count(), 1, "only busybox");
+
+    fs::write(context.join(".dockerignore"), "bad*\n").unwrap();
+    b.ok(&["build", "-t", "copied", context.to_str().unwrap()]);
+
+    let made = env.dockerfile(
+        "made",
+        "FROM busybox\nRUN echo bad > \"/tmp/$(printf 'made\\377\\376')\"\n",
+    );
+    let err = b.fails(&["build", "-t", "made", made.to_str().unwrap()]);
+    assert!(
+        err.contains("made\u{fffd}\u{fffd}: file name is not UTF-8"),
+        "{err}"
+    );
+}
