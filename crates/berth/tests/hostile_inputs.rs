@@ -164,11 +164,23 @@ fn a_two_thousand_level_tree_builds_saves_loads_and_applies() {
     deep_tree(&context.join("ctx"), "context");
     b.ok(&["build", "-t", "deep", context.to_str().unwrap()]);
 
-    // Saved, loaded into another store, and applied there under a RUN.
+    // Saved and loaded into another store; pushed to a registry, pulled into a third store and
+    // applied there under a RUN.
     let archive = env.path("deep.tar");
     b.ok(&["save", "-o", archive.to_str().unwrap(), "deep"]);
+    let loaded = Berth::new(env!("CARGO_BIN_EXE_berth"), &env.path("loaded"));
+    loaded.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    loaded.ok(&["fsck"]);
+    let registry = test_support::BerthRegistry::start(
+        env!("CARGO_BIN_EXE_berth"),
+        &env.path("registry"),
+        None,
+    );
+    let remote = format!("{}/deep:1", registry.addr);
+    b.ok(&["push", "-q", "deep", &remote]);
     let other = Berth::new(env!("CARGO_BIN_EXE_berth"), &env.path("other"));
-    other.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    other.ok(&["pull", "-q", &remote]);
+    other.ok(&["tag", &remote, "deep"]);
     let check = env.dockerfile(
         "check",
         &format!(
