@@ -254,9 +254,10 @@ impl<'a> Tree<'a> {
     /// followed. `exclude` (`COPY --exclude`) applies to paths relative to a directory source,
     /// and to a file source's name.
     ///
-    /// Iterative, with an explicit stack of open directories (one descriptor per level, no
-    /// path longer than a name is ever given to the kernel): a context thousands of levels
-    /// deep is walked like a shallow one, never overflowing the thread's stack.
+    /// Iterative, with an explicit stack of open directories (one descriptor per level, each
+    /// opened by its name in its parent): a context thousands of levels deep is walked like a
+    /// shallow one, never overflowing the thread's stack. (Files are read later by their
+    /// path inside the root, so a path past `PATH_MAX` fails then, naming it.)
     pub(crate) fn walk(&self, m: &Match, exclude: &Patterns) -> Result<Vec<Node>> {
         let mut nodes = Vec::new();
         let top = Node {

@@ -96,9 +96,9 @@ struct Walk {
 impl Walk {
     /// The entries of the tree under `top` (of `root`), depth first, names sorted.
     ///
-    /// Iterative, with an explicit stack of open directories (one descriptor per level; the
-    /// kernel is only ever given one name): a tree thousands of levels deep, as a `RUN mkdir
-    /// -p` or a context can make, never overflows the thread's stack.
+    /// Iterative, with an explicit stack of open directories (one descriptor per level, each
+    /// opened by its name in its parent): a tree thousands of levels deep, as a `RUN mkdir -p`
+    /// or a context can make, never overflows the thread's stack.
     fn tree<'r>(&mut self, root: &'r Arc<Root>, top: Dir<'r>) -> Result<(), LayerError> {
         let mut stack = vec![Level::open(root, top)?];
         while let Some(level) = stack.last_mut() {
