@@ -243,35 +243,48 @@ struct Stamp {
 pub struct Inventory(HashMap<String, Stamp>);
 
 impl Inventory {
+    /// Every path of the tree at `root`, depth first, with an explicit stack of the open
+    /// directories on the way down: one descriptor per level, however wide or deep the tree
+    /// (a queue of every directory seen would hold one per directory of a whole distribution).
     pub fn of(root: &Path) -> Result<Inventory, BuildError> {
         let rootfs = open_root(root)?;
+        let failed = |e| rootfs_error(root, e);
         let mut map = HashMap::new();
-        let mut todo = vec![rootfs.top().map_err(|e| rootfs_error(root, e))?];
-        while let Some(dir) = todo.pop() {
-            let names = dir.read_dir().map_err(|e| rootfs_error(root, e))?;
-            for name in names {
-                // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
-                let Some(name) = name.to_str() else {
-                    continue;
-                };
-                let Some(m) = dir.lstat(name).map_err(|e| rootfs_error(root, e))? else {
-                    continue; // gone meanwhile
-                };
-                if m.is_dir() {
-                    todo.push(dir.open_dir(name).map_err(|e| rootfs_error(root, e))?);
-                }
-                map.insert(
-                    dir.path_of(name),
-                    Stamp {
-                        ino: m.ino(),
-                        ctime: (m.ctime(), m.ctime_nsec()),
-                        mtime: (m.mtime(), m.mtime_nsec()),
-                        size: m.len(),
-                        mode: m.mode(),
-                        uid: m.uid(),
-                        gid: m.gid(),
-                    },
-                );
+        let top = rootfs.top().map_err(failed)?;
+        let names = top.read_dir().map_err(failed)?.into_iter();
+        let mut stack = vec![(top, names)];
+        while let Some((dir, names)) = stack.last_mut() {
+            let Some(name) = names.next() else {
+                stack.pop();
+                continue;
+            };
+            // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let Some(m) = dir.lstat(name).map_err(failed)? else {
+                continue; // gone meanwhile
+            };
+            let below = if m.is_dir() {
+                Some(dir.open_dir(name).map_err(failed)?)
+            } else {
+                None
+            };
+            map.insert(
+                dir.path_of(name),
+                Stamp {
+                    ino: m.ino(),
+                    ctime: (m.ctime(), m.ctime_nsec()),
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                    size: m.len(),
+                    mode: m.mode(),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                },
+            );
+            if let Some(below) = below {
+                let names = below.read_dir().map_err(failed)?.into_iter();
+                stack.push((below, names));
             }
         }
         Ok(Inventory(map))

@@ -251,3 +251,56 @@ fn names_that_are_not_utf8_are_refused_naming_the_file() {
         "{err}"
     );
 }
+
+/// How wide the wide-tree test goes: more directories than the open-file limit it runs under.
+const WIDE: usize = 600;
+
+/// A context and a `RUN` with 600 sibling directories build under a 256 open-file limit, on
+/// both snapshotters: every walk holds a descriptor per level, never one per directory.
+#[test]
+fn a_wide_tree_builds_within_a_small_open_file_limit() {
+    let env = Env::new();
+    let b = env.berth();
+    let rootfs = env.path("rootfs");
+    test_support::busybox_rootfs(&rootfs);
+    b.ok(&["import", rootfs.to_str().unwrap(), "busybox"]);
+    let context = env.dockerfile(
+        "wide",
+        &format!(
+            "FROM busybox\n\
+             COPY wide /wide/\n\
+             RUN cd /tmp && set -- && i=0 && while [ $i -lt {WIDE} ]; do set -- \"$@\" made$i; i=$((i+1)); done && /bin/busybox mkdir \"$@\"\n"
+        ),
+    );
+    for i in 0..WIDE {
+        let dir = context.join("wide").join(format!("d{i}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("f"), "f").unwrap();
+    }
+    for snapshotter in ["overlay", "copy"] {
+        // berth as the test harness runs it, under prlimit (util-linux).
+        let berth = b.command();
+        let mut limited = std::process::Command::new("prlimit");
+        limited
+            .arg("--nofile=256:256")
+            .arg(berth.get_program())
+            .args(berth.get_args());
+        for (key, value) in berth.get_envs() {
+            match value {
+                Some(value) => limited.env(key, value),
+                None => limited.env_remove(key),
+            };
+        }
+        let out = limited
+            .env("BERTH_SNAPSHOTTER", snapshotter)
+            .args(["build", "-q", "--no-cache", "-t", "wide"])
+            .arg(&context)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{snapshotter}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
