@@ -144,6 +144,10 @@ pub enum StepError {
         "secret {id:?} is required but was not given; pass --secret id={id},src=FILE (or env=VAR)"
     )]
     MissingSecret { id: String },
+    #[error(
+        "RUN --network=host needs the build's consent: run berth build --network host (as BuildKit needs --allow network.host)"
+    )]
+    HostNetwork,
     #[error("cache mount {id:?}: 64 private instances are all in use")]
     CacheBusy { id: String },
     #[error("could not create the cache mount {}", path.display())]

@@ -51,11 +51,14 @@ impl std::fmt::Debug for Secret {
 /// `--network`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NetworkDefault {
-    /// The host's network, as a daemonless builder gives it (BuildKit's `default` under a
-    /// daemon is a bridge with outbound access; the effect for a build is the same).
+    /// A network namespace of each RUN's own with outbound access (through pasta), as
+    /// `docker build` gives: the host's loopback services and abstract sockets are out of
+    /// reach.
     #[default]
     Default,
+    /// Loopback only.
     None,
+    /// The host's network, on request (and only then may a `RUN --network=host` have it).
     Host,
 }
 

@@ -14,13 +14,14 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use berth_oci::{Compression, Descriptor, Digest};
 use berth_store::Store;
 use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags, fsconfig_create,
-    fsconfig_set_string, fsmount, fsopen, move_mount, unmount,
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
+    fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, open_tree, unmount,
 };
 
 use crate::error::BuildError;
@@ -318,10 +319,12 @@ impl Overlay {
             fsconfig_set_string(&fs, key, value).map_err(|e| fail(key, e))?;
         }
         fsconfig_create(&fs).map_err(|e| fail("create", e))?;
+        // nodev: a device node in a layer (one an image recorded) is never a way to a host
+        // device through a snapshot.
         let attrs = if upper.is_some() {
-            MountAttrFlags::empty()
+            MountAttrFlags::MOUNT_ATTR_NODEV
         } else {
-            MountAttrFlags::MOUNT_ATTR_RDONLY
+            MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NODEV
         };
         let mnt =
             fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| fail("fsmount", e))?;
@@ -345,21 +348,84 @@ impl Overlay {
     }
 
     /// Unmounts now, reporting failure (dropping unmounts too, but silently).
-    ///
-    /// A sandbox forked by a parallel step can briefly hold a descriptor inherited from this
-    /// process that points into the mount; the mount is then detached at once and goes when
-    /// that descriptor does. Nothing writes through such a descriptor.
     pub fn unmount(mut self) -> Result<(), BuildError> {
         self.mounted = false;
-        let result = match unmount(&self.target, UnmountFlags::empty()) {
-            Err(rustix::io::Errno::BUSY) => unmount(&self.target, UnmountFlags::DETACH),
-            other => other,
-        };
-        result.map_err(|e| BuildError::Mount {
-            target: self.target.clone(),
-            step: "unmount".to_string(),
+        unmount_now(&self.target)
+    }
+}
+
+/// Unmounts `target`. A sandbox forked by a parallel step can briefly hold a descriptor
+/// inherited from this process that points into the mount; the mount is then detached at
+/// once and goes when that descriptor does. Nothing writes through such a descriptor.
+fn unmount_now(target: &Path) -> Result<(), BuildError> {
+    let result = match unmount(target, UnmountFlags::empty()) {
+        Err(rustix::io::Errno::BUSY) => unmount(target, UnmountFlags::DETACH),
+        other => other,
+    };
+    result.map_err(|e| BuildError::Mount {
+        target: target.to_path_buf(),
+        step: "unmount".to_string(),
+        source: e.into(),
+    })
+}
+
+/// A bind mount of an object berth holds open (a `RUN --mount=type=bind` source, resolved
+/// inside its root), made in the build's own mount namespace and unmounted when dropped.
+/// The sandbox mounts it by its path, which is berth's own: the source is bound by its
+/// descriptor, so nothing changed in the source tree after the check can change what the
+/// command sees. (The sandbox can't take the descriptor itself: a descriptor's mount belongs
+/// to the namespace it was opened in, and the sandbox's is a new one.)
+pub struct Bind {
+    target: PathBuf,
+}
+
+impl Bind {
+    /// Binds what `object` (an `O_PATH` descriptor) is, and everything mounted below it, at
+    /// `target`, made as a file or a directory to match.
+    pub fn of(object: &OwnedFd, target: &Path) -> Result<Bind, BuildError> {
+        let fail = |what: &str, e: rustix::io::Errno| BuildError::Mount {
+            target: target.to_path_buf(),
+            step: what.to_string(),
             source: e.into(),
+        };
+        let is_dir = rustix::fs::fstat(object)
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+            .map_err(|e| fail("fstat", e))?;
+        if is_dir {
+            fs::create_dir_all(target)
+        } else {
+            target
+                .parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|()| fs::File::create(target).map(drop))
+        }
+        .map_err(|e| BuildError::io(target, e))?;
+        let flags = OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH
+            | OpenTreeFlags::AT_RECURSIVE;
+        let tree = open_tree(object, "", flags).map_err(|e| fail("open_tree", e))?;
+        move_mount(
+            &tree,
+            "",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| fail("move_mount", e))?;
+        Ok(Bind {
+            target: target.to_path_buf(),
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        let _ = unmount_now(&self.target);
     }
 }
 
@@ -392,4 +458,43 @@ pub fn isolate_mounts() -> Result<(), BuildError> {
         step: "making mounts private".to_string(),
         source: e.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is bound is the object opened, whatever is renamed or swapped in at its path
+    /// afterwards (a path handed to mount(2) would follow the symlink put there).
+    #[test]
+    fn a_bind_mounts_the_object_held_not_what_its_path_names_now() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, outside) = (tmp.path().join("ctx/src"), tmp.path().join("outside"));
+        for (dir, file) in [(&src, "inside"), (&outside, "outside")] {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join(file), file).unwrap();
+        }
+        fs::write(src.join("..").join("file"), "a file").unwrap();
+        let root = berth_rootfs::Root::open(&tmp.path().join("ctx")).unwrap();
+        let dir_fd = root.open_path("src", berth_rootfs::Last::Follow).unwrap();
+        let file_fd = root.open_path("file", berth_rootfs::Last::Follow).unwrap();
+        fs::rename(&src, tmp.path().join("ctx/moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, &src).unwrap();
+
+        let bound = Bind::of(&dir_fd, &tmp.path().join("mnt/dir")).unwrap();
+        let names: Vec<_> = fs::read_dir(bound.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["inside"]);
+        let file = Bind::of(&file_fd, &tmp.path().join("mnt/file")).unwrap();
+        assert_eq!(fs::read_to_string(file.path()).unwrap(), "a file");
+        let target = bound.path().to_path_buf();
+        drop(bound);
+        assert_eq!(
+            fs::read_dir(&target).unwrap().count(),
+            0,
+            "unmounted when dropped"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::ignore::Patterns;
-use berth_rootfs::{Dir, Last, Links, OFlags, Resolver, Root};
+use berth_rootfs::{Dir, Last, Links, OFlags, Reader, Resolver, Root};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -64,46 +64,38 @@ pub(crate) struct Node {
 /// The reading side of a tree: its root opened to refuse symlinks, for the entries a walk
 /// selected (whose paths hold none, unless one was swapped in since: then the read fails).
 pub(crate) struct Source {
-    root: Root,
+    reader: Reader,
 }
 
 impl Source {
     pub fn open(tree: &Tree<'_>) -> Result<Source> {
+        let root = Root::open_with(tree.root, Resolver::detect(), Links::Refuse)?;
         Ok(Source {
-            root: Root::open_with(tree.root, Resolver::detect(), Links::Refuse)?,
+            reader: Reader::new(root),
         })
     }
 
     /// Opens a regular file of the walk for reading.
     pub fn open_file(&self, node: &Node) -> Result<File> {
-        Ok(self
-            .root
-            .open_file(&node.path, Last::NoFollow, OFlags::RDONLY, 0)?)
+        Ok(self.reader.open(&node.path, OFlags::RDONLY)?)
     }
 
     /// Opens a selected regular file for reading (a local archive `ADD` unpacks).
     pub fn open_match(&self, m: &Match) -> Result<File> {
         Ok(self
-            .root
+            .reader
+            .root()
             .open_file(&m.resolved, Last::NoFollow, OFlags::RDONLY, 0)?)
     }
 
     /// The target of a symlink of the walk.
     pub fn read_link(&self, node: &Node) -> Result<OsString> {
-        Ok(self.root.readlink(&node.path)?)
+        Ok(self.reader.readlink(&node.path)?)
     }
 
     /// The extended attributes of an entry of the walk (not followed), sorted by name.
     pub fn xattrs(&self, node: &Node) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for key in self.root.list_xattrs(&node.path, Last::NoFollow)? {
-            // Removed meanwhile: it is not there.
-            if let Some(value) = self.root.get_xattr(&node.path, Last::NoFollow, &key)? {
-                out.push((key.into_bytes(), value));
-            }
-        }
-        out.sort();
-        Ok(out)
+        Ok(self.reader.xattrs(&node.path)?)
     }
 }
 

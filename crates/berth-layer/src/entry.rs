@@ -8,7 +8,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_rootfs::{Last, OFlags, Root};
+use berth_rootfs::{OFlags, Reader};
 
 /// One file system object in a layer.
 #[derive(Debug, Clone)]
@@ -86,21 +86,21 @@ pub enum Data {
 /// on the way since.
 #[derive(Debug, Clone)]
 pub struct RootedFile {
-    pub(crate) root: Arc<Root>,
+    /// The walk's root, read through one [`Reader`] so files of one directory are opened
+    /// from the same open directory.
+    pub(crate) root: Arc<Reader>,
     pub(crate) path: String,
 }
 
 impl RootedFile {
     /// Opens the file for reading, inside its root.
     pub fn open(&self) -> io::Result<File> {
-        Ok(self
-            .root
-            .open_file(&self.path, Last::NoFollow, OFlags::RDONLY, 0)?)
+        Ok(self.root.open(&self.path, OFlags::RDONLY)?)
     }
 
     /// Where it is on the host, for messages.
     pub fn host(&self) -> PathBuf {
-        self.root.host_of(&self.path)
+        self.root.root().host_of(&self.path)
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_rootfs::{Dir, Links, Resolver, Root};
+use berth_rootfs::{Dir, Links, Reader, Resolver, Root};
 
 use berth_oci::Compression;
 use berth_oci::compression::read_head;
@@ -67,8 +67,11 @@ pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
     }
     let opened = Root::open_with(root, Resolver::detect(), Links::Refuse)
         .map_err(|e| LayerError::io(root, e.into()))?;
-    let opened = Arc::new(opened);
-    let top = opened.top().map_err(|e| LayerError::io(root, e.into()))?;
+    let opened = Arc::new(Reader::new(opened));
+    let top = opened
+        .root()
+        .top()
+        .map_err(|e| LayerError::io(root, e.into()))?;
     let mut walk = Walk {
         tree,
         entries: Vec::new(),
@@ -99,15 +102,15 @@ impl Walk {
     /// Iterative, with an explicit stack of open directories (one descriptor per level, each
     /// opened by its name in its parent): a tree thousands of levels deep, as a `RUN mkdir -p`
     /// or a context can make, never overflows the thread's stack.
-    fn tree<'r>(&mut self, root: &'r Arc<Root>, top: Dir<'r>) -> Result<(), LayerError> {
-        let mut stack = vec![Level::open(root, top)?];
+    fn tree<'r>(&mut self, root: &'r Arc<Reader>, top: Dir<'r>) -> Result<(), LayerError> {
+        let mut stack = vec![Level::open(root.root(), top)?];
         while let Some(level) = stack.last_mut() {
             let Some(name) = level.names.next() else {
                 stack.pop();
                 continue;
             };
             if let Some(below) = self.entry(root, level, &name)? {
-                stack.push(Level::open(root, below)?);
+                stack.push(Level::open(root.root(), below)?);
             }
         }
         Ok(())
@@ -117,7 +120,7 @@ impl Walk {
     /// descend into comes back opened.
     fn entry<'r>(
         &mut self,
-        root: &Arc<Root>,
+        root: &Arc<Reader>,
         level: &Level<'r>,
         name: &OsStr,
     ) -> Result<Option<Dir<'r>>, LayerError> {

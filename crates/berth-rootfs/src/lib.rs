@@ -23,6 +23,7 @@ mod dir;
 mod error;
 pub mod extract;
 pub mod path;
+mod reader;
 mod resolver;
 mod root;
 #[cfg(any(test, feature = "testing"))]
@@ -32,6 +33,7 @@ mod tests;
 
 pub use dir::{Dir, Node, Time, xattrs_of};
 pub use error::{DeviceKind, Error, Result};
+pub use reader::Reader;
 pub use resolver::{RESOLVE_ENV, Resolver};
 pub use root::{Last, Links, Located, MAX_LINKS, NewDir, Resolved, Root, Until};
 pub use rustix::fs::OFlags;

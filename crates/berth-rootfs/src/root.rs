@@ -547,6 +547,20 @@ impl Root {
         }
     }
 
+    /// An `O_PATH` descriptor of what `path` names, for handing the object itself to the
+    /// kernel (a bind mount's source): nothing looks the path up again after the check.
+    pub fn open_path(&self, path: &str, last: Last) -> Result<OwnedFd> {
+        let found = self.locate(path, last)?;
+        match &found.name {
+            Some(name) => found.dir.open_path("open", name),
+            None => found
+                .dir
+                .fd
+                .try_clone()
+                .map_err(|e| found.dir.err("open", "", e)),
+        }
+    }
+
     /// Opens `path` with `flags` (`O_NOFOLLOW` added: with [`Last::Follow`] the symlinks are
     /// already followed inside the root).
     pub fn open_file(&self, path: &str, last: Last, flags: OFlags, mode: u32) -> Result<File> {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::extract::{self, Devices, ExtractError, Hardlinks, NoHooks, Rules};
 use crate::testing::{SECRET, Scene, race, race_planted, run_corpus};
-use crate::{Error, Last, Links, NewDir, Node, Resolver, Root, Time};
+use crate::{Error, Last, Links, NewDir, Node, Reader, Resolver, Root, Time};
 
 fn roots(dir: &Path) -> Vec<Root> {
     Resolver::ALL
@@ -401,6 +401,16 @@ fn race_reading_through_the_root() {
                             }
                         }
                     }
+                    // A reader keeps `d` open from the first read to the second.
+                    let reader = Reader::new(r.with_links(links).unwrap());
+                    for name in ["d/only-inside", "d/secret"] {
+                        if let Ok(mut file) = reader.open(name, crate::OFlags::RDONLY) {
+                            let mut bytes = Vec::new();
+                            if file.read_to_end(&mut bytes).is_ok() {
+                                assert_ne!(bytes, SECRET, "{resolver:?} {links:?}: read outside");
+                            }
+                        }
+                    }
                     if let Ok(dir) = r.dir("d") {
                         if let Ok(names) = dir.read_dir() {
                             assert!(
@@ -444,4 +454,45 @@ fn remove_all_empties_a_tree_deeper_than_any_path() {
     })
     .unwrap();
     assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+/// A reader reads the entries of one directory from one open directory, and resolves a new
+/// directory by the root's rule: a symlink swapped in for one is refused, never followed.
+#[test]
+fn reader_reuses_the_directory_and_refuses_swapped_links() {
+    for resolver in Resolver::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+        for d in ["a", "b", "c"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+            fs::write(root.join(d).join("f"), d).unwrap();
+        }
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("f"), SECRET).unwrap();
+        let reader = Reader::new(Root::open_with(&root, resolver, Links::Refuse).unwrap());
+        let read = |path: &str| {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            reader
+                .open(path, crate::OFlags::RDONLY)
+                .map(|mut f| f.read_to_end(&mut bytes).map(|_| bytes))
+        };
+        assert_eq!(read("a/f").unwrap().unwrap(), b"a", "{resolver:?}");
+        assert_eq!(read("b/f").unwrap().unwrap(), b"b", "{resolver:?}");
+        // `b` stays open: renamed away and replaced, the reads still come from the
+        // directory that was resolved inside the root.
+        fs::rename(root.join("b"), root.join("b-moved")).unwrap();
+        symlink(&outside, root.join("b")).unwrap();
+        assert_eq!(read("b/f").unwrap().unwrap(), b"b", "{resolver:?}");
+        // A new directory is resolved again, and the swapped-in symlink refused.
+        fs::remove_dir_all(root.join("c")).unwrap();
+        symlink(&outside, root.join("c")).unwrap();
+        assert!(read("c/f").is_err(), "{resolver:?}: followed a symlink");
+        assert!(read("b/f").is_err(), "{resolver:?}: followed a symlink");
+        assert_eq!(
+            reader.xattrs("a/f").unwrap(),
+            Vec::<(Vec<u8>, Vec<u8>)>::new()
+        );
+        assert_eq!(reader.readlink("b").unwrap(), outside.as_os_str());
+    }
 }

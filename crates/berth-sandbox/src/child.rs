@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
 
-use rustix::fs::{CWD, FileType, Mode, mkdir, mknodat, stat, symlink};
+use rustix::fs::{CWD, FileType, Mode, StatVfsMountFlags, mkdir, mknodat, stat, statvfs, symlink};
 use rustix::io::Errno;
 use rustix::mount::{
     MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_bind_recursive, mount_change,
@@ -21,9 +21,9 @@ use rustix::process::{
 };
 use rustix::system::sethostname;
 use rustix::thread::{
-    CapabilitySet, CapabilitySets, clear_ambient_capability_set,
-    remove_capability_from_bounding_set, set_capabilities, set_thread_gid, set_thread_groups,
-    set_thread_uid, unshare_unsafe,
+    CapabilitySet, CapabilitySets, LinkNameSpaceType, clear_ambient_capability_set,
+    move_into_link_name_space, remove_capability_from_bounding_set, set_capabilities,
+    set_thread_gid, set_thread_groups, set_thread_uid, unshare_unsafe,
 };
 
 use crate::libc_calls::{self, Forked};
@@ -37,6 +37,8 @@ pub(crate) struct ChildFds<'a> {
     pub stdin: BorrowedFd<'a>,
     pub output: BorrowedFd<'a>,
     pub report: BorrowedFd<'a>,
+    /// The network namespace to join (an outbound run's, made and connected beforehand).
+    pub netns: Option<BorrowedFd<'a>>,
 }
 
 /// The first forked process. Never returns.
@@ -58,6 +60,11 @@ pub(crate) fn intermediate(plan: &Plan, fds: &ChildFds, parent: Pid) -> ! {
     // already belongs to another parent and nobody would kill it.
     if getppid() != Some(parent) {
         fail(Step::ParentGone, Errno::SRCH);
+    }
+    if let Some(netns) = fds.netns {
+        if let Err(e) = move_into_link_name_space(netns, Some(LinkNameSpaceType::Network)) {
+            fail(Step::Network, e);
+        }
     }
     // SAFETY: `unshare` of namespaces is unsafe for what it does to other threads' view of
     // shared state; this process has a single thread, fresh from `fork`.
@@ -116,6 +123,8 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     let private = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
     check(mount_change(c"/", private), Step::Private, 0);
     check(bind(&plan.rootfs, &plan.rootfs), Step::BindRoot, 0);
+    // Device nodes in the image (recorded by a layer) open nothing from inside either.
+    check(nodev(&plan.rootfs, false), Step::BindRoot, 1);
     check(
         mount(
             c"proc",
@@ -150,12 +159,13 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     }
     dev(plan, &check);
     for (i, (generated, target)) in plan.etc_binds.iter().enumerate() {
-        check(bind(generated, target), Step::EtcBind, i as u32);
+        let bound = bind(generated, target).and_then(|()| nodev(target, false));
+        check(bound, Step::EtcBind, i as u32);
     }
     for (i, step) in plan.mounts.iter().enumerate() {
         check(extra_mount(step), Step::Mount, i as u32);
     }
-    if plan.net_none {
+    if plan.loopback_up {
         check(loopback::up(), Step::Loopback, 0);
     }
     check(sethostname(plan.hostname.as_bytes()), Step::Hostname, 0);
@@ -168,6 +178,9 @@ fn container(plan: &Plan, fds: &ChildFds) -> ! {
     check(chdir(c"/"), Step::Pivot, 3);
     check(chdir(plan.cwd.as_c_str()), Step::Cwd, 0);
 
+    // Before the capabilities go: loading a filter without no_new_privs takes
+    // CAP_SYS_ADMIN. Nothing below is a call the filter refuses.
+    check(plan.seccomp.load(), Step::Seccomp, 0);
     check(drop_bounding(plan.bounding_drop), Step::Capabilities, 0);
     // rustix sets the calling thread's ids, which are the process's here: a process fresh
     // from `fork` has a single thread.
@@ -208,6 +221,30 @@ fn bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
 fn readonly_bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
     bind(source, target)?;
     mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
+}
+
+/// Makes the bind mount at `target` `nodev` (and read-only if asked): a device node in a
+/// host directory shown to the command is never a way to the device. A remount replaces
+/// all of a mount's flags, so the restrictions it has (from the file system it shows: a
+/// `noexec`, `nosuid` or read-only host mount) are passed on again.
+fn nodev(target: &CStr, readonly: bool) -> Result<(), Errno> {
+    let has = statvfs(target)?.f_flag;
+    let mut flags = MountFlags::BIND | MountFlags::NODEV;
+    for (kept, flag) in [
+        (StatVfsMountFlags::RDONLY, MountFlags::RDONLY),
+        (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+        (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+        (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+        (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+    ] {
+        if has.contains(kept) {
+            flags |= flag;
+        }
+    }
+    if readonly {
+        flags |= MountFlags::RDONLY;
+    }
+    mount_remount(target, flags, c"")
 }
 
 /// Hides a host information file or directory, if the kernel has it.
@@ -296,11 +333,8 @@ fn extra_mount(step: &MountStep) -> Result<(), Errno> {
     }
     match &step.kind {
         StepKind::Bind { source, readonly } => {
-            if *readonly {
-                readonly_bind(source, &step.target)
-            } else {
-                bind(source, &step.target)
-            }
+            bind(source, &step.target)?;
+            nodev(&step.target, *readonly)
         }
         StepKind::Tmpfs { options } => mount(
             c"tmpfs",

@@ -35,6 +35,24 @@ pub enum SandboxError {
         source: io::Error,
     },
 
+    #[error("cannot build the RUN system call filter (libseccomp): {reason}")]
+    Seccomp { reason: String },
+
+    #[error(
+        "RUN's network needs `pasta`, which is not installed: install the `passt` package \
+         (apt-get install passt, dnf install passt), which gives each RUN a network \
+         namespace of its own with outbound access, as docker build does; or build with \
+         --network none (no network) or --network host (the host's network, its loopback \
+         services included)"
+    )]
+    NoNetworkHelper,
+
+    #[error("cannot set up RUN's network: cannot {what}: {source}")]
+    Network { what: String, source: io::Error },
+
+    #[error("cannot set up RUN's network: pasta failed: {reason}{}", log_text(.log))]
+    NetworkHelper { reason: String, log: String },
+
     #[error("cannot start the sandbox ({step}): {source}")]
     Spawn {
         step: &'static str,
@@ -75,6 +93,14 @@ pub enum SandboxError {
         exit_code: i32,
         tail: Vec<String>,
     },
+}
+
+fn log_text(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!("; it said:\n{log}")
+    }
 }
 
 fn tail_text(tail: &[String]) -> String {

@@ -116,6 +116,27 @@ pub(crate) fn default_signals() -> Result<(), Errno> {
     Ok(())
 }
 
+/// Loads a seccomp filter into the calling thread (`seccomp(SECCOMP_SET_MODE_FILTER)`);
+/// rustix has no wrapper. The caller holds CAP_SYS_ADMIN (or has set no_new_privs).
+pub(crate) fn load_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
+    let len = u16::try_from(program.len()).map_err(|_| Errno::INVAL)?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points to `len` instructions that outlive the call; the kernel copies
+    // the program and never writes through the pointer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if ret == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
 fn last_errno() -> Errno {
     Errno::from_io_error(&io::Error::last_os_error()).unwrap_or(Errno::IO)
 }

@@ -14,15 +14,22 @@ use rustix::thread::{CapabilitySet, UnshareFlags, capability_is_in_bounding_set}
 
 use crate::error::SandboxError;
 use crate::libc_calls::CStrArray;
+use crate::network;
 use crate::rootpath::{self, Kind, Resolved, Stubs};
+use crate::seccomp::Filter;
 use crate::spec::{DEFAULT_PATH, MountKind, NetworkMode, RunSpec};
 
-/// Docker's default capabilities for a root process.
+/// Docker's default capabilities for a root process, less `CAP_MKNOD`.
+///
+/// Docker keeps `CAP_MKNOD` and relies on its device cgroup to make the nodes a container
+/// creates unopenable; berth has no device cgroup, and a node a RUN made would end up in
+/// the upper directory that becomes `build/layers/…`, live for anyone on the host. So a
+/// RUN cannot create character or block devices at all (`mknod` fails with EPERM, as in
+/// rootless BuildKit and Podman); FIFOs and sockets need no capability and still work.
 const DEFAULT_CAPS: CapabilitySet = CapabilitySet::CHOWN
     .union(CapabilitySet::DAC_OVERRIDE)
     .union(CapabilitySet::FSETID)
     .union(CapabilitySet::FOWNER)
-    .union(CapabilitySet::MKNOD)
     .union(CapabilitySet::NET_RAW)
     .union(CapabilitySet::SETGID)
     .union(CapabilitySet::SETUID)
@@ -72,7 +79,8 @@ pub(crate) const ETC_FILES: [&str; 2] = ["/etc/hosts", "/etc/resolv.conf"];
 pub(crate) struct Plan {
     pub rootfs: CString,
     pub namespaces: UnshareFlags,
-    pub net_none: bool,
+    /// Whether the command has a network namespace of its own, whose loopback starts down.
+    pub loopback_up: bool,
     pub proc_dir: CString,
     pub proc_readonly: Vec<CString>,
     pub proc_masked: Vec<CString>,
@@ -96,6 +104,7 @@ pub(crate) struct Plan {
     pub bounding_drop: CapabilitySet,
     /// What a root command keeps: Docker's set, as far as the builder has it.
     pub caps: CapabilitySet,
+    pub seccomp: Filter,
     pub argv: CStrArray,
     pub env: CStrArray,
     /// Paths `execve` tries in turn (the PATH search, done inside the new root).
@@ -256,6 +265,8 @@ impl Plan {
             | UnshareFlags::NEWPID
             | UnshareFlags::NEWIPC
             | UnshareFlags::NEWUTS;
+        // An outbound run's namespace is made beforehand, for pasta to attach to; the child
+        // joins it instead.
         if spec.network == NetworkMode::None {
             namespaces |= UnshareFlags::NEWNET;
         }
@@ -273,7 +284,7 @@ impl Plan {
         Ok(Plan {
             rootfs: path_cstring("root file system", root)?,
             namespaces,
-            net_none: spec.network == NetworkMode::None,
+            loopback_up: spec.network != NetworkMode::Host,
             proc_readonly: under(&proc_host, &PROC_READONLY)?,
             proc_masked: under(&proc_host, &PROC_MASKED)?,
             proc_dir: path_cstring("/proc", &proc_host)?,
@@ -321,6 +332,7 @@ impl Plan {
                 .collect::<Result<_, SandboxError>>()?,
             bounding_drop,
             caps,
+            seccomp: Filter::build()?,
             argv: CStrArray::new(argv),
             env: CStrArray::new(env),
             candidates,
@@ -392,10 +404,13 @@ fn etc_files(
     let hosts = spec.hosts.clone().unwrap_or_else(|| {
         format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
     });
-    let resolv = spec
-        .resolv_conf
-        .clone()
-        .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let resolv = spec.resolv_conf.clone().unwrap_or_else(|| {
+        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        match spec.network {
+            NetworkMode::Outbound => network::resolv_conf(&host),
+            NetworkMode::None | NetworkMode::Host => host,
+        }
+    });
     let mut binds = Vec::new();
     for (path, content) in ETC_FILES.iter().zip([hosts, resolv]) {
         let name = path.trim_start_matches("/etc/");

@@ -15,6 +15,7 @@ use crate::libc_calls;
 #[repr(u32)]
 pub(crate) enum Step {
     ParentGone = 1,
+    Network,
     Unshare,
     Fork,
     Stdio,
@@ -39,12 +40,14 @@ pub(crate) enum Step {
     Gid,
     Uid,
     Signals,
+    Seccomp,
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 26] = [
+    const ALL: [Step; 28] = [
         Step::ParentGone,
+        Step::Network,
         Step::Unshare,
         Step::Fork,
         Step::Stdio,
@@ -69,6 +72,7 @@ impl Step {
         Step::Gid,
         Step::Uid,
         Step::Signals,
+        Step::Seccomp,
         Step::Exec,
     ];
 

@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
@@ -11,11 +11,12 @@ use rustix::process::{Pid, Signal, getpid, kill_process};
 use crate::child::{self, ChildFds};
 use crate::error::SandboxError;
 use crate::libc_calls::{self, Forked};
+use crate::network::Outbound;
 use crate::output::Tail;
 use crate::plan::{DEV_NODES, ETC_FILES, Plan};
 use crate::report::{self, EVERY_CANDIDATE, Failure, Step};
 use crate::rootpath::Stubs;
-use crate::spec::{RunResult, RunSpec};
+use crate::spec::{NetworkMode, RunResult, RunSpec};
 
 /// Runs `spec`'s command in its sandbox and waits for it, passing its output (stdout and
 /// stderr, interleaved as written) to `output` as it comes.
@@ -52,8 +53,13 @@ pub fn run(spec: &RunSpec, output: &mut dyn FnMut(&[u8])) -> Result<RunResult, S
             source,
         })?;
     let mut stubs = Stubs::default();
-    let result = Plan::new(spec, &root, scratch.path(), &mut stubs)
-        .and_then(|plan| execute(spec, &plan, output));
+    let result = Plan::new(spec, &root, scratch.path(), &mut stubs).and_then(|plan| {
+        let network = match spec.network {
+            NetworkMode::Outbound => Some(Outbound::start(scratch.path())?),
+            NetworkMode::None | NetworkMode::Host => None,
+        };
+        execute(spec, &plan, network.as_ref().map(Outbound::netns), output)
+    });
     stubs.remove(&root);
     result
 }
@@ -61,6 +67,7 @@ pub fn run(spec: &RunSpec, output: &mut dyn FnMut(&[u8])) -> Result<RunResult, S
 fn execute(
     spec: &RunSpec,
     plan: &Plan,
+    netns: Option<BorrowedFd<'_>>,
     output: &mut dyn FnMut(&[u8]),
 ) -> Result<RunResult, SandboxError> {
     let spawn = |step| {
@@ -85,6 +92,7 @@ fn execute(
                 stdin: stdin.as_fd(),
                 output: out_w.as_fd(),
                 report: report_w.as_fd(),
+                netns,
             };
             child::intermediate(plan, &fds, parent)
         }
@@ -175,13 +183,15 @@ fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
             };
         }
         Step::ParentGone => "stay attached to the builder process".to_string(),
+        Step::Network => "join the run's network namespace".to_string(),
         Step::Unshare => {
             "create the mount, PID, IPC, UTS (and network) namespaces (RUN needs root)".to_string()
         }
         Step::Fork => "start the namespace's first process".to_string(),
         Step::Stdio => "connect standard input and output".to_string(),
         Step::Private => "make the mount namespace private".to_string(),
-        Step::BindRoot => format!("bind {} onto itself", spec.rootfs.display()),
+        Step::BindRoot if item == 0 => format!("bind {} onto itself", spec.rootfs.display()),
+        Step::BindRoot => format!("make {} nodev", spec.rootfs.display()),
         Step::Proc => "mount /proc".to_string(),
         Step::ProcProtect => "protect /proc and /sys from writes".to_string(),
         Step::Sys => "mount /sys read-only".to_string(),
@@ -210,6 +220,7 @@ fn explain(spec: &RunSpec, plan: &Plan, failure: Failure) -> SandboxError {
         Step::Gid => format!("set gid {}", spec.user.gid),
         Step::Uid => format!("set uid {}", spec.user.uid),
         Step::Signals => "reset signal handling".to_string(),
+        Step::Seccomp => "load the system call filter".to_string(),
     };
     SandboxError::Setup {
         step: text,

@@ -35,7 +35,8 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// A spec with Docker's defaults: root, `/` as working directory, host network, no mounts.
+    /// A spec with Docker's defaults: root, `/` as working directory, a network of its own
+    /// with outbound access, no mounts.
     pub fn new(rootfs: impl Into<PathBuf>, argv: Vec<String>) -> RunSpec {
         RunSpec {
             rootfs: rootfs.into(),
@@ -44,7 +45,7 @@ impl RunSpec {
             cwd: "/".to_string(),
             user: User::root(),
             hostname: String::new(),
-            network: NetworkMode::Host,
+            network: NetworkMode::default(),
             mounts: Vec::new(),
             hosts: None,
             resolv_conf: None,
@@ -75,11 +76,16 @@ impl User {
 /// The network a command sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkMode {
-    /// The host's network namespace (the default for a daemonless builder).
+    /// A network namespace of its own with outbound access through pasta, as `docker build`
+    /// gives a RUN: the host's loopback services and abstract unix sockets are out of
+    /// reach. Needs `pasta` (the `passt` package) installed.
     #[default]
-    Host,
+    Outbound,
     /// A fresh network namespace with only the loopback interface, up.
     None,
+    /// The host's network namespace: everything the host reaches, its loopback services
+    /// and abstract sockets included. Only on request.
+    Host,
 }
 
 /// An extra mount inside the container.

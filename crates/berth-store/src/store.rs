@@ -55,6 +55,16 @@ impl Store {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The metadata database if no one holds it now; `None` rather than waiting. For callers
+    /// that must not block (an async worker), which then wait elsewhere.
+    pub fn try_meta(&self) -> Option<MutexGuard<'_, Meta>> {
+        match self.meta.try_lock() {
+            Ok(meta) => Some(meta),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// Held by anything that writes blobs, from the first blob to the last record.
     pub fn write_lock(&self) -> Result<StoreLock, StoreError> {
         lock::shared(&self.root.join("lock"))

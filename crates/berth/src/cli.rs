@@ -153,7 +153,9 @@ pub struct BuildArgs {
     /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
-    /// Network for RUN steps that don't choose one
+    /// Network for RUN steps: default (a namespace of each RUN's own with outbound access
+    /// through pasta, from the passt package), none (loopback only), host (the host's network,
+    /// loopback services included; also lets RUN --network=host have it)
     #[arg(long, value_enum, default_value = "default")]
     pub network: BuildNetwork,
     /// Where the result goes: type=image (the store, default), type=local,dest=DIR,

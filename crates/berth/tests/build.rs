@@ -862,6 +862,72 @@ fn cache_mount_sharing_modes_hold_across_parallel_stages() {
     }
 }
 
+/// A bind mount's source is resolved inside the context (a symlink to the host's /etc leads
+/// to the context's own etc/), and a file source is mounted as the file.
+#[test]
+fn bind_mount_sources_resolve_inside_the_context() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let ctx = env.context(
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 RUN --mount=type=bind,source=hostile/hostname,target=/h cat /h > /got\n\
+                 RUN --mount=type=bind,source=hostile,target=/d ls /d > /list\n",
+            ),
+            ("etc/hostname", "the context's own file\n"),
+        ],
+    );
+    std::os::unix::fs::symlink("/etc", ctx.join("hostile")).unwrap();
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    let read = |n: &str| fs::read_to_string(out.join(n)).unwrap();
+    assert_eq!(read("got"), "the context's own file\n");
+    assert_eq!(read("list"), "hostname\n");
+}
+
+/// WORKDIR through an absolute symlink an earlier step made: the directory is made inside
+/// the root, where the link leads there, never on the host.
+#[test]
+fn workdir_through_a_symlink_is_made_inside_the_root() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let marker = format!("/tmp/berth-workdir-escape-{}", std::process::id());
+    let _ = fs::remove_dir_all(&marker);
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nRUN ln -s {marker} /wd\nWORKDIR /wd/sub\nRUN pwd > /pwd\n"),
+        )],
+    );
+    let out = env.path("out");
+    b.ok(&[
+        "build",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        !Path::new(&marker).exists(),
+        "WORKDIR made a host directory"
+    );
+    assert!(out.join(&marker[1..]).join("sub").is_dir());
+    assert_eq!(
+        fs::read_to_string(out.join("pwd")).unwrap(),
+        format!("{marker}/sub\n")
+    );
+}
+
 #[test]
 fn run_gets_home_from_the_image_passwd_unless_env_sets_it() {
     let env = Env::new();
@@ -920,4 +986,112 @@ fn platform_sets_the_image_platform_and_the_target_args() {
     assert_eq!(v[0]["Os"], "linux");
     assert_eq!(v[0]["Config"]["Labels"]["p"], "linux/arm64");
     assert_eq!(v[0]["Config"]["Labels"]["a"], "arm64");
+}
+
+/// Every character or block device under `dir` other than an overlay whiteout (0/0).
+fn live_devices(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_block_device() || (ft.is_char_device() && meta.rdev() != 0) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn run_is_confined_as_docker_build_confines_it() {
+    let env = Env::new();
+    let b = env.berth("store");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut conn, b"host-loopback-service\n");
+        }
+    });
+    let name = format!("berth-build-test-{}", std::process::id());
+    let abstract_addr = {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap()
+    };
+    let _abstract = std::os::unix::net::UnixListener::bind_addr(&abstract_addr).unwrap();
+    let ctx = env.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\n\
+                 RUN mknod /dev/kvm c 10 232 || true; mknod /loop0 b 7 0 || true; \
+                     unshare -Urm mount -t tmpfs none /mnt || true; mount -t tmpfs none /mnt || true; \
+                     nc -w 3 127.0.0.1 {port} </dev/null || true; \
+                     echo abstract-sockets-seen=$(grep -c @{name} /proc/net/unix); \
+                     grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status\n"
+            ),
+        )],
+    );
+    let out = b.run(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    for refused in [
+        "mknod: /dev/kvm: Operation not permitted",
+        "mknod: /loop0: Operation not permitted",
+        "unshare: unshare(0x10020000): Operation not permitted",
+        "mount: permission denied (are you root?)",
+        "nc: can't connect to remote host (127.0.0.1): Connection refused",
+        "abstract-sockets-seen=0",
+        "NoNewPrivs:\t0",
+        "Seccomp:\t2",
+    ] {
+        assert!(log.contains(refused), "{refused:?} not in:\n{log}");
+    }
+    assert!(!log.contains("host-loopback-service"), "{log}");
+    assert!(!log.contains("RUN used the host's network"), "{log}");
+    assert_eq!(live_devices(&env.path("store")), Vec::<PathBuf>::new());
+
+    // The host's network only on request, and said so.
+    let out = b.run(&[
+        "build",
+        "--progress",
+        "plain",
+        "--no-cache",
+        "--network",
+        "host",
+        ctx.to_str().unwrap(),
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("host-loopback-service"), "{log}");
+    assert!(log.contains("abstract-sockets-seen=1"), "{log}");
+    assert!(
+        log.contains("RUN used the host's network (--network host)"),
+        "{log}"
+    );
+
+    // A Dockerfile cannot grant itself the host's network.
+    let ctx = env.context(
+        "ctx-host",
+        &[("Dockerfile", "FROM busybox\nRUN --network=host true\n")],
+    );
+    let err = b.fails(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    assert!(
+        err.contains(
+            "RUN --network=host needs the build's consent: run berth build --network host"
+        ),
+        "{err}"
+    );
 }

@@ -6,12 +6,12 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::instructions::{CacheMount, Mount, Sharing, ShellOrExec};
-use berth_sandbox::{MountKind, RunSpec};
+use berth_sandbox::{MountKind, NetworkMode, RunSpec};
 
 use super::{RunOp, Source, StepEnv, Worker};
 use crate::error::{BuildError, StepError};
 use crate::keys;
-use crate::snapshot::{Mode, Overlay, View};
+use crate::snapshot::{Bind, Mode, Overlay, View};
 
 /// What BuildKit names its build containers; some scripts print it.
 const HOSTNAME: &str = "buildkitsandbox";
@@ -47,6 +47,11 @@ pub(crate) fn run(
     if !spec.env.iter().any(|(k, _)| k == "HOME") {
         let home = home_of(rootfs, spec.user.uid);
         spec.env.push(("HOME".into(), home));
+    }
+    if op.network == NetworkMode::Host {
+        env.warn(
+            "RUN used the host's network (--network host): it can reach the host's loopback services and abstract sockets",
+        );
     }
     // Mounted sources stay mounted until the command is done.
     let mut held = InUse::default();
@@ -101,14 +106,19 @@ fn prepare_mount(
     match mount {
         Mount::Bind(b) => {
             let root = worker.source_root(source, env, &dir.join("src"), &mut held.views)?;
-            let path = berth_fileops::scoped::resolve(&root, &b.source, true)
+            // Resolved inside the source's root and bound by its descriptor: nothing changed
+            // in the source tree after this check can change what the command sees.
+            let object = berth_rootfs::Root::open(&root)
+                .and_then(|r| r.open_path(&b.source, berth_rootfs::Last::Follow))
                 .map_err(|e| {
                     env.at.error(StepError::BindSource {
                         path: b.source.clone(),
-                        source: e,
+                        source: e.into(),
                     })
-                })?
-                .host;
+                })?;
+            let bound = Bind::of(&object, &dir.join("source"))?;
+            let path = bound.path().to_path_buf();
+            held.binds.push(bound);
             if b.readonly {
                 push(
                     spec,
@@ -304,6 +314,8 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
 struct InUse {
     views: Vec<View>,
     locks: Vec<fs::File>,
+    /// Bind mount sources; after `views`, which may stack on them (fields drop in order).
+    binds: Vec<Bind>,
 }
 
 /// A target path in the container: relative ones are relative to the working directory.

@@ -251,12 +251,14 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// `WORKDIR`'s directory, made inside the stage's root.
+/// `WORKDIR`'s directory, made inside the stage's root: resolved and created there by
+/// descriptors, so a symlink in the path (or one swapped in meanwhile) can't lead out of it.
 fn mkdir(root: &Path, dir: &str) -> Result<(), BuildError> {
-    // Resolved inside the root: a symlink in the path can't lead out of it.
-    let at = berth_fileops::scoped::resolve(root, dir, true)
-        .map_err(|e| BuildError::io(&root.join(dir.trim_start_matches('/')), e))?;
-    std::fs::create_dir_all(&at.host).map_err(|e| BuildError::io(&at.host, e))
+    let opened = berth_rootfs::Root::open(root).map_err(|e| BuildError::io(root, e.into()))?;
+    opened
+        .mkdir_all(dir, &berth_rootfs::NewDir::default())
+        .map(drop)
+        .map_err(|e| BuildError::io(&opened.host_of(e.path()), e.into()))
 }
 
 /// Removes directories overlay copied up without changing them (a mount point's parent, a

@@ -47,10 +47,7 @@ impl Solver<'_> {
     ) -> Result<Planned, BuildError> {
         let shell = state.config.shell();
         let command = Command::of(&run.command, &run.heredocs, &shell);
-        let network = match (run.network, self.req.network) {
-            (Some(Network::None), _) | (None, NetworkDefault::None) => NetworkMode::None,
-            _ => NetworkMode::Host,
-        };
+        let network = run_network(run.network, self.req.network).map_err(|e| at.error(e))?;
         let user = state.config.user();
         let workdir = state.config.workdir();
         let mut env = run.env.clone();
@@ -344,4 +341,51 @@ fn is_remote(source: &str) -> bool {
         || source.starts_with("https://")
         || source.starts_with("git@")
         || source.ends_with(".git")
+}
+
+/// The network a `RUN` gets: its `--network`, else the build's. The host's network is the
+/// build's to grant (BuildKit's `network.host` entitlement): `RUN --network=host` needs
+/// `berth build --network host`.
+fn run_network(asked: Option<Network>, build: NetworkDefault) -> Result<NetworkMode, StepError> {
+    Ok(match (asked, build) {
+        (Some(Network::None), _) => NetworkMode::None,
+        (Some(Network::Host), NetworkDefault::Host) => NetworkMode::Host,
+        (Some(Network::Host), _) => return Err(StepError::HostNetwork),
+        (Some(Network::Default) | None, NetworkDefault::Default) => NetworkMode::Outbound,
+        (Some(Network::Default) | None, NetworkDefault::None) => NetworkMode::None,
+        (Some(Network::Default) | None, NetworkDefault::Host) => NetworkMode::Host,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_network_is_the_builds_to_grant() {
+        use NetworkDefault as Build;
+        let net = run_network;
+        assert_eq!(net(None, Build::Default).unwrap(), NetworkMode::Outbound);
+        assert_eq!(
+            net(Some(Network::Default), Build::None).unwrap(),
+            NetworkMode::None
+        );
+        assert_eq!(
+            net(Some(Network::None), Build::Host).unwrap(),
+            NetworkMode::None
+        );
+        assert_eq!(net(None, Build::Host).unwrap(), NetworkMode::Host);
+        assert_eq!(
+            net(Some(Network::Host), Build::Host).unwrap(),
+            NetworkMode::Host
+        );
+        assert!(matches!(
+            net(Some(Network::Host), Build::Default),
+            Err(StepError::HostNetwork)
+        ));
+        assert!(matches!(
+            net(Some(Network::Host), Build::None),
+            Err(StepError::HostNetwork)
+        ));
+    }
 }

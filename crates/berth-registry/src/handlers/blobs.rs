@@ -25,11 +25,8 @@ pub async fn get(
     let size = req
         .app
         .metadata
-        .run("looking up a blob", move |store| {
-            let in_repo = {
-                let meta = store.meta();
-                meta.blob_linked(&repo, &d)? || meta.repo_manifest(&repo, &d)?.is_some()
-            };
+        .read("looking up a blob", move |store, meta| {
+            let in_repo = meta.blob_linked(&repo, &d)? || meta.repo_manifest(&repo, &d)?.is_some();
             Ok(if in_repo {
                 store.blobs().size(&d)
             } else {

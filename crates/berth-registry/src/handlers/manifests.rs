@@ -35,12 +35,9 @@ pub async fn get(
     let found = req
         .app
         .metadata
-        .run("looking up a manifest", move |store| {
-            let meta = store.meta();
-            match &r {
-                Reference::Tag(t) => meta.repo_manifest_by_tag(&repo, t),
-                Reference::Digest(d) => meta.repo_manifest(&repo, d),
-            }
+        .read("looking up a manifest", move |_, meta| match &r {
+            Reference::Tag(t) => meta.repo_manifest_by_tag(&repo, t),
+            Reference::Digest(d) => meta.repo_manifest(&repo, d),
         })
         .await?;
     let Some(m) = found else {
