@@ -8,6 +8,7 @@
 //! berth-rootfs (descriptors, symlinks never followed).
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), BuildError> 
         let lower_root = open_root(lower)?;
         let from = lower_root.top().map_err(|e| rootfs_error(lower, e))?;
         let top = root.top().map_err(|e| rootfs_error(target, e))?;
-        merge_dir(&from, &top, &mut links).map_err(|e| match e {
+        merge_dir(from, top, &mut links).map_err(|e| match e {
             Merge::Read(e) => BuildError::io(lower, e),
             Merge::Lower(e) => rootfs_error(lower, e),
             Merge::Write(e) => rootfs_error(target, e),
@@ -76,77 +77,133 @@ impl From<berth_rootfs::Error> for Merge {
 
 /// Merges one unpacked layer directory `src` (by its descriptor, inside the lower's root)
 /// into `dst`.
-fn merge_dir(
-    src: &Dir<'_>,
-    dst: &Dir<'_>,
+///
+/// Iterative, with an explicit stack of the directories being merged (one descriptor per level
+/// on each side): a layer thousands of levels deep never overflows the thread's stack.
+fn merge_dir<'s, 'd>(
+    src: Dir<'s>,
+    dst: Dir<'d>,
     links: &mut HashMap<(u64, u64), String>,
 ) -> Result<(), Merge> {
-    let mut names = src.read_dir().map_err(Merge::Lower)?;
-    names.sort();
-    for name in names {
-        // Layers hold UTF-8 names only (applying one refuses others).
-        let name = name.to_str().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: name is not UTF-8",
-                    src.root().host_of(src.rel()).join(&name).display()
-                ),
-            )
-        })?;
-        let Some(meta) = src.lstat(name).map_err(Merge::Lower)? else {
-            let gone = src.root().host_of(&src.path_of(name));
-            return Err(Merge::Read(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{}: gone while it was read", gone.display()),
-            )));
-        };
-        let ft = meta.file_type();
-        if ft.is_char_device() && meta.rdev() == 0 {
-            dst.remove_all(name)?;
-            continue;
-        }
-        if ft.is_dir() {
-            let opaque = src
-                .get_xattr(name, OPAQUE_XATTR)
-                .map_err(Merge::Lower)?
-                .is_some_and(|v| v == b"y");
-            let sub = match dst.lstat(name)? {
-                Some(m) if m.is_dir() && !opaque => dst.open_dir(name)?,
-                Some(_) => {
-                    dst.remove_all(name)?;
-                    dst.mkdir(name, 0o700)?
-                }
-                None => dst.mkdir(name, 0o700)?,
-            };
-            let from = src.open_dir(name).map_err(Merge::Lower)?;
-            merge_dir(&from, &sub, links)?;
-            copy_meta(src, dst, name, &meta)?;
-            continue;
-        }
-        dst.remove_all(name)?;
-        if ft.is_file() {
-            if meta.nlink() > 1 {
-                if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                    dst.root().hardlink(first, &dst.path_of(name))?;
-                    continue;
-                }
-                links.insert((meta.dev(), meta.ino()), dst.path_of(name));
+    let mut stack = vec![Level::open(src, dst, None)?];
+    while let Some(level) = stack.last_mut() {
+        let Some(name) = level.names.next() else {
+            let done = stack.pop();
+            // A directory's own metadata goes on once its contents are written, so writing
+            // them does not change its times.
+            if let (
+                Some(Level {
+                    entry: Some((name, meta)),
+                    ..
+                }),
+                Some(parent),
+            ) = (done, stack.last())
+            {
+                copy_meta(&parent.src, &parent.dst, &name, &meta)?;
             }
-            let mut to = dst.create_file(name, 0o600)?;
-            let mut from = src.open(name, OFlags::RDONLY, 0).map_err(Merge::Lower)?;
-            io::copy(&mut from, &mut to)?;
-        } else if ft.is_symlink() {
-            dst.symlink(src.readlink(name).map_err(Merge::Lower)?, name)?;
-        } else if ft.is_fifo() {
-            dst.mknod(name, Node::Fifo, 0o600)?;
-        } else {
-            // Devices are never created on the host (applying a layer leaves a placeholder).
-            dst.create_file(name, 0o600)?;
+            continue;
+        };
+        if let Some(below) = merge_entry(&level.src, &level.dst, &name, links)? {
+            stack.push(below);
         }
-        copy_meta(src, dst, name, &meta)?;
     }
     Ok(())
+}
+
+/// One directory being merged: both sides' descriptors, the names still to merge, and its
+/// own name and metadata in the parent (none for the top), applied once it is done.
+struct Level<'s, 'd> {
+    src: Dir<'s>,
+    dst: Dir<'d>,
+    names: std::vec::IntoIter<OsString>,
+    entry: Option<(String, Meta)>,
+}
+
+impl<'s, 'd> Level<'s, 'd> {
+    fn open(
+        src: Dir<'s>,
+        dst: Dir<'d>,
+        entry: Option<(String, Meta)>,
+    ) -> Result<Level<'s, 'd>, Merge> {
+        let mut names = src.read_dir().map_err(Merge::Lower)?;
+        names.sort();
+        Ok(Level {
+            src,
+            dst,
+            names: names.into_iter(),
+            entry,
+        })
+    }
+}
+
+/// Merges the entry `name` of `src` into `dst`; a directory to merge next comes back opened
+/// on both sides.
+fn merge_entry<'s, 'd>(
+    src: &Dir<'s>,
+    dst: &Dir<'d>,
+    name: &OsStr,
+    links: &mut HashMap<(u64, u64), String>,
+) -> Result<Option<Level<'s, 'd>>, Merge> {
+    // Layers hold UTF-8 names only (applying one refuses others).
+    let name = name.to_str().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: name is not UTF-8",
+                src.root().host_of(src.rel()).join(name).display()
+            ),
+        )
+    })?;
+    let Some(meta) = src.lstat(name).map_err(Merge::Lower)? else {
+        let gone = src.root().host_of(&src.path_of(name));
+        return Err(Merge::Read(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: gone while it was read", gone.display()),
+        )));
+    };
+    let ft = meta.file_type();
+    if ft.is_char_device() && meta.rdev() == 0 {
+        dst.remove_all(name)?;
+        return Ok(None);
+    }
+    if ft.is_dir() {
+        let opaque = src
+            .get_xattr(name, OPAQUE_XATTR)
+            .map_err(Merge::Lower)?
+            .is_some_and(|v| v == b"y");
+        let sub = match dst.lstat(name)? {
+            Some(m) if m.is_dir() && !opaque => dst.open_dir(name)?,
+            Some(_) => {
+                dst.remove_all(name)?;
+                dst.mkdir(name, 0o700)?
+            }
+            None => dst.mkdir(name, 0o700)?,
+        };
+        let from = src.open_dir(name).map_err(Merge::Lower)?;
+        return Ok(Some(Level::open(from, sub, Some((name.to_owned(), meta)))?));
+    }
+    dst.remove_all(name)?;
+    if ft.is_file() {
+        if meta.nlink() > 1 {
+            if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+                dst.root().hardlink(first, &dst.path_of(name))?;
+                return Ok(None);
+            }
+            links.insert((meta.dev(), meta.ino()), dst.path_of(name));
+        }
+        let mut to = dst.create_file(name, 0o600)?;
+        let mut from = src.open(name, OFlags::RDONLY, 0).map_err(Merge::Lower)?;
+        io::copy(&mut from, &mut to)?;
+    } else if ft.is_symlink() {
+        dst.symlink(src.readlink(name).map_err(Merge::Lower)?, name)?;
+    } else if ft.is_fifo() {
+        dst.mknod(name, Node::Fifo, 0o600)?;
+    } else {
+        // Devices are never created on the host (applying a layer leaves a placeholder).
+        dst.create_file(name, 0o600)?;
+    }
+    copy_meta(src, dst, name, &meta)?;
+    Ok(None)
 }
 
 /// Owner, mode, xattrs (not overlay's own) and times of `name` in `src` (described by
@@ -185,35 +242,48 @@ struct Stamp {
 pub struct Inventory(HashMap<String, Stamp>);
 
 impl Inventory {
+    /// Every path of the tree at `root`, depth first, with an explicit stack of the open
+    /// directories on the way down: one descriptor per level, however wide or deep the tree
+    /// (a queue of every directory seen would hold one per directory of a whole distribution).
     pub fn of(root: &Path) -> Result<Inventory, BuildError> {
         let rootfs = open_root(root)?;
+        let failed = |e| rootfs_error(root, e);
         let mut map = HashMap::new();
-        let mut todo = vec![rootfs.top().map_err(|e| rootfs_error(root, e))?];
-        while let Some(dir) = todo.pop() {
-            let names = dir.read_dir().map_err(|e| rootfs_error(root, e))?;
-            for name in names {
-                // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
-                let Some(name) = name.to_str() else {
-                    continue;
-                };
-                let Some(m) = dir.lstat(name).map_err(|e| rootfs_error(root, e))? else {
-                    continue; // gone meanwhile
-                };
-                if m.is_dir() {
-                    todo.push(dir.open_dir(name).map_err(|e| rootfs_error(root, e))?);
-                }
-                map.insert(
-                    dir.path_of(name),
-                    Stamp {
-                        ino: m.ino(),
-                        ctime: (m.ctime(), m.ctime_nsec()),
-                        mtime: (m.mtime(), m.mtime_nsec()),
-                        size: m.len(),
-                        mode: m.mode(),
-                        uid: m.uid(),
-                        gid: m.gid(),
-                    },
-                );
+        let top = rootfs.top().map_err(failed)?;
+        let names = top.read_dir().map_err(failed)?.into_iter();
+        let mut stack = vec![(top, names)];
+        while let Some((dir, names)) = stack.last_mut() {
+            let Some(name) = names.next() else {
+                stack.pop();
+                continue;
+            };
+            // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let Some(m) = dir.lstat(name).map_err(failed)? else {
+                continue; // gone meanwhile
+            };
+            let below = if m.is_dir() {
+                Some(dir.open_dir(name).map_err(failed)?)
+            } else {
+                None
+            };
+            map.insert(
+                dir.path_of(name),
+                Stamp {
+                    ino: m.ino(),
+                    ctime: (m.ctime(), m.ctime_nsec()),
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                    size: m.len(),
+                    mode: m.mode(),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                },
+            );
+            if let Some(below) = below {
+                let names = below.read_dir().map_err(failed)?.into_iter();
+                stack.push((below, names));
             }
         }
         Ok(Inventory(map))

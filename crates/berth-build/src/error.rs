@@ -84,6 +84,9 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Store(#[from] berth_store::StoreError),
+    /// The image's config would be larger than any tool reads.
+    #[error(transparent)]
+    ConfigTooLarge(#[from] berth_oci::ConfigTooLarge),
     /// A stage's thread panicked.
     #[error("a build thread panicked (this is a bug in berth)")]
     Panicked,

@@ -46,7 +46,7 @@ pub fn to_store(
             "history does not match the layers"
         );
     }
-    let config_bytes = image.to_bytes();
+    let config_bytes = image.to_bytes_within_limit()?;
     let config = Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes);
     store.blobs().write_bytes(&config_bytes)?;
     let manifest_bytes = ImageManifest::new(

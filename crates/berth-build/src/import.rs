@@ -46,6 +46,8 @@ pub enum ImportError {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    ConfigTooLarge(#[from] berth_oci::ConfigTooLarge),
 }
 
 /// What an import made.
@@ -117,7 +119,7 @@ pub fn import(
         ..ImageConfig::default()
     };
     config.set_platform(&opts.platform);
-    let config_bytes = config.to_bytes();
+    let config_bytes = config.to_bytes_within_limit()?;
     let config_desc = Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes);
     store.blobs().write_bytes(&config_bytes)?;
 

@@ -29,6 +29,7 @@ pub mod exec;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod limits;
 pub mod request;
 pub mod solver;
 

@@ -38,9 +38,12 @@ pub struct ExpandError {
 /// How deep `${…}` and quotes may nest inside one another before expansion gives up.
 pub const MAX_NESTING: usize = 128;
 
-/// The longest result one `${name//pattern/replacement}` may give. Replacements nested in
-/// replacements multiply the length at every level (BuildKit's expansion would grow without
-/// bound); no real Dockerfile word comes near this.
+/// How much expansion may add to a word: the longest result one
+/// `${name//pattern/replacement}` may give, and how much longer than its own text a whole word
+/// may grow. Replacements nested in replacements multiply the length at every level, and
+/// `ARG`/`ENV` values built from earlier values double at every instruction (BuildKit's
+/// expansion would grow without bound until memory runs out); no real Dockerfile word comes
+/// near this.
 pub const MAX_EXPANDED: usize = 1 << 20;
 
 /// Expands one word (quotes removed, escapes applied), as BuildKit's `ProcessWord`.
@@ -545,7 +548,7 @@ impl<'w, 'v, 'c> Run<'w, 'v, 'c> {
                 }
                 None => {}
             }
-            return Ok(());
+            return self.bounded(out);
         }
         self.bump();
         match self.peek() {
@@ -565,13 +568,17 @@ impl<'w, 'v, 'c> Run<'w, 'v, 'c> {
                     }
                     None => {}
                 }
-                Ok(())
+                self.bounded(out)
             }
             Some(':') => {
                 let op = self.bump();
-                self.modifier(name, op, true, out)
+                self.modifier(name, op, true, out)?;
+                self.bounded(out)
             }
-            Some(op @ ('+' | '-' | '?' | '#' | '%')) => self.modifier(name, Some(op), false, out),
+            Some(op @ ('+' | '-' | '?' | '#' | '%')) => {
+                self.modifier(name, Some(op), false, out)?;
+                self.bounded(out)
+            }
             Some('/') => self.replace(name, out),
             Some(op) => Err(format!("unsupported modifier ({op}) in substitution")),
             None => Err(MISSING_BRACE.into()),
@@ -703,6 +710,19 @@ impl<'w, 'v, 'c> Run<'w, 'v, 'c> {
         if out.len() - before > MAX_EXPANDED {
             return Err(format!(
                 "the substitution in ${{{name}/…}} gives more than {} MiB; nested replacements multiply the length at every level",
+                MAX_EXPANDED >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a word whose variables made it more than [`MAX_EXPANDED`] longer than its own
+    /// text: checked after every variable is put in, so a value that doubles at each `ARG`
+    /// stops at about 1 MiB instead of growing until memory runs out.
+    fn bounded(&self, out: &str) -> Result<(), String> {
+        if out.len() > self.src.len().saturating_add(MAX_EXPANDED) {
+            return Err(format!(
+                "its variables expand to more than {} MiB; values built from earlier values (ARG B=$A$A) double at every instruction",
                 MAX_EXPANDED >> 20
             ));
         }

@@ -609,3 +609,35 @@ fn errors_name_the_line() {
         assert_eq!(error(text, &[], *target), *want, "{text}");
     }
 }
+
+/// `ARG`/`ENV` values built from earlier values double at every instruction; expansion stops
+/// with an error naming the line where a value passes 1 MiB, long before memory runs out.
+#[test]
+fn values_that_double_at_every_line_stop_at_the_line_that_passes_a_mebibyte() {
+    for keyword in ["ARG", "ENV"] {
+        // 16 bytes doubled 16 times is 1 MiB exactly, allowed; the 17th doubling (line 20:
+        // FROM, the seed and 17 doublings) passes it.
+        let mut text = format!("FROM scratch\n{keyword} V0=0123456789abcdef\n");
+        for i in 1..=40 {
+            text.push_str(&format!("{keyword} V{i}=${{V{}}}${{V{}}}\n", i - 1, i - 1));
+        }
+        let started = std::time::Instant::now();
+        let err = error(&text, &[], None);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(err.starts_with("line 19: "), "{keyword}: {err}");
+        assert!(err.contains("more than 1 MiB"), "{keyword}: {err}");
+    }
+    // Global ARGs before FROM are bounded the same way.
+    let mut text = "ARG V0=0123456789abcdef\n".to_string();
+    for i in 1..=40 {
+        text.push_str(&format!("ARG V{i}=$V{}$V{}\n", i - 1, i - 1));
+    }
+    text.push_str("FROM scratch\n");
+    let err = error(&text, &[], None);
+    assert!(err.starts_with("line 18: "), "{err}");
+    assert!(err.contains("more than 1 MiB"), "{err}");
+}

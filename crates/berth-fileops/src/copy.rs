@@ -245,20 +245,27 @@ impl<'a> Copier<'a> {
     fn copy_dir(&mut self, nodes: &[Node], target: &str) -> Result<()> {
         let top = self.creator.ensure_dir(target)?;
         self.stats.dirs += 1;
-        // Directories this copy created hold nothing else: entries in them need no check for
-        // something to replace (a lookup that costs one per layer through overlayfs).
-        let mut dirs: HashMap<&str, (Dir<'a>, bool)> = HashMap::new();
-        dirs.insert("", (top, false));
+        // The open directories from the top down to the parent of the entry being copied:
+        // the walk lists a directory's entries right after it, depth first, so an entry's
+        // parent is always on this stack, and it holds one descriptor per level however wide
+        // or deep the tree. Directories this copy created hold nothing else (`fresh`):
+        // entries in them need no check for something to replace (a lookup that costs one
+        // per layer through overlayfs).
+        let mut open: Vec<(&str, Dir<'a>, bool)> = vec![("", top, false)];
         for node in &nodes[1..] {
             let (parent, name) = node.rel.rsplit_once('/').unwrap_or(("", &node.rel));
-            let Some((parent, fresh)) = dirs.get(parent) else {
+            while open.len() > 1 && open.last().is_some_and(|(rel, ..)| *rel != parent) {
+                open.pop();
+            }
+            let Some((_, dir, fresh)) = open.last().filter(|(rel, ..)| *rel == parent) else {
                 continue;
             };
+            let fresh = *fresh;
             if node.meta.is_dir() {
-                let (dir, created) = self.copy_subdir(node, parent, name, *fresh)?;
-                dirs.insert(&node.rel, (dir, created));
+                let (below, created) = self.copy_subdir(node, dir, name, fresh)?;
+                open.push((&node.rel, below, created));
             } else {
-                self.write_entry(node, parent, name, *fresh)?;
+                self.write_entry(node, dir, name, fresh)?;
             }
         }
         Ok(())

@@ -63,6 +63,12 @@ pub enum Error {
     },
     #[error("{path}: {reason}")]
     Index { path: PathBuf, reason: String },
+    /// A file name that is not UTF-8: refused by name, never skipped.
+    #[error(
+        "{}: the file name is not UTF-8, which berth cannot copy into an image; rename it, or exclude it in .dockerignore",
+        path.display()
+    )]
+    NotUtf8 { path: PathBuf },
     /// A file operation inside a root filesystem failed (the path inside it is named).
     #[error(transparent)]
     Root(berth_rootfs::Error),

@@ -7,7 +7,7 @@
 //! inside the root with symlinks refused, so a symlink swapped in after the walk can never
 //! make berth read a file outside the tree.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -193,16 +193,25 @@ impl<'a> Tree<'a> {
         };
         let mut out = Vec::new();
         for name in names {
-            let Ok(name) = name.into_string() else {
-                continue;
-            };
-            let hit = wildcard::matches(pattern, &name).map_err(|e| Error::BadPattern {
+            // A name that is not UTF-8 is matched as it reads with the bad bytes replaced:
+            // one the wildcard selects is refused by name (not skipped), like the walk does.
+            let lossy = name.to_string_lossy();
+            let hit = wildcard::matches(pattern, &lossy).map_err(|e| Error::BadPattern {
                 pattern: source.to_owned(),
                 reason: e.to_string(),
             })?;
-            if hit {
-                out.push(join_rel(prefix, &name));
+            if !hit {
+                continue;
             }
+            let Some(name) = name.to_str() else {
+                if self.visible(&join_rel(prefix, &lossy), false) {
+                    return Err(Error::NotUtf8 {
+                        path: self.root.join(prefix).join(&name),
+                    });
+                }
+                continue;
+            };
+            out.push(join_rel(prefix, name));
         }
         out.sort();
         Ok(out)
@@ -236,6 +245,11 @@ impl<'a> Tree<'a> {
     /// Every entry a match selects, parents first, names sorted; symlinks inside are not
     /// followed. `exclude` (`COPY --exclude`) applies to paths relative to a directory source,
     /// and to a file source's name.
+    ///
+    /// Iterative, with an explicit stack of open directories (one descriptor per level, each
+    /// opened by its name in its parent): a context thousands of levels deep is walked like a
+    /// shallow one, never overflowing the thread's stack. (Files are read later by their
+    /// path inside the root, so a path past `PATH_MAX` fails then, naming it.)
     pub(crate) fn walk(&self, m: &Match, exclude: &Patterns) -> Result<Vec<Node>> {
         let mut nodes = Vec::new();
         let top = Node {
@@ -252,68 +266,119 @@ impl<'a> Tree<'a> {
         }
         nodes.push(top);
         let root = self.open_root()?;
-        let dir = root.dir(&m.resolved)?;
-        self.walk_dir(&dir, "", exclude, &mut nodes)?;
+        let mut stack = vec![Level::open(root.dir(&m.resolved)?, String::new(), None)?];
+        while let Some(level) = stack.last_mut() {
+            let Some(name) = level.names.next() else {
+                let done = stack.pop();
+                // An excluded directory only exists to hold what an exception brought back.
+                if let Some(Level {
+                    prune_at: Some(at), ..
+                }) = done
+                {
+                    if nodes.len() == at + 1 {
+                        nodes.pop();
+                    }
+                }
+                continue;
+            };
+            if let Some(below) = self.visit(level, &name, exclude, &mut nodes)? {
+                stack.push(below);
+            }
+        }
         Ok(nodes)
     }
 
-    /// The entries of `dir` (at `rel` below the selected source), by its descriptor.
-    fn walk_dir(
+    /// One entry `name` of the directory `level`: added to `nodes` unless excluded; a
+    /// directory to descend into comes back opened.
+    fn visit<'r>(
         &self,
-        dir: &Dir<'_>,
-        rel: &str,
+        level: &Level<'r>,
+        name: &OsStr,
         exclude: &Patterns,
         nodes: &mut Vec<Node>,
-    ) -> Result<()> {
+    ) -> Result<Option<Level<'r>>> {
+        let dir = &level.dir;
+        let Some(name) = self.utf8_name(dir, name)? else {
+            return Ok(None);
+        };
+        let child_tree = dir.path_of(name);
+        let child_host = dir.root().host_of(&child_tree);
+        let meta = dir.lstat(name)?.ok_or_else(|| Error::Io {
+            path: child_host.clone(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        })?;
+        let child_rel = join_rel(&level.rel, name);
+        // Empty pattern lists are the common case: skip the matcher's allocations.
+        let ignored = self
+            .ignore
+            .is_some_and(|p| !p.is_empty() && p.excludes(&child_tree));
+        let excluded = ignored || (!exclude.is_empty() && exclude.excludes(&child_rel));
+        if !meta.is_dir() {
+            if !excluded {
+                nodes.push(Node {
+                    rel: child_rel,
+                    path: child_tree,
+                    host: child_host,
+                    meta,
+                });
+            }
+            return Ok(None);
+        }
+        let may_return = (!ignored || self.visible(&child_tree, true))
+            && (!exclude.excludes(&child_rel) || exclude.may_include_under(&child_rel));
+        if excluded && !may_return {
+            return Ok(None);
+        }
+        let at = nodes.len();
+        nodes.push(Node {
+            rel: child_rel.clone(),
+            path: child_tree,
+            host: child_host,
+            meta,
+        });
+        // Opened without following: a symlink swapped in for it fails here.
+        let below = dir.open_dir(name)?;
+        Ok(Some(Level::open(below, child_rel, excluded.then_some(at))?))
+    }
+
+    /// `name` (in `dir`) as UTF-8, which every path inside berth is. A name that is not is
+    /// refused naming the file, never skipped, unless `.dockerignore` excludes it (matched as
+    /// it reads with the bad bytes replaced): a file the user excluded is not part of the
+    /// build, whatever its name.
+    fn utf8_name<'n>(&self, dir: &Dir<'_>, name: &'n OsStr) -> Result<Option<&'n str>> {
+        if let Some(name) = name.to_str() {
+            return Ok(Some(name));
+        }
+        let lossy = dir.path_of(&name.to_string_lossy());
+        if self.ignore.is_some_and(|p| p.excludes(&lossy)) {
+            return Ok(None);
+        }
+        Err(Error::NotUtf8 {
+            path: dir.root().host_of(dir.rel()).join(name),
+        })
+    }
+}
+
+/// One directory of a walk in progress: its descriptor and the names still to visit.
+struct Level<'r> {
+    dir: Dir<'r>,
+    /// Where it is relative to the selected source.
+    rel: String,
+    names: std::vec::IntoIter<OsString>,
+    /// For an excluded directory kept only for what an exception may bring back: its index
+    /// in the walk's nodes, dropped again if nothing below it was kept.
+    prune_at: Option<usize>,
+}
+
+impl<'r> Level<'r> {
+    fn open(dir: Dir<'r>, rel: String, prune_at: Option<usize>) -> Result<Level<'r>> {
         let mut names = dir.read_dir()?;
         names.sort();
-        for name in names {
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            let child_tree = dir.path_of(name);
-            let child_host = dir.root().host_of(&child_tree);
-            let meta = dir.lstat(name)?.ok_or_else(|| Error::Io {
-                path: child_host.clone(),
-                source: io::Error::from(io::ErrorKind::NotFound),
-            })?;
-            let child_rel = join_rel(rel, name);
-            // Empty pattern lists are the common case: skip the matcher's allocations.
-            let ignored = self
-                .ignore
-                .is_some_and(|p| !p.is_empty() && p.excludes(&child_tree));
-            let excluded = ignored || (!exclude.is_empty() && exclude.excludes(&child_rel));
-            if !meta.is_dir() {
-                if !excluded {
-                    nodes.push(Node {
-                        rel: child_rel,
-                        path: child_tree,
-                        host: child_host,
-                        meta,
-                    });
-                }
-                continue;
-            }
-            let may_return = (!ignored || self.visible(&child_tree, true))
-                && (!exclude.excludes(&child_rel) || exclude.may_include_under(&child_rel));
-            if excluded && !may_return {
-                continue;
-            }
-            let at = nodes.len();
-            nodes.push(Node {
-                rel: child_rel.clone(),
-                path: child_tree,
-                host: child_host,
-                meta,
-            });
-            // Opened without following: a symlink swapped in for it fails here.
-            let child = dir.open_dir(name)?;
-            self.walk_dir(&child, &child_rel, exclude, nodes)?;
-            // An excluded directory only exists to hold what an exception brought back.
-            if excluded && nodes.len() == at + 1 {
-                nodes.pop();
-            }
-        }
-        Ok(())
+        Ok(Level {
+            dir,
+            rel,
+            names: names.into_iter(),
+            prune_at,
+        })
     }
 }

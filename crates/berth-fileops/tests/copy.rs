@@ -495,3 +495,60 @@ fn special_files_and_xattrs_are_copied() {
         Some(b"v1".to_vec())
     );
 }
+
+/// A context 800 levels deep is walked and copied on a thread with a small stack: the walk
+/// and the copy keep a stack of their own, so depth never overflows a thread's stack.
+#[test]
+fn a_deep_tree_copies_on_a_small_stack() {
+    const DEPTH: usize = 800;
+    let f = fixture();
+    let root = berth_rootfs::Root::open(&f.ctx).unwrap();
+    let mut at = root.mkdir("d", 0o755).unwrap();
+    for _ in 1..DEPTH {
+        at = at.mkdir("d", 0o755).unwrap();
+    }
+    at.create_file("leaf", 0o644).unwrap();
+    drop(at);
+    let stats = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn_scoped(s, || ctx_copy(&f, &["."], "/", &CopyOptions::default()))
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    assert_eq!(stats.files, 1);
+    let leaf = format!("{}/leaf", vec!["d"; DEPTH].join("/"));
+    assert!(f.rootfs.join(leaf).is_file());
+}
+
+/// A name that is not UTF-8 is never dropped silently: `COPY .` and a wildcard that selects
+/// it fail naming the file; `.dockerignore` can exclude it; other sources copy as before.
+#[test]
+fn names_that_are_not_utf8_are_refused_by_name_never_skipped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    put(&f.ctx.join("good"), "good\n", 0o644);
+    let bad = OsStr::from_bytes(b"bad\xff\xfe");
+    put(&f.ctx.join("sub").join(bad), "bad\n", 0o644);
+    let opts = CopyOptions::default();
+    for source in [".", "sub", "sub/b*"] {
+        let err = ctx_copy(&f, &[source], "/", &opts).unwrap_err();
+        let Error::NotUtf8 { path } = &err else {
+            panic!("COPY {source}: {err}");
+        };
+        assert_eq!(path, &f.ctx.join("sub").join(bad), "COPY {source}");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+    ctx_copy(&f, &["good"], "/", &opts).unwrap();
+    assert_eq!(read(&f.rootfs.join("good")), "good\n");
+    // Excluded by .dockerignore, it is not part of the build.
+    let ignored = Context::open(&f.ctx, Patterns::parse("sub/bad*\n").unwrap()).unwrap();
+    ignored
+        .copy(&strings(&["."]), "/all/", &f.rootfs, &opts)
+        .unwrap();
+    assert!(f.rootfs.join("all/sub").is_dir());
+    assert!(f.rootfs.join("all/good").is_file());
+}

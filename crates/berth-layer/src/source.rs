@@ -1,6 +1,7 @@
 //! Reading a layer's entries from a directory tree or a tarball.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -77,7 +78,7 @@ pub(crate) fn walk(root: &Path, tree: Tree) -> Result<Entries, LayerError> {
         by_device: HashMap::new(),
         skipped: Vec::new(),
     };
-    walk.dir(&opened, &top)?;
+    walk.tree(&opened, top)?;
     Ok(Entries {
         entries: settle(walk.entries, &walk.inodes),
         spool: None,
@@ -95,97 +96,139 @@ struct Walk {
 }
 
 impl Walk {
-    /// The entries of `dir` (of `root`), and below.
-    fn dir(&mut self, root: &Arc<Reader>, dir: &Dir<'_>) -> Result<(), LayerError> {
-        let host = root.root().host_of(dir.rel());
+    /// The entries of the tree under `top` (of `root`), depth first, names sorted.
+    ///
+    /// Iterative, with an explicit stack of open directories (one descriptor per level, each
+    /// opened by its name in its parent): a tree thousands of levels deep, as a `RUN mkdir -p`
+    /// or a context can make, never overflows the thread's stack.
+    fn tree<'r>(&mut self, root: &'r Arc<Reader>, top: Dir<'r>) -> Result<(), LayerError> {
+        let mut stack = vec![Level::open(root.root(), top)?];
+        while let Some(level) = stack.last_mut() {
+            let Some(name) = level.names.next() else {
+                stack.pop();
+                continue;
+            };
+            if let Some(below) = self.entry(root, level, &name)? {
+                stack.push(Level::open(root.root(), below)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// One entry `name` of the directory `level`: added to the entries; a directory to
+    /// descend into comes back opened.
+    fn entry<'r>(
+        &mut self,
+        root: &Arc<Reader>,
+        level: &Level<'r>,
+        name: &OsStr,
+    ) -> Result<Option<Dir<'r>>, LayerError> {
+        let dir = &level.dir;
+        let prefix = dir.rel();
+        let path = level.host.join(name);
+        let name = name
+            .to_str()
+            .ok_or_else(|| LayerError::NotUtf8(path.clone()))?;
+        let rel = dir.path_of(name);
+        let meta = dir
+            .lstat(name)
+            .map_err(|e| LayerError::io(&path, e.into()))?
+            .ok_or_else(|| LayerError::io(&path, io::ErrorKind::NotFound.into()))?;
+        let ft = meta.file_type();
+        if self.tree == Tree::OverlayUpper && diff::is_whiteout(&meta) {
+            self.entries.push(diff::whiteout(prefix, name, &meta));
+            return Ok(None);
+        }
+        let kind = if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File {
+                size: meta.len(),
+                data: Data::InRoot(RootedFile {
+                    root: Arc::clone(root),
+                    path: rel.clone(),
+                }),
+            }
+        } else if ft.is_symlink() {
+            let target = dir
+                .readlink(name)
+                .map_err(|e| LayerError::io(&path, e.into()))?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| LayerError::NotUtf8(path.clone()))?
+                .to_string();
+            Kind::Symlink { target }
+        } else if ft.is_char_device() {
+            let (major, minor) = split_dev(meta.rdev());
+            Kind::CharDevice { major, minor }
+        } else if ft.is_block_device() {
+            let (major, minor) = split_dev(meta.rdev());
+            Kind::BlockDevice { major, minor }
+        } else if ft.is_fifo() {
+            Kind::Fifo
+        } else {
+            self.skipped.push(rel);
+            return Ok(None);
+        };
+        let is_dir = matches!(kind, Kind::Dir);
+        let mut xattrs = read_xattrs(dir, name, &path)?;
+        let opaque = match self.tree {
+            Tree::Plain => false,
+            Tree::OverlayUpper => diff::take_overlay_xattrs(&path, &mut xattrs)?,
+        };
+        let entry = Entry {
+            path: rel.clone(),
+            kind,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid() as u64,
+            gid: meta.gid() as u64,
+            mtime: meta.mtime(),
+            xattrs,
+        };
+        if ft.is_file() && meta.nlink() > 1 {
+            match self.by_device.get(&(meta.dev(), meta.ino())) {
+                Some(&id) => self.inodes.link(&rel, id),
+                None => {
+                    let id = self.inodes.add_file(&entry);
+                    self.by_device.insert((meta.dev(), meta.ino()), id);
+                }
+            }
+        }
+        self.entries.push(entry);
+        if is_dir && opaque {
+            self.entries.push(diff::opaque_marker(&rel, &meta));
+        }
+        if !is_dir {
+            return Ok(None);
+        }
+        // Opened without following: a symlink swapped in for it fails here.
+        let below = dir
+            .open_dir(name)
+            .map_err(|e| LayerError::io(&path, e.into()))?;
+        Ok(Some(below))
+    }
+}
+
+/// One directory of a walk in progress: its descriptor and the names still to visit.
+struct Level<'r> {
+    dir: Dir<'r>,
+    /// Its host path, for messages.
+    host: PathBuf,
+    names: std::vec::IntoIter<OsString>,
+}
+
+impl<'r> Level<'r> {
+    fn open(root: &Root, dir: Dir<'r>) -> Result<Level<'r>, LayerError> {
+        let host = root.host_of(dir.rel());
         let mut names = dir
             .read_dir()
             .map_err(|e| LayerError::io(&host, e.into()))?;
         names.sort();
-        let prefix = dir.rel();
-        for name in names {
-            let path = host.join(&name);
-            let name = name
-                .to_str()
-                .ok_or_else(|| LayerError::NotUtf8(path.clone()))?;
-            let rel = dir.path_of(name);
-            let meta = dir
-                .lstat(name)
-                .map_err(|e| LayerError::io(&path, e.into()))?
-                .ok_or_else(|| LayerError::io(&path, io::ErrorKind::NotFound.into()))?;
-            let ft = meta.file_type();
-            if self.tree == Tree::OverlayUpper && diff::is_whiteout(&meta) {
-                self.entries.push(diff::whiteout(prefix, name, &meta));
-                continue;
-            }
-            let kind = if ft.is_dir() {
-                Kind::Dir
-            } else if ft.is_file() {
-                Kind::File {
-                    size: meta.len(),
-                    data: Data::InRoot(RootedFile {
-                        root: Arc::clone(root),
-                        path: rel.clone(),
-                    }),
-                }
-            } else if ft.is_symlink() {
-                let target = dir
-                    .readlink(name)
-                    .map_err(|e| LayerError::io(&path, e.into()))?;
-                let target = target
-                    .to_str()
-                    .ok_or_else(|| LayerError::NotUtf8(path.clone()))?
-                    .to_string();
-                Kind::Symlink { target }
-            } else if ft.is_char_device() {
-                let (major, minor) = split_dev(meta.rdev());
-                Kind::CharDevice { major, minor }
-            } else if ft.is_block_device() {
-                let (major, minor) = split_dev(meta.rdev());
-                Kind::BlockDevice { major, minor }
-            } else if ft.is_fifo() {
-                Kind::Fifo
-            } else {
-                self.skipped.push(rel);
-                continue;
-            };
-            let is_dir = matches!(kind, Kind::Dir);
-            let mut xattrs = read_xattrs(dir, name, &path)?;
-            let opaque = match self.tree {
-                Tree::Plain => false,
-                Tree::OverlayUpper => diff::take_overlay_xattrs(&path, &mut xattrs)?,
-            };
-            let entry = Entry {
-                path: rel.clone(),
-                kind,
-                mode: meta.mode() & 0o7777,
-                uid: meta.uid() as u64,
-                gid: meta.gid() as u64,
-                mtime: meta.mtime(),
-                xattrs,
-            };
-            if ft.is_file() && meta.nlink() > 1 {
-                match self.by_device.get(&(meta.dev(), meta.ino())) {
-                    Some(&id) => self.inodes.link(&rel, id),
-                    None => {
-                        let id = self.inodes.add_file(&entry);
-                        self.by_device.insert((meta.dev(), meta.ino()), id);
-                    }
-                }
-            }
-            self.entries.push(entry);
-            if is_dir && opaque {
-                self.entries.push(diff::opaque_marker(&rel, &meta));
-            }
-            if is_dir {
-                // Opened without following: a symlink swapped in for it fails here.
-                let sub = dir
-                    .open_dir(name)
-                    .map_err(|e| LayerError::io(&path, e.into()))?;
-                self.dir(root, &sub)?;
-            }
-        }
-        Ok(())
+        Ok(Level {
+            dir,
+            host,
+            names: names.into_iter(),
+        })
     }
 }
 

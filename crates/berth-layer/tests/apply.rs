@@ -366,3 +366,39 @@ fn rustix_mkfifo(path: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A tree 800 levels deep is read, written and applied on a thread with a small stack: every
+/// walk is iterative, so depth never overflows a stack (BuildKit builds 2,000-level trees).
+#[test]
+fn a_deep_tree_round_trips_on_a_small_stack() {
+    const DEPTH: usize = 800;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    let root = berth_rootfs::Root::open(&src).unwrap();
+    let mut at = root.mkdir("d", 0o755).unwrap();
+    for _ in 1..DEPTH {
+        at = at.mkdir("d", 0o755).unwrap();
+    }
+    at.create_file("leaf", 0o644).unwrap();
+    drop(at);
+    let sb = sandbox();
+    let deepest = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn({
+            let (src, dest) = (src.clone(), sb.dest.clone());
+            move || {
+                let entries = from_dir(&src).unwrap();
+                let (tar, _) = write_tar(&entries, &TarOptions::default(), Vec::new()).unwrap();
+                apply_layer(&tar[..], &dest).unwrap();
+                entries.entries.last().unwrap().path.clone()
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let leaf = format!("{}/leaf", vec!["d"; DEPTH].join("/"));
+    assert_eq!(deepest, leaf);
+    assert!(sb.dest.join(&leaf).is_file());
+    sb.assert_untouched();
+}

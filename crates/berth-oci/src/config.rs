@@ -12,6 +12,24 @@ use serde_json::{Map, Value};
 use crate::digest::Digest;
 use crate::platform::Platform;
 
+/// The largest image config berth writes or reads: containers/image's `MaxConfigBodySize`
+/// (4 MiB), the limit Podman, skopeo and CRI-O read every config under. Checked when a config
+/// is written ([`ImageConfig::to_bytes_within_limit`]), so berth never makes an image that its
+/// own `inspect`, `history` and `save`, or another tool, would refuse to read.
+pub const MAX_CONFIG_SIZE: usize = 4 << 20;
+
+/// An image config that would be larger than [`MAX_CONFIG_SIZE`], and what made it so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the image config would be {size} bytes, above the {} MiB limit that berth, Podman and skopeo read configs under: {cause}",
+    MAX_CONFIG_SIZE >> 20
+)]
+pub struct ConfigTooLarge {
+    pub size: usize,
+    /// The largest part of the config, as a user wrote it: "40000 LABELs take 21000000 bytes".
+    pub cause: String,
+}
+
 /// An OCI / Docker image configuration (`application/vnd.oci.image.config.v1+json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ImageConfig {
@@ -150,6 +168,67 @@ impl ImageConfig {
         serde_json::to_vec(self).expect("config serialises")
     }
 
+    /// The bytes of a config berth is about to store, refused past [`MAX_CONFIG_SIZE`] with
+    /// the part (labels, environment, history…) that made it large.
+    pub fn to_bytes_within_limit(&self) -> Result<Vec<u8>, ConfigTooLarge> {
+        let bytes = self.to_bytes();
+        if bytes.len() <= MAX_CONFIG_SIZE {
+            return Ok(bytes);
+        }
+        Err(ConfigTooLarge {
+            size: bytes.len(),
+            cause: self.largest_part(),
+        })
+    }
+
+    /// The part of the config that takes the most bytes, counted as its instructions wrote it.
+    fn largest_part(&self) -> String {
+        fn size(value: &impl Serialize) -> usize {
+            serde_json::to_vec(value).map_or(0, |v| v.len())
+        }
+        let c = self.config.clone().unwrap_or_default();
+        let parts = [
+            (
+                c.labels.as_ref().map_or(0, |l| l.len()),
+                "LABELs",
+                size(&c.labels),
+            ),
+            (
+                c.env.as_ref().map_or(0, |e| e.len()),
+                "ENV variables",
+                size(&c.env),
+            ),
+            (
+                c.on_build.as_ref().map_or(0, |o| o.len()),
+                "ONBUILD triggers",
+                size(&c.on_build),
+            ),
+            (
+                c.exposed_ports.as_ref().map_or(0, |p| p.len()),
+                "EXPOSEd ports",
+                size(&c.exposed_ports),
+            ),
+            (
+                c.volumes.as_ref().map_or(0, |v| v.len()),
+                "VOLUMEs",
+                size(&c.volumes),
+            ),
+            (self.history.len(), "history entries", size(&self.history)),
+            (
+                self.rootfs.diff_ids.len(),
+                "layers",
+                size(&self.rootfs.diff_ids),
+            ),
+        ];
+        match parts.into_iter().max_by_key(|&(_, _, bytes)| bytes) {
+            Some((count, what, bytes)) if bytes > MAX_CONFIG_SIZE / 2 => {
+                format!("{count} {what} take {bytes} bytes of it")
+            }
+            // No one part dominates: the command line, entrypoint, or fields of other tools.
+            _ => "no single kind of instruction dominates; it holds many large values".to_string(),
+        }
+    }
+
     /// The platform this image runs on, normalised.
     pub fn platform(&self) -> Platform {
         Platform {
@@ -194,6 +273,35 @@ mod tests {
 
     /// A config as `docker build` writes it, with fields berth has no type for.
     const DOCKER_CONFIG: &str = r#"{"architecture":"amd64","config":{"Hostname":"","User":"app","ExposedPorts":{"80/tcp":{}},"Env":["PATH=/usr/bin"],"Entrypoint":["/entry"],"Cmd":["serve"],"Volumes":{"/data":{}},"WorkingDir":"/app","Labels":{"a":"b"},"StopSignal":"SIGQUIT","Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":30000000000,"Retries":3},"OnBuild":["RUN x"],"Shell":["/bin/bash","-c"],"ArgsEscaped":true},"container":"abc","container_config":{"Cmd":["/bin/sh"]},"created":"2024-01-02T03:04:05.123456789Z","docker_version":"24.0.7","history":[{"created":"2024-01-02T03:04:05Z","created_by":"ADD file in /"},{"created_by":"CMD [\"serve\"]","empty_layer":true}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#;
+
+    #[test]
+    fn a_config_past_the_limit_is_refused_naming_what_made_it_large() {
+        let mut c = ImageConfig::parse(DOCKER_CONFIG.as_bytes()).unwrap();
+        let labels = c.config.as_mut().unwrap().labels.get_or_insert_default();
+        for i in 0..40_000 {
+            labels.insert(format!("label.{i:05}"), "v".repeat(100));
+        }
+        let err = c.to_bytes_within_limit().unwrap_err();
+        assert!(err.size > MAX_CONFIG_SIZE, "{err}");
+        assert!(err.cause.starts_with("40001 LABELs take "), "{err}");
+        assert!(err.to_string().contains("above the 4 MiB limit"), "{err}");
+        // Under the limit, the bytes are the config's own.
+        let small = ImageConfig::parse(DOCKER_CONFIG.as_bytes()).unwrap();
+        assert_eq!(small.to_bytes_within_limit().unwrap(), small.to_bytes());
+    }
+
+    #[test]
+    fn a_config_exactly_at_the_limit_is_written() {
+        let mut c = ImageConfig::default();
+        let empty = c.to_bytes().len();
+        c.author = Some(String::new());
+        let overhead = c.to_bytes().len() - empty;
+        c.author = Some("a".repeat(MAX_CONFIG_SIZE - empty - overhead));
+        assert_eq!(c.to_bytes_within_limit().unwrap().len(), MAX_CONFIG_SIZE);
+        c.author.as_mut().unwrap().push('a');
+        let err = c.to_bytes_within_limit().unwrap_err();
+        assert!(err.cause.contains("no single kind"), "{err}");
+    }
 
     #[test]
     fn reads_every_docker_field() {

@@ -17,7 +17,7 @@ pub mod reference;
 pub mod verify;
 
 pub use compression::{Compression, Unsupported};
-pub use config::{ContainerConfig, History, ImageConfig};
+pub use config::{ConfigTooLarge, ContainerConfig, History, ImageConfig, MAX_CONFIG_SIZE};
 pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use hashing::{HashingReader, HashingWriter};

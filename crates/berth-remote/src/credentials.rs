@@ -439,7 +439,9 @@ mod tests {
             })
         );
         // A crashed save's leftover, readable by all: the new file must not inherit that.
-        let leftover = dir.path().join(format!(".config.json.{}.tmp", std::process::id()));
+        let leftover = dir
+            .path()
+            .join(format!(".config.json.{}.tmp", std::process::id()));
         std::fs::write(&leftover, "old").unwrap();
         c.store(
             "localhost:5000",

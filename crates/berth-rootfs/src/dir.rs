@@ -405,28 +405,67 @@ impl<'r> Dir<'r> {
 
 /// Removes `name` in `parent` and everything below it, by descriptors, never following a
 /// symlink.
+///
+/// Iterative, with an explicit stack of the directories being emptied (one descriptor per
+/// level, only ever one name given to the kernel): a tree thousands of levels deep, as a
+/// `RUN mkdir -p` can make, never overflows the thread's stack.
 fn remove_tree(parent: BorrowedFd<'_>, name: &[u8]) -> std::result::Result<(), Errno> {
-    match unlinkat(parent, name, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => return Ok(()),
-        Err(Errno::ISDIR) => {}
-        Err(e) => return Err(e),
+    if unlink_non_dir(parent, name)? {
+        return Ok(());
     }
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = openat(parent, name, flags, Mode::empty())?;
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&fd)? {
-        let entry = entry?;
-        let child = entry.file_name().to_bytes();
-        if child != b"." && child != b".." {
-            names.push(child.to_vec());
+    let mut stack = vec![Emptying::open(parent, name.to_vec())?];
+    while let Some(level) = stack.last_mut() {
+        if let Some(child) = level.names.next() {
+            if !unlink_non_dir(level.fd.as_fd(), &child)? {
+                let below = Emptying::open(level.fd.as_fd(), child)?;
+                stack.push(below);
+            }
+            continue;
+        }
+        let Some(done) = stack.pop() else { break };
+        let at = stack.last().map_or(parent, |l| l.fd.as_fd());
+        match unlinkat(at, done.name.as_slice(), AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(e),
         }
     }
-    for child in names {
-        remove_tree(fd.as_fd(), &child)?;
-    }
-    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
+    Ok(())
+}
+
+/// Unlinks `name` in `parent` unless it is a directory: whether it is gone now.
+fn unlink_non_dir(parent: BorrowedFd<'_>, name: &[u8]) -> std::result::Result<bool, Errno> {
+    match unlinkat(parent, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(true),
+        Err(Errno::ISDIR) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// A directory [`remove_tree`] is emptying: its descriptor, its name in its parent and the
+/// names still in it.
+struct Emptying {
+    fd: OwnedFd,
+    name: Vec<u8>,
+    names: std::vec::IntoIter<Vec<u8>>,
+}
+
+impl Emptying {
+    fn open(parent: BorrowedFd<'_>, name: Vec<u8>) -> std::result::Result<Emptying, Errno> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = openat(parent, name.as_slice(), flags, Mode::empty())?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd)? {
+            let entry = entry?;
+            let child = entry.file_name().to_bytes();
+            if child != b"." && child != b".." {
+                names.push(child.to_vec());
+            }
+        }
+        Ok(Emptying {
+            fd,
+            name,
+            names: names.into_iter(),
+        })
     }
 }
 

@@ -431,6 +431,31 @@ fn race_reading_through_the_root() {
     }
 }
 
+/// `remove_all` of a deep tree on a thread with a small stack: iterative and by descriptors,
+/// it neither overflows the stack nor gives the kernel a path longer than one name.
+#[test]
+fn remove_all_empties_a_tree_deeper_than_any_path() {
+    const DEPTH: usize = 800;
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::open_with(dir.path(), Resolver::detect(), Links::Refuse).unwrap();
+    let mut at = root.mkdir("d", 0o755).unwrap();
+    for _ in 1..DEPTH {
+        at.create_file("f", 0o644).unwrap();
+        at = at.mkdir("d", 0o755).unwrap();
+    }
+    drop(at);
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn_scoped(s, || root.remove_all("d"))
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
 /// A reader reads the entries of one directory from one open directory, and resolves a new
 /// directory by the root's rule: a symlink swapped in for one is refused, never followed.
 #[test]

@@ -2,6 +2,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use berth_oci::config::MAX_CONFIG_SIZE;
 use berth_oci::manifest::MAX_MANIFEST_SIZE;
 use berth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, Manifest, Platform, Reference};
 
@@ -9,9 +10,6 @@ use crate::blobs::Blobs;
 use crate::error::{StoreError, io_err};
 use crate::lock::{self, StoreLock};
 use crate::meta::{ImageRecord, LayerInfo, Meta};
-
-/// Largest image config berth reads.
-pub const MAX_CONFIG_SIZE: u64 = 16 * 1024 * 1024;
 
 /// The local content store. Safe to share between threads and between processes.
 pub struct Store {
@@ -206,7 +204,7 @@ impl Store {
     }
 
     pub fn config(&self, desc: &Descriptor) -> Result<(Vec<u8>, ImageConfig), StoreError> {
-        let bytes = self.blobs.read(&desc.digest, MAX_CONFIG_SIZE)?;
+        let bytes = self.blobs.read(&desc.digest, MAX_CONFIG_SIZE as u64)?;
         let config = ImageConfig::parse(&bytes).map_err(|source| StoreError::Config {
             digest: desc.digest.clone(),
             source,

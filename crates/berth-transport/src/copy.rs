@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use berth_oci::media_type::{self, Kind};
-use berth_oci::{Descriptor, Digest, ImageManifest, Manifest, Platform};
+use berth_oci::{Descriptor, Digest, ImageManifest, MAX_CONFIG_SIZE, Manifest, Platform};
 use futures::TryStreamExt;
 
 use crate::progress::{Event, Progress};
@@ -212,6 +212,20 @@ impl Ctx<'_> {
         bytes: bytes::Bytes,
         manifest: &ImageManifest,
     ) -> Result<(), TransportError> {
+        // The one config limit berth writes and reads under: refused before any byte moves,
+        // never stored as an image that inspect, history and save could not read.
+        if manifest.config.size > MAX_CONFIG_SIZE as u64 {
+            return Err(TransportError::invalid(
+                &self.src.describe(),
+                format!(
+                    "the config {} of image {} is {} bytes, above the {} MiB limit that berth, Podman and skopeo read configs under",
+                    manifest.config.digest,
+                    desc.digest,
+                    manifest.config.size,
+                    MAX_CONFIG_SIZE >> 20
+                ),
+            ));
+        }
         let mut blobs: Vec<&Descriptor> = Vec::new();
         for b in std::iter::once(&manifest.config).chain(&manifest.layers) {
             if !blobs.iter().any(|x| x.digest == b.digest) {

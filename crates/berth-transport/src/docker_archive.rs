@@ -17,7 +17,7 @@ use berth_oci::compression::read_head;
 use berth_oci::media_type::{self, Kind};
 use berth_oci::{
     Algorithm, Compression, Descriptor, Digest, HashingWriter, ImageConfig, ImageManifest,
-    Manifest, Reference, VerifyingReader,
+    MAX_CONFIG_SIZE, Manifest, Reference, VerifyingReader,
 };
 use berth_store::blobs::parent_dir;
 use bytes::Bytes;
@@ -30,6 +30,8 @@ use crate::{Capabilities, ImageDestination, ImageSource, Root, TransportError};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 const REPOSITORIES_FILE: &str = "repositories";
+/// The largest `manifest.json` read (it lists every image of the archive, so it may be larger
+/// than one image's config, which is bounded by [`MAX_CONFIG_SIZE`]).
 const MAX_JSON: u64 = 16 * 1024 * 1024;
 
 /// One image in `manifest.json`.
@@ -117,7 +119,7 @@ impl DockerArchiveSource {
         let place = self.place.clone();
         let config_bytes = self
             .files
-            .read(&entry.config, MAX_JSON)
+            .read(&entry.config, MAX_CONFIG_SIZE as u64)
             .map_err(|e| TransportError::io(&place, e))?
             .ok_or_else(|| {
                 TransportError::not_found(&place, format!("config {:?} of image {i}", entry.config))
@@ -317,11 +319,11 @@ impl Writer {
         desc: &Descriptor,
         data: impl Read,
     ) -> Result<(), TransportError> {
-        if desc.size > MAX_JSON {
+        if desc.size > MAX_CONFIG_SIZE as u64 {
             return Err(TransportError::invalid(
                 place,
                 format!(
-                    "config {} is {} bytes; the limit is {MAX_JSON}",
+                    "config {} is {} bytes; the limit is {MAX_CONFIG_SIZE}",
                     desc.digest, desc.size
                 ),
             ));

@@ -34,6 +34,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // Tree walks hold a descriptor per level: deep trees need more than many systems' 1,024.
+    if matches!(cli.command, Command::Build(_) | Command::Import(_)) {
+        berth_build::limits::raise_open_files();
+    }
     // Lint needs no store, and exits 2 (not 1) when a file can't be read.
     if let Command::Lint(args) = cli.command {
         return commands::lint::run(args);
