@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 
 use tar::EntryType;
 
@@ -34,6 +35,8 @@ pub enum BadLink {
     Directory,
     /// Its target is not an earlier entry ([`Hardlinks::EarlierEntries`]).
     NotEarlier,
+    /// Its target is not UTF-8, so it names no entry (entries with such names are refused).
+    NotUtf8,
 }
 
 impl std::fmt::Display for BadLink {
@@ -44,6 +47,7 @@ impl std::fmt::Display for BadLink {
             BadLink::Itself => "which is the link itself",
             BadLink::Directory => "which is a directory",
             BadLink::NotEarlier => "which is not an earlier entry of this layer",
+            BadLink::NotUtf8 => "which is not UTF-8, as no entry's name can be",
         })
     }
 }
@@ -408,20 +412,25 @@ fn write_entry<R: Read, H: Hooks>(
             place.seen.insert(path.to_string(), true);
         }
         EntryType::Symlink => {
-            let target = item
+            // A symlink's target is bytes, written as the archive has them (names are bytes
+            // on Linux); the escape check reads them with invalid sequences replaced, which
+            // keeps every `/` and `.` where it was.
+            let raw_target = item
                 .link_name_bytes()
-                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .map(|t| t.into_owned())
                 .ok_or_else(|| ExtractError::Entry {
                     entry: raw.clone(),
                     why: "symlink has no target".into(),
                 })?;
+            let target = String::from_utf8_lossy(&raw_target).into_owned();
             if place.rules.refuse_escaping_symlinks
                 && !target.starts_with('/')
                 && clean_inside(&join(dir, &target)).is_none()
             {
                 return Err(ExtractError::SymlinkEscapes { entry: raw, target });
             }
-            parent.symlink(&target, name).map_err(ExtractError::Root)?;
+            let exact = std::ffi::OsStr::from_bytes(&raw_target);
+            parent.symlink(exact, name).map_err(ExtractError::Root)?;
             attrs.at_name(None)?;
             place.seen.insert(path.to_string(), false);
             done.files += 1;
@@ -482,10 +491,8 @@ fn hardlink_target<'r, R: Read>(
     path: &str,
     item: &tar::Entry<R>,
 ) -> Result<(Dir<'r>, String), ExtractError> {
-    let raw_target = item
-        .link_name_bytes()
-        .map(|t| String::from_utf8_lossy(&t).into_owned())
-        .unwrap_or_default();
+    let raw_bytes = item.link_name_bytes().unwrap_or_default();
+    let raw_target = String::from_utf8_lossy(&raw_bytes).into_owned();
     let bad = |why| ExtractError::BadHardlink {
         entry: place.entry.clone(),
         target: raw_target.clone(),
@@ -493,6 +500,9 @@ fn hardlink_target<'r, R: Read>(
     };
     if raw_target.is_empty() {
         return Err(bad(BadLink::Empty));
+    }
+    if std::str::from_utf8(&raw_bytes).is_err() {
+        return Err(bad(BadLink::NotUtf8));
     }
     let target = clean_inside(&raw_target).ok_or_else(|| bad(BadLink::ClimbsOut))?;
     if target == path || target.is_empty() {

@@ -496,3 +496,39 @@ fn reader_reuses_the_directory_and_refuses_swapped_links() {
         assert_eq!(reader.readlink("b").unwrap(), outside.as_os_str());
     }
 }
+
+/// A symlink's target is bytes and is written as the archive has it; a hard link whose target
+/// is not UTF-8 names no entry and is refused, saying why.
+#[test]
+fn link_targets_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let tar_of = |kind: tar::EntryType, name: &str, target: &[u8]| {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..target.len()].copy_from_slice(target);
+        h.set_entry_type(kind);
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_cksum();
+        let mut out = h.as_bytes().to_vec();
+        out.resize(out.len() + 1024, 0);
+        out
+    };
+    let target = b"caf\xe9/menu";
+    for resolver in Resolver::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Root::open_with(dir.path(), resolver, Links::Refuse).unwrap();
+        let tar = tar_of(tar::EntryType::Symlink, "link", target);
+        extract::extract(&r, "", tar.as_slice(), &layer_rules(), &mut NoHooks).unwrap();
+        let got = fs::read_link(dir.path().join("link")).unwrap();
+        assert_eq!(got.as_os_str().as_bytes(), target, "{resolver:?}");
+
+        let tar = tar_of(tar::EntryType::Link, "hard", target);
+        let err =
+            extract::extract(&r, "", tar.as_slice(), &layer_rules(), &mut NoHooks).unwrap_err();
+        assert!(
+            err.to_string().contains("not UTF-8") && err.to_string().contains("hard"),
+            "{resolver:?}: {err}"
+        );
+    }
+}
