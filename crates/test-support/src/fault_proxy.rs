@@ -166,8 +166,7 @@ pub struct FaultProxy {
     /// `127.0.0.1:PORT`: use it as the registry's host in references.
     pub addr: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::background::Background,
 }
 
 impl FaultProxy {
@@ -182,24 +181,14 @@ impl FaultProxy {
             plan,
             exchanges: Vec::new(),
         }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the proxy");
-                runtime.block_on(serve(listener, shared, stopped));
-                // Dropping the runtime ends the connections still open.
-            })
-            .expect("the proxy's thread starts");
+        let server = crate::background::Background::spawn("fault-proxy", move |stopped| {
+            serve(listener, shared, stopped)
+        });
         FaultProxy {
             addr,
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -222,17 +211,6 @@ impl FaultProxy {
     /// Every request so far, in the order they arrived.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.state().exchanges.clone()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

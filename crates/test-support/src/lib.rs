@@ -3,6 +3,7 @@
 //!
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
+mod background;
 mod fault_proxy;
 #[cfg(feature = "registry")]
 pub mod registry;

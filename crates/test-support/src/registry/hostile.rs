@@ -130,8 +130,7 @@ pub struct HostileRegistry {
     /// `IP:PORT`: the registry's host in references.
     pub addr: String,
     received: Arc<Mutex<Vec<Received>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::background::Background,
 }
 
 impl HostileRegistry {
@@ -147,24 +146,15 @@ impl HostileRegistry {
             .expect("a non-blocking socket");
         let addr = listener.local_addr().expect("a bound address").to_string();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let script: Arc<Script> = Arc::new(script);
         let log = received.clone();
-        let thread = std::thread::Builder::new()
-            .name("hostile-registry".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the registry");
-                runtime.block_on(serve(listener, script, log, stopped));
-            })
-            .expect("the registry's thread starts");
+        let server = crate::background::Background::spawn("hostile-registry", move |stopped| {
+            serve(listener, script, log, stopped)
+        });
         HostileRegistry {
             addr,
             received,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -182,17 +172,6 @@ impl HostileRegistry {
             .into_iter()
             .filter(|r| r.path.contains(part))
             .collect()
-    }
-}
-
-impl Drop for HostileRegistry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
