@@ -48,9 +48,11 @@ pub trait Executor: Sync {
 pub enum Op {
     Run(RunOp),
     Copy(CopyOp),
-    /// `WORKDIR`: the directory is made when missing, as BuildKit does.
+    /// `WORKDIR`: the directory is made when missing, as BuildKit does: it and its missing
+    /// parents owned by the stage's `USER` (`""` is root).
     Mkdir {
         path: String,
+        user: String,
     },
 }
 

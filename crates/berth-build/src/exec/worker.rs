@@ -8,7 +8,7 @@ use berth_oci::{Descriptor, Digest};
 use berth_store::{LayerInfo, Store};
 
 use super::{Executor, Op, Source, StepEnv};
-use crate::error::BuildError;
+use crate::error::{BuildError, StepError};
 use crate::snapshot::{LayerRef, MAX_CHAIN, Mode, Overlay, Snapshots, View};
 
 /// Overlay (or copy) snapshots of a stage, the sandbox for `RUN`, berth-fileops for
@@ -27,7 +27,7 @@ impl Executor for Worker<'_> {
         self.change(env.input, env.previous, |root, scratch| match op {
             Op::Run(run) => super::run::run(self, run, root, scratch, env),
             Op::Copy(copy) => super::copy::copy(self, copy, root, scratch, env),
-            Op::Mkdir { path } => mkdir(root, path),
+            Op::Mkdir { path, user } => mkdir(root, path, user, env),
         })
     }
 
@@ -253,10 +253,25 @@ impl<'a> Worker<'a> {
 
 /// `WORKDIR`'s directory, made inside the stage's root: resolved and created there by
 /// descriptors, so a symlink in the path (or one swapped in meanwhile) can't lead out of it.
-fn mkdir(root: &Path, dir: &str) -> Result<(), BuildError> {
+/// What is missing is made owned by `user` (resolved by the image's own passwd and group),
+/// as BuildKit does, so a `USER` that drops privileges can work in it.
+fn mkdir(root: &Path, dir: &str, user: &str, env: &StepEnv<'_>) -> Result<(), BuildError> {
+    let owner = match user {
+        "" => None,
+        _ => {
+            let u = berth_sandbox::resolve_user(root, user).map_err(|source| {
+                env.at.error(StepError::User {
+                    user: user.to_string(),
+                    source,
+                })
+            })?;
+            Some((u.uid, u.gid))
+        }
+    };
     let opened = berth_rootfs::Root::open(root).map_err(|e| BuildError::io(root, e.into()))?;
+    let new = berth_rootfs::NewDir { mode: 0o755, owner };
     opened
-        .mkdir_all(dir, &berth_rootfs::NewDir::default())
+        .mkdir_all(dir, &new)
         .map(drop)
         .map_err(|e| BuildError::io(&opened.host_of(e.path()), e.into()))
 }

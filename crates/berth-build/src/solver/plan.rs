@@ -274,12 +274,18 @@ impl Solver<'_> {
     /// `WORKDIR`: the directory is made (as BuildKit does) when missing.
     pub(crate) fn plan_workdir(&self, state: &StageState) -> Planned {
         let dir = state.config.workdir();
-        let definition = json!({ "mkdir": dir });
+        let user = state.config.user();
+        // The user only when there is one: root's WORKDIR keeps the key it always had.
+        let definition = if user.is_empty() {
+            json!({ "mkdir": dir })
+        } else {
+            json!({ "mkdir": dir, "user": user })
+        };
         Planned {
             key: keys::step(&state.key, &definition, &state.platform),
             slot: None,
             history: String::new(),
-            op: Op::Mkdir { path: dir },
+            op: Op::Mkdir { path: dir, user },
         }
     }
 

@@ -113,7 +113,7 @@ fn describe(op: &Op) -> String {
             words.extend(copy.inline.iter().map(|(n, _)| n.clone()));
             format!("{} {} -> {}", copy.keyword, words.join(" "), copy.dest)
         }
-        Op::Mkdir { path } => format!("MKDIR {path}"),
+        Op::Mkdir { path, .. } => format!("MKDIR {path}"),
     }
 }
 
