@@ -134,6 +134,10 @@ pub fn copy_tree(
         dir_times: Vec::new(),
     };
     for (source, m) in &selected {
+        // Hard-link groups are kept within one source tree, as BuildKit copies each source on
+        // its own: two sources naming one file (a symlink to it and a hard link, say) give
+        // two independent files.
+        copier.links.clear();
         let base = if opts.parents {
             join_rel(&dest_rel, &kept_parent(source, &m.named))
         } else {
@@ -233,7 +237,8 @@ struct Copier<'a> {
     root: &'a Root,
     creator: Creator<'a>,
     opts: &'a CopyOptions,
-    /// Source (device, inode) of multiply-linked files -> where the first copy went.
+    /// Source (device, inode) of multiply-linked files -> where the first copy of the
+    /// current source's tree went.
     links: HashMap<(u64, u64), String>,
     stats: CopyStats,
     /// Copied directories and the times to give them once their contents are written.
