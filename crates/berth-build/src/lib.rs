@@ -23,6 +23,7 @@ pub use error::{BaseError, BuildError, StepError};
 pub use events::{Event, Events};
 
 mod bases;
+mod chunks;
 mod context;
 pub mod copy_snapshot;
 pub mod exec;

@@ -18,7 +18,10 @@ pub mod source;
 pub mod write;
 
 pub use apply::{Applied, apply_layer};
-pub use compress::{LayerCompression, ParallelGzip, write_layer};
+pub use compress::{
+    Chunk, ChunkSource, LayerCompression, NoChunks, ParallelGzip, WrittenLayer, chunk_codec,
+    write_layer,
+};
 pub use diff::from_overlay_upper;
 pub use error::LayerError;
 pub use source::{Entries, from_dir, from_tarball};

@@ -52,6 +52,18 @@ pub fn write_tar_reporting<W: Write>(
     out: W,
     report: &dyn Fn(u64),
 ) -> Result<(W, TarStats), LayerError> {
+    write_tar_marking(entries, opts, out, report, &mut |_, _| Ok(()))
+}
+
+/// [`write_tar_reporting`], calling `mark` with `out` and the entry's path before each entry
+/// (and its PAX records) is written.
+pub(crate) fn write_tar_marking<W: Write>(
+    entries: &Entries,
+    opts: &TarOptions,
+    out: W,
+    report: &dyn Fn(u64),
+    mark: &mut dyn FnMut(&mut W, &str) -> io::Result<()>,
+) -> Result<(W, TarStats), LayerError> {
     let mut done = 0;
     let hashed = HashingWriter::new(out, Algorithm::Sha256);
     let mut builder = tar::Builder::new(hashed);
@@ -63,6 +75,7 @@ pub fn write_tar_reporting<W: Write>(
         }
         .max(0);
         newest = newest.max(Some(mtime));
+        mark(builder.get_mut().get_mut(), &entry.path).map_err(LayerError::Write)?;
         append(&mut builder, entry, mtime, entries.spool.as_ref())?;
         if let Kind::File { size, .. } = entry.kind {
             done += size;

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use berth_layer::{
-    LayerCompression, ParallelGzip, TarOptions, from_dir, write_gzip_layer, write_layer, write_tar,
+    LayerCompression, NoChunks, ParallelGzip, TarOptions, from_dir, write_gzip_layer, write_layer,
+    write_tar,
 };
 use berth_oci::Digest;
 
@@ -75,18 +76,24 @@ fn parallel_gzip_is_identical_on_one_and_four_threads() {
         tar.len()
     );
 
-    // write_layer (all cores) gives those same bytes, and the diffID of the tar inside.
-    let (layer, layer_stats) = write_layer(
-        &entries,
-        &TarOptions::default(),
-        LayerCompression::Gzip,
-        Vec::new(),
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!(layer, one);
-    assert_eq!(layer_stats, stats);
-    assert_eq!(Digest::sha256(&gunzip(&layer)), layer_stats.diff_id);
+    // write_layer (all cores, chunks ending at entries) gives the same bytes every time, and
+    // the diffID of the tar inside.
+    let write = || {
+        write_layer(
+            &entries,
+            &TarOptions::default(),
+            LayerCompression::Gzip,
+            Vec::new(),
+            &|_| {},
+            &NoChunks,
+        )
+        .unwrap()
+    };
+    let (layer, written) = write();
+    assert_eq!(layer, write().0);
+    assert_eq!(written.stats, stats);
+    assert_eq!(gunzip(&layer), tar);
+    assert_eq!(Digest::sha256(&gunzip(&layer)), written.stats.diff_id);
 }
 
 #[test]
@@ -101,10 +108,12 @@ fn zstd_layers_are_reproducible_and_decompress_to_the_diff_id() {
             LayerCompression::Zstd,
             Vec::new(),
             &|_| {},
+            &NoChunks,
         )
         .unwrap()
     };
-    let (a, stats) = write();
+    let (a, written) = write();
+    let stats = written.stats;
     let (b, _) = write();
     assert_eq!(a, b);
     assert_eq!(&a[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
@@ -118,14 +127,16 @@ fn an_empty_layer_compresses_to_a_valid_stream() {
     let src = tempfile::tempdir().unwrap();
     let entries = from_dir(src.path()).unwrap();
     for compression in [LayerCompression::Gzip, LayerCompression::Zstd] {
-        let (out, stats) = write_layer(
+        let (out, written) = write_layer(
             &entries,
             &TarOptions::default(),
             compression,
             Vec::new(),
             &|_| {},
+            &NoChunks,
         )
         .unwrap();
+        let stats = written.stats;
         let tar = match compression {
             LayerCompression::Gzip => gunzip(&out),
             LayerCompression::Zstd => zstd::decode_all(out.as_slice()).unwrap(),
@@ -162,10 +173,17 @@ fn measure_throughput() {
             .len()
     });
     line("write_layer gzip (all cores)", &|| {
-        write_layer(&entries, &opts, LayerCompression::Gzip, Vec::new(), &|_| {})
-            .unwrap()
-            .0
-            .len()
+        write_layer(
+            &entries,
+            &opts,
+            LayerCompression::Gzip,
+            Vec::new(),
+            &|_| {},
+            &NoChunks,
+        )
+        .unwrap()
+        .0
+        .len()
     });
     line("ParallelGzip, 1 thread", &|| {
         let gz = ParallelGzip::new(Vec::new(), 1);
@@ -173,10 +191,17 @@ fn measure_throughput() {
         gz.finish().unwrap().len()
     });
     line("write_layer zstd", &|| {
-        write_layer(&entries, &opts, LayerCompression::Zstd, Vec::new(), &|_| {})
-            .unwrap()
-            .0
-            .len()
+        write_layer(
+            &entries,
+            &opts,
+            LayerCompression::Zstd,
+            Vec::new(),
+            &|_| {},
+            &NoChunks,
+        )
+        .unwrap()
+        .0
+        .len()
     });
 }
 

@@ -165,7 +165,11 @@ impl Store {
         for entry in entries {
             let entry = entry.map_err(|e| crate::error::io_err(&layers, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let layer = name.strip_suffix(".base").unwrap_or(&name);
+            // A delta's base and a layer's chunk index go with the layer.
+            let layer = name
+                .strip_suffix(".base")
+                .or_else(|| name.strip_suffix(".chunks"))
+                .unwrap_or(&name);
             if !keep.contains(layer) {
                 let path = entry.path();
                 let result = if path.is_dir() {

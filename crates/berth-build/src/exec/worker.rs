@@ -8,6 +8,7 @@ use berth_oci::{Descriptor, Digest};
 use berth_store::{LayerInfo, Store};
 
 use super::{Executor, Op, Source, StepEnv};
+use crate::chunks::{self, LayerChunks};
 use crate::error::{BuildError, StepError};
 use crate::snapshot::{LayerRef, MAX_CHAIN, Mode, Overlay, Snapshots, View};
 
@@ -134,7 +135,7 @@ impl<'a> Worker<'a> {
         work(root, scratch)?;
         let mut entries = crate::copy_snapshot::changes(root, &before)?;
         drop_unchanged_dirs(&mut entries.entries, lowers);
-        let layer = self.store_layer(&entries, root)?;
+        let layer = self.store_layer(&entries, root, None)?;
         drop(entries);
         // The layer's unpacked form comes from its blob, in the same format as any other.
         if let Some(l) = &layer {
@@ -161,7 +162,7 @@ impl<'a> Worker<'a> {
             }
         })?;
         drop_unchanged_dirs(&mut entries.entries, lowers);
-        let layer = self.store_layer(&entries, upper)?;
+        let layer = self.store_layer(&entries, upper, None)?;
         drop(entries);
         if let Some(l) = &layer {
             self.snapshots.adopt(upper, &l.diff_id)?;
@@ -191,7 +192,8 @@ impl<'a> Worker<'a> {
                 source,
             })?;
         drop_unchanged_dirs(&mut entries.entries, lowers);
-        let layer = self.store_layer(&entries, &view)?;
+        // Most of the layer is what `base` held: its chunks are copied, not deflated again.
+        let layer = self.store_layer(&entries, &view, Some(base))?;
         drop(entries);
         overlay.unmount()?;
         if let Some(l) = &layer {
@@ -201,11 +203,13 @@ impl<'a> Worker<'a> {
         Ok(layer)
     }
 
-    /// Writes `entries` (read from `dir`) as a layer blob; `None` when there are none.
+    /// Writes `entries` (read from `dir`) as a layer blob, reusing the compressed chunks it
+    /// shares with `earlier`; `None` when there are none.
     fn store_layer(
         &self,
         entries: &berth_layer::Entries,
         dir: &Path,
+        earlier: Option<&LayerRef>,
     ) -> Result<Option<LayerRef>, BuildError> {
         let read = Instant::now();
         if entries.entries.is_empty() {
@@ -226,17 +230,30 @@ impl<'a> Worker<'a> {
                 berth_oci::media_type::OCI_LAYER_GZIP,
             )
         };
-        let (writer, stats) =
-            berth_layer::write_layer(entries, &opts, compression, writer, &|_| {}).map_err(
+        let earlier = earlier.and_then(|l| LayerChunks::of(self.store, &self.snapshots, l));
+        let reuse: &dyn berth_layer::ChunkSource = match &earlier {
+            Some(chunks) => chunks,
+            None => &berth_layer::NoChunks,
+        };
+        let (writer, out) =
+            berth_layer::write_layer(entries, &opts, compression, writer, &|_| {}, reuse).map_err(
                 |source| BuildError::LayerWrite {
                     path: dir.to_path_buf(),
                     source,
                 },
             )?;
+        let stats = out.stats;
         let written = read.elapsed();
         let size = writer.written();
         let digest: Digest = writer.commit(None, None)?;
-        tracing::debug!(entries = entries.entries.len(), tar_gzip = ?written, sync = ?(read.elapsed() - written), "layer written");
+        tracing::debug!(
+            entries = entries.entries.len(),
+            chunks = out.chunks.len(),
+            chunks_reused = out.reused,
+            tar_gzip = ?written,
+            sync = ?(read.elapsed() - written),
+            "layer written"
+        );
         self.store.set_layer_info(
             &digest,
             &LayerInfo {
@@ -244,10 +261,12 @@ impl<'a> Worker<'a> {
                 size: stats.size,
             },
         )?;
-        Ok(Some(LayerRef {
+        let layer = LayerRef {
             descriptor: Descriptor::new(media_type, digest, size),
             diff_id: stats.diff_id,
-        }))
+        };
+        chunks::save(&self.snapshots, &layer, &out.chunks);
+        Ok(Some(layer))
     }
 }
 
