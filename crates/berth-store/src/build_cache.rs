@@ -30,8 +30,12 @@ pub struct CachedLayer {
     pub diff_id: Digest,
 }
 
+/// How stale a cache row's last-use time may be (seconds): pruning by age is coarser.
+pub const USED_GRANULARITY: i64 = 60;
+
 impl Meta {
-    /// The result recorded for `key`, touching its last-use time.
+    /// The result recorded for `key`, touching its last-use time (unless it was touched in
+    /// the last [`USED_GRANULARITY`] seconds).
     pub fn build_cache_get(&self, key: &str) -> Result<Option<CachedStep>, StoreError> {
         type Row = (
             Option<String>,
@@ -39,17 +43,27 @@ impl Meta {
             Option<i64>,
             Option<String>,
             i64,
+            i64,
         );
         let row: Option<Row> = self
             .conn
             .query_row(
-                "SELECT layer, media_type, size, diff_id, created FROM build_cache WHERE key = ?1",
+                "SELECT layer, media_type, size, diff_id, created, used FROM build_cache WHERE key = ?1",
                 [key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()
             .map_err(self.db())?;
-        let Some((layer, media_type, size, diff_id, created)) = row else {
+        let Some((layer, media_type, size, diff_id, created, used)) = row else {
             return Ok(None);
         };
         let layer = match (layer, media_type, size, diff_id) {
@@ -67,12 +81,16 @@ impl Meta {
             }
             _ => None,
         };
-        self.conn
-            .execute(
-                "UPDATE build_cache SET used = ?2 WHERE key = ?1",
-                params![key, now()],
-            )
-            .map_err(self.db())?;
+        // Each update is a transaction, and so an fsync: a warm build hits many steps.
+        let now = now();
+        if now.saturating_sub(used) >= USED_GRANULARITY {
+            self.conn
+                .execute(
+                    "UPDATE build_cache SET used = ?2 WHERE key = ?1",
+                    params![key, now],
+                )
+                .map_err(self.db())?;
+        }
         Ok(Some(CachedStep { layer, created }))
     }
 
