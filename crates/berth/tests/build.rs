@@ -82,7 +82,11 @@ fn build(b: &Berth, context: &Path, extra: &[&str]) -> (String, Vec<String>, Vec
     let mut args = vec!["build", "--progress", "json"];
     args.extend_from_slice(extra);
     args.push(context.to_str().unwrap());
-    let out = b.ok(&args);
+    parse_build(&b.ok(&args))
+}
+
+/// [`build`]'s answer from the JSON progress `out`.
+fn parse_build(out: &str) -> (String, Vec<String>, Vec<String>) {
     let mut names = std::collections::BTreeMap::new();
     let (mut ran, mut cached, mut id) = (vec![], vec![], String::new());
     for line in out.lines() {
@@ -589,8 +593,13 @@ fn layers(b: &Berth, image: &str) -> Vec<String> {
 #[test]
 fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
     let env = Env::new();
+    // ~16 KB a file, so the COPY's layer spans several gzip chunks.
     let mut files: Vec<(String, String)> = (0..40)
-        .map(|i| (format!("src/m{}/f{i}.c", i % 4), format!("int f{i};\n")))
+        .map(|i| {
+            let line = format!("/* file {i:02}: filler filler filler filler filler filler */\n");
+            let body = format!("int f{i};\n{}", line.repeat(250));
+            (format!("src/m{}/f{i}.c", i % 4), body)
+        })
         .collect();
     files.push((
         "Dockerfile".into(),
@@ -607,7 +616,17 @@ fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
 
     // One file changed: the COPY reruns on top of its previous result, writing one file.
     fs::write(ctx.join("src/m1/f5.c"), "int f5 = 5;\n").unwrap();
-    let (_, ran, _) = build(&b, &ctx, &[&sde[..], &["-t", "app"]].concat());
+    let rerun = b.run(
+        &[
+            &["build", "--progress", "json", "--log-level", "debug"][..],
+            &sde[..],
+            &["-t", "app", ctx.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let log = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{log}");
+    let (_, ran, _) = parse_build(&String::from_utf8_lossy(&rerun.stdout));
     assert_eq!(
         steps(&ran),
         [
@@ -628,8 +647,22 @@ fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
         ["app/src/m1/f5.c"],
         "the delta holds only the changed file"
     );
+    // ...and its layer copies the gzip chunks of the files that did not change from the
+    // previous layer, deflating only the changed one's.
+    let copy_layer = log
+        .lines()
+        .find(|l| l.contains("layer written"))
+        .unwrap_or_else(|| panic!("no layer written in:\n{log}"));
+    let field = |name: &str| -> usize {
+        let at = copy_layer.find(&format!(" {name}=")).unwrap() + name.len() + 2;
+        copy_layer[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let (chunks, reused) = (field("chunks"), field("chunks_reused"));
+    assert!(chunks >= 3, "{copy_layer}");
+    assert!(reused >= 1 && reused < chunks, "{copy_layer}");
 
-    // The same context built from nothing gives exactly the same layers.
+    // The same context built from nothing gives exactly the same layers, compressed bytes
+    // and all.
     let full = env.berth("full");
     build(
         &full,
@@ -637,6 +670,10 @@ fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
         &[&sde[..], &["--no-cache", "-t", "app"]].concat(),
     );
     assert_eq!(layers(&b, "app"), layers(&full, "app"));
+    assert_eq!(
+        layer_blobs(&b, &env, "app"),
+        layer_blobs(&full, &env, "app")
+    );
 
     // A removed file changes the selection's shape: no delta can express that, the copy
     // starts over, and the file is gone.
@@ -673,6 +710,33 @@ fn a_rerun_copy_writes_only_what_changed_and_makes_the_same_layers() {
         env.path("out2").to_str().unwrap(),
         ctx.to_str().unwrap(),
     ]);
+}
+
+/// The digests of an image's layer blobs (compressed), and the bytes of each, in order.
+fn layer_blobs(b: &Berth, env: &Env, image: &str) -> Vec<(String, Vec<u8>)> {
+    let layout = env.path(&format!(
+        "blobs-{}",
+        b.root.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = fs::remove_dir_all(&layout);
+    b.ok(&["copy", image, &format!("oci:{}", layout.display())]);
+    let blob = |digest: &str| {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
+    };
+    let index = json(&fs::read_to_string(layout.join("index.json")).unwrap());
+    let manifest = blob(index["manifests"][0]["digest"].as_str().unwrap());
+    let manifest = json(&String::from_utf8(manifest).unwrap());
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let digest = l["digest"].as_str().unwrap().to_string();
+            let bytes = blob(&digest);
+            (digest, bytes)
+        })
+        .collect()
 }
 
 /// Regular files under `dir`, relative, sorted.
