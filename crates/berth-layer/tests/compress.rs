@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use berth_layer::{
-    LayerCompression, NoChunks, ParallelGzip, TarOptions, from_dir, write_gzip_layer, write_layer,
-    write_tar,
+    Entries, LayerCompression, NoChunks, ParallelGzip, TarOptions, WrittenLayer, from_dir,
+    write_gzip_layer, write_layer, write_tar,
 };
 use berth_oci::Digest;
 
@@ -57,6 +57,12 @@ fn parallel(data: &[u8], threads: usize) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// `entries` as a layer in memory, with nothing to reuse.
+fn layer(entries: &Entries, compression: LayerCompression) -> (Vec<u8>, WrittenLayer) {
+    let opts = TarOptions::default();
+    write_layer(entries, &opts, compression, Vec::new(), &|_| {}, &NoChunks).unwrap()
+}
+
 #[test]
 fn parallel_gzip_is_identical_on_one_and_four_threads() {
     let src = tempfile::tempdir().unwrap();
@@ -78,19 +84,8 @@ fn parallel_gzip_is_identical_on_one_and_four_threads() {
 
     // write_layer (all cores, chunks ending at entries) gives the same bytes every time, and
     // the diffID of the tar inside.
-    let write = || {
-        write_layer(
-            &entries,
-            &TarOptions::default(),
-            LayerCompression::Gzip,
-            Vec::new(),
-            &|_| {},
-            &NoChunks,
-        )
-        .unwrap()
-    };
-    let (layer, written) = write();
-    assert_eq!(layer, write().0);
+    let (layer, written) = layer(&entries, LayerCompression::Gzip);
+    assert_eq!(layer, self::layer(&entries, LayerCompression::Gzip).0);
     assert_eq!(written.stats, stats);
     assert_eq!(gunzip(&layer), tar);
     assert_eq!(Digest::sha256(&gunzip(&layer)), written.stats.diff_id);
@@ -101,20 +96,9 @@ fn zstd_layers_are_reproducible_and_decompress_to_the_diff_id() {
     let src = tempfile::tempdir().unwrap();
     tree(src.path(), 3, 300_000);
     let entries = from_dir(src.path()).unwrap();
-    let write = || {
-        write_layer(
-            &entries,
-            &TarOptions::default(),
-            LayerCompression::Zstd,
-            Vec::new(),
-            &|_| {},
-            &NoChunks,
-        )
-        .unwrap()
-    };
-    let (a, written) = write();
+    let (a, written) = layer(&entries, LayerCompression::Zstd);
     let stats = written.stats;
-    let (b, _) = write();
+    let (b, _) = layer(&entries, LayerCompression::Zstd);
     assert_eq!(a, b);
     assert_eq!(&a[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
     let tar = zstd::decode_all(a.as_slice()).unwrap();
@@ -127,15 +111,7 @@ fn an_empty_layer_compresses_to_a_valid_stream() {
     let src = tempfile::tempdir().unwrap();
     let entries = from_dir(src.path()).unwrap();
     for compression in [LayerCompression::Gzip, LayerCompression::Zstd] {
-        let (out, written) = write_layer(
-            &entries,
-            &TarOptions::default(),
-            compression,
-            Vec::new(),
-            &|_| {},
-            &NoChunks,
-        )
-        .unwrap();
+        let (out, written) = layer(&entries, compression);
         let stats = written.stats;
         let tar = match compression {
             LayerCompression::Gzip => gunzip(&out),
