@@ -325,3 +325,26 @@ fn repository_links_are_kept_and_checked() {
     assert!(repaired.is_clean() && repaired.broken_links[0].repaired);
     assert!(store.fsck(false).unwrap().broken_links.is_empty());
 }
+
+/// A warm build looks up many cache entries: a lookup must not be a write (each write is a
+/// transaction with an fsync) when the entry was used a moment ago.
+#[test]
+fn cache_hits_in_quick_succession_write_nothing() {
+    let (_dir, store) = store();
+    let step = berth_store::CachedStep {
+        layer: None,
+        created: 1_700_000_000,
+    };
+    store.meta().build_cache_put("key", &step).unwrap();
+    let wal = store.root().join("berth.db-wal");
+    let before = fs::metadata(&wal).unwrap().len();
+    for _ in 0..5 {
+        let hit = store.meta().build_cache_get("key").unwrap();
+        assert_eq!(hit.map(|h| h.created), Some(step.created));
+    }
+    assert_eq!(
+        fs::metadata(&wal).unwrap().len(),
+        before,
+        "the lookups wrote"
+    );
+}
