@@ -327,24 +327,37 @@ fn repository_links_are_kept_and_checked() {
 }
 
 /// A warm build looks up many cache entries: a lookup must not be a write (each write is a
-/// transaction with an fsync) when the entry was used a moment ago.
+/// transaction with an fsync) when the entry was used a moment ago, and still is when it was
+/// last used long ago (pruning by age goes by it).
 #[test]
-fn cache_hits_in_quick_succession_write_nothing() {
+fn a_cache_hit_writes_its_last_use_only_when_that_is_old() {
     let (_dir, store) = store();
     let step = berth_store::CachedStep {
         layer: None,
         created: 1_700_000_000,
     };
     store.meta().build_cache_put("key", &step).unwrap();
-    let wal = store.root().join("berth.db-wal");
-    let before = fs::metadata(&wal).unwrap().len();
-    for _ in 0..5 {
+    let db = rusqlite::Connection::open(store.root().join("berth.db")).unwrap();
+    let now = db
+        .query_row("SELECT unixepoch()", [], |r| r.get::<_, i64>(0))
+        .unwrap();
+    let used_after_hit = |used: i64| -> i64 {
+        db.execute("UPDATE build_cache SET used = ?1 WHERE key = 'key'", [used])
+            .unwrap();
         let hit = store.meta().build_cache_get("key").unwrap();
         assert_eq!(hit.map(|h| h.created), Some(step.created));
-    }
+        db.query_row("SELECT used FROM build_cache WHERE key = 'key'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
     assert_eq!(
-        fs::metadata(&wal).unwrap().len(),
-        before,
-        "the lookups wrote"
+        used_after_hit(now - 30),
+        now - 30,
+        "a recent use is left alone"
+    );
+    assert!(
+        used_after_hit(now - 3600) >= now,
+        "an old use is brought up to date"
     );
 }
