@@ -1,0 +1,234 @@
+//! dpkg's and rpm's own comparisons as oracles, on versions generated with proptest from the
+//! characters that make these orders tricky (`~ ^ + . - : _`, digits, a few letters).
+//!
+//! The oracles run as one process each, fed every question on stdin, so the test stays at a
+//! few seconds: dpkg answers one `dpkg --compare-versions` per line (from one `sh` loop), rpm
+//! one `rpm.ver` comparison per line (from one python3-rpm process). Failures list every
+//! disagreement with both answers; the versions are short, so no shrinking is needed.
+//!
+//! Needs dpkg and python3-rpm (Debian's `python3-rpm`; scripts/install-test-deps installs it).
+
+use berth_version::{Ecosystem, Version, compare, parse};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use std::cmp::Ordering;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// `n` values of `strategy`, from a fresh random seed.
+fn sample<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
+    let mut runner = TestRunner::default();
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).expect("a value").current())
+        .collect()
+}
+
+/// Runs `program` with `stdin`, insisting it succeeds; its stdout's lines.
+fn oracle(program: &str, args: &[&str], stdin: &str) -> Vec<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{program}: {e}: run scripts/install-test-deps, which installs the oracles")
+        });
+    let mut input = child.stdin.take().expect("stdin");
+    let stdin = stdin.to_owned();
+    let writer = std::thread::spawn(move || input.write_all(stdin.as_bytes()));
+    let out = child.wait_with_output().expect("oracle output");
+    writer.join().expect("writer").expect("writing to the oracle");
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn order_name(order: Ordering) -> &'static str {
+    match order {
+        Ordering::Less => "lt",
+        Ordering::Equal => "eq",
+        Ordering::Greater => "gt",
+    }
+}
+
+/// Debian versions: mostly well formed, with `~ + . - :` and letters in the upstream part
+/// (a `:` only after an epoch, where it is allowed).
+fn dpkg_version() -> impl Strategy<Value = String> {
+    (
+        prop::option::weighted(0.2, "[0-9]{1,2}"),
+        "[0-9][0-2ab~+.:-]{0,6}",
+        prop::option::weighted(0.6, "[0-2ab~+.]{1,4}"),
+    )
+        .prop_map(|(epoch, upstream, revision)| {
+            let mut v = String::new();
+            match epoch {
+                Some(epoch) => {
+                    v += &epoch;
+                    v.push(':');
+                    v += &upstream;
+                }
+                None => v += &upstream.replace(':', "."),
+            }
+            if let Some(revision) = revision {
+                v.push('-');
+                v += &revision;
+            }
+            v
+        })
+}
+
+/// Text that is often not a Debian version at all.
+fn junk() -> impl Strategy<Value = String> {
+    "[0-9aZ~^+.:_ -]{1,6}"
+}
+
+/// dpkg's verdicts, one per `(a, relation, b)`: its exit status, and whether it said
+/// anything (a warning or an error about the syntax).
+fn ask_dpkg(questions: &[(&str, &str, &str)]) -> Vec<(i32, bool)> {
+    const LOOP: &str = r#"t=$(mktemp)
+while IFS='	' read -r a op b; do
+  dpkg --compare-versions "$a" "$op" "$b" 2>"$t"; r=$?
+  if [ -s "$t" ]; then echo "$r said"; else echo "$r quiet"; fi
+done
+rm -f "$t""#;
+    let input: String = questions
+        .iter()
+        .map(|(a, op, b)| format!("{a}\t{op}\t{b}\n"))
+        .collect();
+    let answers = oracle("sh", &["-c", LOOP], &input);
+    assert_eq!(answers.len(), questions.len(), "one answer per question");
+    answers
+        .iter()
+        .map(|line| {
+            let (status, said) = line.split_once(' ').expect("status and verdict");
+            (status.parse().expect("exit status"), said == "said")
+        })
+        .collect()
+}
+
+#[test]
+fn dpkg_agrees_on_order_and_validity() {
+    test_support::require("dpkg");
+    let mut valid: Vec<(String, Version)> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for text in sample(dpkg_version(), 400)
+        .into_iter()
+        .chain(sample(junk(), 120))
+    {
+        match parse(Ecosystem::Debian, &text) {
+            Ok(version) => valid.push((text, version)),
+            Err(_) => refused.push(text),
+        }
+    }
+    // Sorted by berth's order, each neighbour must be `lt` or `eq` to the next for dpkg too;
+    // dpkg's order being transitive, that checks every pair of the list, not only neighbours.
+    valid.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("one ecosystem"));
+    let mut questions: Vec<(&str, &str, &str)> = valid
+        .windows(2)
+        .map(|w| {
+            let order = w[0].1.partial_cmp(&w[1].1).expect("one ecosystem");
+            (w[0].0.as_str(), order_name(order), w[1].0.as_str())
+        })
+        .collect();
+    let neighbours = questions.len();
+    // What berth refuses, dpkg must refuse or warn about.
+    questions.extend(refused.iter().map(|t| (t.as_str(), "eq", t.as_str())));
+    let answers = ask_dpkg(&questions);
+
+    let mut disagreements = Vec::new();
+    for (i, ((a, op, b), (status, said))) in questions.iter().zip(&answers).enumerate() {
+        if i < neighbours && (*status != 0 || *said) {
+            disagreements.push(format!(
+                "berth: {a:?} {op} {b:?}; dpkg: exit {status}{}",
+                if *said { ", with a syntax message" } else { "" }
+            ));
+        }
+        if i >= neighbours && !said {
+            let err = parse(Ecosystem::Debian, a).unwrap_err();
+            disagreements.push(format!("berth refuses what dpkg accepts: {err}"));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements with dpkg:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    // The order is consistent beyond neighbours: positions in the sorted list agree with compare.
+    for (i, j) in sample((0..valid.len(), 0..valid.len()), 2000) {
+        let order = compare(Ecosystem::Debian, &valid[i].0, &valid[j].0).unwrap();
+        assert!(
+            order == Ordering::Equal || order == i.cmp(&j),
+            "{:?} vs {:?}: {order:?} but sorted at {i} and {j}",
+            valid[i].0,
+            valid[j].0
+        );
+    }
+    assert!(valid.len() > 300, "only {} generated versions parsed", valid.len());
+}
+
+/// RPM EVR strings: every one has a release (rpm skips the release when one side lacks it).
+fn rpm_version() -> impl Strategy<Value = String> {
+    (
+        prop::option::weighted(0.2, "[0-9]{0,2}"),
+        "[0-2aZ~^+._:-]{0,6}",
+        "[0-2aZ~^+._]{0,4}",
+    )
+        .prop_map(|(epoch, version, release)| match epoch {
+            Some(epoch) => format!("{epoch}:{version}-{release}"),
+            None => format!("{version}-{release}"),
+        })
+}
+
+#[test]
+fn rpm_agrees_on_order() {
+    const COMPARE: &str = "import sys, rpm
+for line in sys.stdin:
+    a, b = line.rstrip('\\n').split('\\t')
+    va, vb = rpm.ver(a), rpm.ver(b)
+    print((va > vb) - (va < vb))
+";
+    let found = Command::new("/usr/bin/python3")
+        .args(["-c", "import rpm"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "python3-rpm is not installed: run scripts/install-test-deps (Debian's python3-rpm)"
+    );
+    // Pairs of one shape share prefixes often, where the interesting comparisons are.
+    let pairs = sample((rpm_version(), rpm_version()), 4000);
+    let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+    let answers = oracle("/usr/bin/python3", &["-c", COMPARE], &input);
+    assert_eq!(answers.len(), pairs.len(), "one answer per pair");
+
+    let mut disagreements = Vec::new();
+    for ((a, b), answer) in pairs.iter().zip(&answers) {
+        let rpm = match answer.as_str() {
+            "-1" => Ordering::Less,
+            "0" => Ordering::Equal,
+            "1" => Ordering::Greater,
+            other => panic!("rpm answered {other:?} for {a:?} {b:?}"),
+        };
+        let berth = compare(Ecosystem::Rpm, a, b).expect("every non-empty text is an RPM version");
+        if berth != rpm {
+            disagreements.push(format!("{a:?} vs {b:?}: berth {berth:?}, rpm {rpm:?}"));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} pairs disagree with rpm:\n{}",
+        disagreements.len(),
+        pairs.len(),
+        disagreements.join("\n")
+    );
+}
