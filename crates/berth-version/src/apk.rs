@@ -21,8 +21,12 @@
 //! - `-r` with no digits, at the end or before another `-`, is `-r0` (`1-r = 1-r0`);
 //! - what apk cannot read from the `-` of the revision on is a flaw that sorts the version
 //!   before the same version without it, whatever the flaw says (`1-r0-1 = 1-r0-2 < 1-r0`);
-//! - two versions that apk cannot read even up to their revision (`a`, `1..2`, `1.2p1`) are
-//!   compared as strings, which keeps the order total where apk's answers are arbitrary.
+//! - two versions that apk stops reading at the same token, before any revision, are
+//!   ordered by the text it could not read (`1.2p1 < 1.2p2`, `a < b`), where apk would call
+//!   them equal.
+//!
+//! Together with apk's own rules this is still a total order: each version reads as a list of
+//! tokens, and the lists compare position by position.
 
 use crate::numeric::{cmp_digits, digits_len};
 use crate::{Ecosystem, ParseError};
@@ -38,31 +42,13 @@ pub struct Version {
 impl Version {
     /// Whether apk-tools itself reads the whole version.
     pub fn is_valid(&self) -> bool {
-        self.reading() == Reading::Valid
-    }
-
-    fn reading(&self) -> Reading {
         let mut tokens = Tokens::new(&self.text);
         let mut token = tokens.first();
         while token.kind < Kind::End {
             token = tokens.following();
         }
-        match token.kind {
-            Kind::End => Reading::Valid,
-            _ if tokens.at_revision => Reading::FlawedRevision,
-            _ => Reading::Unreadable,
-        }
+        token.kind == Kind::End
     }
-}
-
-/// How far apk reads a version.
-#[derive(Debug, PartialEq, Eq)]
-enum Reading {
-    Valid,
-    /// Readable up to its `-`: what follows is not `-r` and digits.
-    FlawedRevision,
-    /// Unreadable before any `-`.
-    Unreadable,
 }
 
 impl FromStr for Version {
@@ -147,6 +133,8 @@ struct Tokens<'a> {
     last: Kind,
     /// Whether reading has reached the `-` that starts the revision.
     at_revision: bool,
+    /// The text from the start of the token being read.
+    start: &'a [u8],
 }
 
 impl<'a> Tokens<'a> {
@@ -155,6 +143,7 @@ impl<'a> Tokens<'a> {
             rest: text.as_bytes(),
             last: Kind::InitialDigit,
             at_revision: false,
+            start: text.as_bytes(),
         }
     }
 
@@ -167,8 +156,17 @@ impl<'a> Tokens<'a> {
         }
     }
 
+    /// What apk cannot read ends the version. Before the revision, the unread text is kept
+    /// to order two such versions (see the module's documentation); from the revision on,
+    /// what the flaw says does not count.
     fn invalid(&mut self) -> Token<'a> {
-        self.token(Kind::Invalid, b"")
+        let unread = if self.at_revision {
+            &b""[..]
+        } else {
+            self.start
+        };
+        self.rest = b"";
+        self.token(Kind::Invalid, unread)
     }
 
     /// Takes the digits at the front as a token of `kind`; none at all is invalid.
@@ -183,10 +181,12 @@ impl<'a> Tokens<'a> {
     }
 
     fn first(&mut self) -> Token<'a> {
+        self.start = self.rest;
         self.digits(Kind::InitialDigit)
     }
 
     fn following(&mut self) -> Token<'a> {
+        self.start = self.rest;
         let last = self.last;
         let Some(&c) = self.rest.first() else {
             return self.token(Kind::End, b"");
@@ -272,10 +272,6 @@ fn cmp_tokens(kind: Kind, a: &Token, b: &Token) -> Ordering {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        // apk gives two versions it cannot read no meaningful order: compare them as strings.
-        if self.reading() == Reading::Unreadable && other.reading() == Reading::Unreadable {
-            return self.text.cmp(&other.text);
-        }
         let mut ta = Tokens::new(&self.text);
         let mut tb = Tokens::new(&other.text);
         let (mut a, mut b) = (ta.first(), tb.first());
@@ -287,7 +283,8 @@ impl Ord for Version {
             (a, b) = (ta.following(), tb.following());
         }
         if a.kind == b.kind {
-            return Ordering::Equal;
+            // Both at their end, or both unreadable from here: by the unread text.
+            return a.value.cmp(b.value);
         }
         // Equal so far: the one that goes on is newer, unless with a pre-release suffix.
         if a.kind == Kind::Suffix && a.suffix < Suffix::None {

@@ -144,8 +144,8 @@ fn shown(version: &str) -> String {
 
 /// A version parsed under one ecosystem's rules.
 ///
-/// Versions of one ecosystem are totally ordered; versions of two ecosystems are not comparable
-/// (`partial_cmp` is `None`). Equality is equality in the order: `1.0` and `1.0.0` are equal
+/// Versions of one ecosystem are totally ordered (for Packagist, only without `#` parts: see
+/// [`packagist`]); versions of two ecosystems are not comparable (`partial_cmp` is `None`). Equality is equality in the order: `1.0` and `1.0.0` are equal
 /// Maven versions, though `to_string` gives back each one's own text.
 #[derive(Debug, Clone)]
 pub struct Version {

@@ -7,9 +7,12 @@
 //! runs out, the other is newer if its next part is a number, else as its rest compares with
 //! `#` (`1.0 < 1.0.1`, `1.0rc1 < 1.0`). As Composer does, a leading `v` or `V` is dropped.
 //!
-//! Where PHP's own function is not an order (it turns other characters such as `#` into empty
-//! parts, and then finds `1.2.3.#` older than itself), other characters stay in their part
-//! here, so that every version equals itself, as OSV's tools and their corpus have it.
+//! Where PHP's own function is not even reflexive (it turns other characters such as `#` into
+//! empty parts, and then finds `1.2.3.#` older than itself), other characters stay in their
+//! part here, so that every version equals itself, as OSV's tools and their corpus have it. A
+//! part `#` still compares equal to every number, as in PHP (`1.2.3.# = 1.2.3 = 1.2.3.0` and
+//! `1.2.3.# = 1.2.3.1`), so among versions with such parts the order is not transitive; no
+//! release is numbered that way.
 
 use crate::numeric::cmp_digits;
 use crate::{Ecosystem, ParseError};

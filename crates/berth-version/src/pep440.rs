@@ -45,9 +45,16 @@ pub struct Key {
 enum Pre {
     /// A dev release with neither pre- nor post-release: before every pre-release.
     DevOnly,
-    /// `a`, `b` or `rc` (0, 1, 2) and its number.
-    Pre(u8, Number),
+    /// `a`, `b` or `rc`, and its number.
+    Labelled(PreLabel, Number),
     Final,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum PreLabel {
+    Alpha,
+    Beta,
+    Candidate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,12 +175,12 @@ fn pep440(text: &str) -> Option<Key> {
     let pre = c
         .label(&["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"])
         .map(|label| {
-            let rank = match label {
-                "alpha" | "a" => 0,
-                "beta" | "b" => 1,
-                _ => 2,
+            let label = match label {
+                "alpha" | "a" => PreLabel::Alpha,
+                "beta" | "b" => PreLabel::Beta,
+                _ => PreLabel::Candidate,
             };
-            (rank, c.label_number())
+            (label, c.label_number())
         });
 
     let post = if c.s.starts_with('-') && c.s[1..].starts_with(|ch: char| ch.is_ascii_digit()) {
@@ -214,7 +221,7 @@ fn pep440(text: &str) -> Option<Key> {
     }
 
     let pre = match (pre, &post, &dev) {
-        (Some((rank, n)), _, _) => Pre::Pre(rank, n),
+        (Some((label, n)), _, _) => Pre::Labelled(label, n),
         (None, None, Some(_)) => Pre::DevOnly,
         (None, _, _) => Pre::Final,
     };

@@ -39,7 +39,10 @@ fn oracle(program: &str, args: &[&str], stdin: &str) -> Vec<String> {
     let stdin = stdin.to_owned();
     let writer = std::thread::spawn(move || input.write_all(stdin.as_bytes()));
     let out = child.wait_with_output().expect("oracle output");
-    writer.join().expect("writer").expect("writing to the oracle");
+    writer
+        .join()
+        .expect("writer")
+        .expect("writing to the oracle");
     assert!(
         out.status.success(),
         "{program} failed: {}",
@@ -173,7 +176,11 @@ fn dpkg_agrees_on_order_and_validity() {
             valid[j].0
         );
     }
-    assert!(valid.len() > 300, "only {} generated versions parsed", valid.len());
+    assert!(
+        valid.len() > 300,
+        "only {} generated versions parsed",
+        valid.len()
+    );
 }
 
 /// RPM EVR strings: every one has a release (rpm skips the release when one side lacks it).
