@@ -212,8 +212,26 @@ impl PartialOrd for Version {
     }
 }
 
+/// The longest text taken for a version, in bytes. Real versions stay far below (Go's
+/// pseudo-versions, among the longest, have about 40); the bound keeps the work, and Maven's
+/// nesting, small on hostile input.
+pub const MAX_LEN: usize = 1024;
+
+/// Refuses text longer than [`MAX_LEN`].
+pub(crate) fn check_len(ecosystem: Ecosystem, text: &str) -> Result<(), ParseError> {
+    if text.len() > MAX_LEN {
+        return Err(ParseError::new(
+            ecosystem,
+            text,
+            format!("longer than {MAX_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `text` as a version of `ecosystem`.
 pub fn parse(ecosystem: Ecosystem, text: &str) -> Result<Version, ParseError> {
+    check_len(ecosystem, text)?;
     let parsed = match ecosystem {
         Ecosystem::Debian => Parsed::Dpkg(text.parse()?),
         Ecosystem::Rpm => Parsed::Rpm(text.parse()?),

@@ -209,6 +209,8 @@ impl FromStr for Version {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, ParseError> {
+        // Items nest once per `-` and comparing recurses through them: bound the depth.
+        crate::check_len(Ecosystem::Maven, text)?;
         if text.is_empty() {
             return Err(ParseError::new(
                 Ecosystem::Maven,

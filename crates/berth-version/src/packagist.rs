@@ -111,24 +111,27 @@ fn rank(part: &[u8]) -> i8 {
         .map_or(-1, |&(_, rank)| rank)
 }
 
-fn cmp_parts(a: &[&[u8]], b: &[&[u8]]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let order = if is_number(x) && is_number(y) {
-            cmp_digits(x, y)
-        } else {
-            rank(x).cmp(&rank(y))
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    // One ran out: a number next makes the other newer, else its rest against `#`.
+fn cmp_parts<'a>(mut a: &'a [&'a [u8]], mut b: &'a [&'a [u8]]) -> Ordering {
+    // What a number compares as against a word.
     const NUMBER: &[&[u8]] = &[b"#"];
-    match a.len().cmp(&b.len()) {
-        Ordering::Equal => Ordering::Equal,
-        Ordering::Greater if is_number(a[b.len()]) => Ordering::Greater,
-        Ordering::Greater => cmp_parts(&a[b.len()..], NUMBER),
-        Ordering::Less if is_number(b[a.len()]) => Ordering::Less,
-        Ordering::Less => cmp_parts(NUMBER, &b[a.len()..]),
+    loop {
+        for (x, y) in a.iter().zip(b) {
+            let order = if is_number(x) && is_number(y) {
+                cmp_digits(x, y)
+            } else {
+                rank(x).cmp(&rank(y))
+            };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        // One ran out: a number next makes the other newer, else its rest against `#`.
+        match a.len().cmp(&b.len()) {
+            Ordering::Equal => return Ordering::Equal,
+            Ordering::Greater if is_number(a[b.len()]) => return Ordering::Greater,
+            Ordering::Greater => (a, b) = (&a[b.len()..], NUMBER),
+            Ordering::Less if is_number(b[a.len()]) => return Ordering::Less,
+            Ordering::Less => (a, b) = (NUMBER, &b[a.len()..]),
+        }
     }
 }

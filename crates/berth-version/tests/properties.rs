@@ -63,3 +63,24 @@ fn versions_of_two_ecosystems_are_not_comparable() {
     assert_eq!(deb.partial_cmp(&rpm), None);
     assert_ne!(deb, rpm);
 }
+
+#[test]
+fn hostile_lengths_are_bounded() {
+    use berth_version::MAX_LEN;
+    // Maven nests a list per `-`; the rest walk long texts: all within the bound stay cheap.
+    let patterns = ["1-", "1a", "0.", "~", "-r", "1_", ".#", "a."];
+    for ecosystem in Ecosystem::ALL {
+        for pattern in patterns {
+            let long = pattern.repeat(MAX_LEN / pattern.len());
+            if let (Ok(a), Ok(b)) = (parse(ecosystem, &long), parse(ecosystem, &long[1..])) {
+                assert_eq!(cmp(&a, &b), cmp(&b, &a).reverse(), "{ecosystem}: {pattern}");
+            }
+            let err = parse(ecosystem, &format!("{long}{long}")).unwrap_err();
+            assert!(err.to_string().contains("longer than 1024 bytes"), "{err}");
+            assert!(
+                err.to_string().len() < 300,
+                "the message quotes a bounded part: {err}"
+            );
+        }
+    }
+}
