@@ -120,19 +120,7 @@ impl Ord for Version {
     }
 }
 
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
+order_from_ord!(Version);
 
 /// The weight of one character of a non-digit run: `~` lowest, then the end of the run (a
 /// digit or the end of the string), then letters, then everything else.

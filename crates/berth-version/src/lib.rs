@@ -29,6 +29,26 @@
 //! Parsing never panics; text that is not a version of the ecosystem is a [`ParseError`] naming
 //! the text, the ecosystem and what is wrong.
 
+/// `PartialOrd`, `PartialEq` and `Eq` from a type's `Ord`: a version's equality is equality
+/// in its order (`1.0 = 1.0.0` in Maven), whatever its text.
+macro_rules! order_from_ord {
+    ($t:ty) => {
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == std::cmp::Ordering::Equal
+            }
+        }
+
+        impl Eq for $t {}
+    };
+}
+
 pub mod apk;
 pub mod dpkg;
 pub mod maven;

@@ -50,19 +50,7 @@ impl Ord for Version {
     }
 }
 
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
+order_from_ord!(Version);
 
 /// The canonical form's parts: `-`, `_`, `+` become dots, and a dot goes wherever a digit
 /// meets a character that is neither digit nor dot.
