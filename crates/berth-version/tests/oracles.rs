@@ -1,12 +1,14 @@
-//! dpkg's and rpm's own comparisons as oracles, on versions generated with proptest from the
-//! characters that make these orders tricky (`~ ^ + . - : _`, digits, a few letters).
+//! dpkg's, rpm's and Python `packaging`'s own comparisons as oracles, on versions generated
+//! with proptest from the characters that make these orders tricky (`~ ^ + . - : _`, digits,
+//! a few letters; PEP 440's labels and separators).
 //!
 //! The oracles run as one process each, fed every question on stdin, so the test stays at a
 //! few seconds: dpkg answers one `dpkg --compare-versions` per line (from one `sh` loop), rpm
-//! one `rpm.ver` comparison per line (from one python3-rpm process). Failures list every
-//! disagreement with both answers; the versions are short, so no shrinking is needed.
+//! one `rpm.ver` comparison per line (from one python3-rpm process), `packaging` one `Version`
+//! comparison per line. Failures list every disagreement with both answers; the versions are
+//! short, so no shrinking is needed.
 //!
-//! Needs dpkg and python3-rpm (Debian's `python3-rpm`; scripts/install-test-deps installs it).
+//! Needs dpkg and Debian's python3-rpm and python3-packaging (scripts/install-test-deps).
 
 use berth_version::{Ecosystem, Version, compare, parse};
 use proptest::prelude::*;
@@ -54,6 +56,22 @@ fn oracle(program: &str, args: &[&str], stdin: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Fails clearly unless Debian's python3 can import `module` (from Debian's `package`).
+fn require_python_module(module: &str, package: &str) {
+    let found = Command::new(PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{package} is not installed: run scripts/install-test-deps (Debian's {package})"
+    );
+}
+
+/// Debian's python3, which Debian's python3-rpm and python3-packaging extend (a python3 found
+/// first on PATH may be another one).
+const PYTHON: &str = "/usr/bin/python3";
 
 fn order_name(order: Ordering) -> &'static str {
     match order {
@@ -204,18 +222,11 @@ for line in sys.stdin:
     va, vb = rpm.ver(a), rpm.ver(b)
     print((va > vb) - (va < vb))
 ";
-    let found = Command::new("/usr/bin/python3")
-        .args(["-c", "import rpm"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "python3-rpm is not installed: run scripts/install-test-deps (Debian's python3-rpm)"
-    );
+    require_python_module("rpm", "python3-rpm");
     // Pairs of one shape share prefixes often, where the interesting comparisons are.
     let pairs = sample((rpm_version(), rpm_version()), 4000);
     let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
-    let answers = oracle("/usr/bin/python3", &["-c", COMPARE], &input);
+    let answers = oracle(PYTHON, &["-c", COMPARE], &input);
     assert_eq!(answers.len(), pairs.len(), "one answer per pair");
 
     let mut disagreements = Vec::new();
@@ -238,4 +249,91 @@ for line in sys.stdin:
         pairs.len(),
         disagreements.join("\n")
     );
+}
+
+/// PEP 440 versions in their many spellings: labels in any case, optional separators,
+/// implicit post releases, epochs, local parts; and some text that is not PEP 440 at all.
+fn pep440_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => concat!(
+            "[vV]?([0-9]!)?[0-9]{1,2}([.][0-9]{1,2}){0,2}",
+            "([-_.]?(a|b|c|rc|alpha|beta|pre|preview|A|RC|Beta)[-_.]?[0-9]{0,2})?",
+            "(-[0-9]|[-_.]?(post|rev|r|POST)[-_.]?[0-9]{0,2})?",
+            "([-_.]?(dev|DEV)[-_.]?[0-9]{0,2})?",
+            "([+][a-z0-9]{1,3}([-_.][a-zA-Z0-9]{1,3}){0,2})?",
+        ),
+        1 => "[0-9a-z.+!_-]{1,8}",
+    ]
+}
+
+#[test]
+fn packaging_agrees_on_pep440() {
+    const COMPARE: &str = "import sys
+from packaging.version import Version, InvalidVersion
+def parse(text):
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+for line in sys.stdin:
+    a, b = (parse(t) for t in line.rstrip('\\n').split('\\t'))
+    if a is None or b is None:
+        print('-' if a is None else '+', '-' if b is None else '+')
+    else:
+        print((a > b) - (a < b))
+";
+    require_python_module("packaging", "python3-packaging");
+    let pairs = sample((pep440_text(), pep440_text()), 4000);
+    let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+    let answers = oracle(PYTHON, &["-c", COMPARE], &input);
+    assert_eq!(answers.len(), pairs.len(), "one answer per pair");
+
+    let pep440 = |text: &str| {
+        text.parse::<berth_version::pep440::Version>()
+            .expect("every non-blank text is a PyPI version")
+            .is_pep440()
+    };
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for ((a, b), answer) in pairs.iter().zip(&answers) {
+        let order = match answer.as_str() {
+            "-1" => Ordering::Less,
+            "0" => Ordering::Equal,
+            "1" => Ordering::Greater,
+            validity => {
+                // packaging refused one side: berth must read that side as legacy, not PEP 440.
+                let (va, vb) = validity.split_once(' ').expect("two verdicts");
+                for (text, valid) in [(a, va == "+"), (b, vb == "+")] {
+                    if pep440(text) != valid {
+                        disagreements.push(format!(
+                            "{text:?}: packaging says PEP 440 {valid}, berth {}",
+                            !valid
+                        ));
+                    }
+                }
+                continue;
+            }
+        };
+        compared += 1;
+        for text in [a, b] {
+            if !pep440(text) {
+                disagreements.push(format!("{text:?}: packaging reads PEP 440, berth does not"));
+            }
+        }
+        let berth = compare(Ecosystem::PyPI, a, b).expect("non-blank");
+        if berth != order {
+            disagreements.push(format!(
+                "{a:?} vs {b:?}: berth {berth:?}, packaging {order:?}"
+            ));
+        }
+    }
+    disagreements.sort();
+    disagreements.dedup();
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements with packaging:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(compared > 2000, "only {compared} pairs both PEP 440");
 }
