@@ -40,7 +40,8 @@ pub struct Version {
 }
 
 impl Version {
-    /// Whether apk-tools itself reads the whole version.
+    /// Whether the version is well formed: apk reads all of it (`-r` without digits counted as
+    /// `-r0`, see the module's documentation).
     pub fn is_valid(&self) -> bool {
         let mut tokens = Tokens::new(&self.text);
         let mut token = tokens.first();

@@ -9,6 +9,12 @@
 //! Comparing: number against number by value; a number is newer than a qualifier or a list;
 //! a list is newer than a qualifier; a missing item compares as null (`1-alpha < 1 < 1-1`).
 //!
+//! A list compares with a missing item by each of its items in turn (MNG-6964, Maven 3.8). Two
+//! rules follow the corpus (../shared/corpus/version-order/maven-*.txt, which holds the order
+//! Maven documents) where Maven 3.8 changed them: a qualifier after a `.` stays in its list
+//! (Maven 3.8 reads `1.0.rc5` as `1.0-rc5`, the corpus has `6.1.12.rc5 < 6.1.12rc1`), and a
+//! hyphen group left holding only a list is that list (`1-ga-1 = 1-1`, as newer Maven has it).
+//!
 //! Every non-empty text without blanks or control characters is a Maven version.
 
 use crate::numeric::Number;
@@ -78,10 +84,12 @@ impl Item {
             (Item::Qualifier(_), Some(Item::Number(_))) => Ordering::Less,
             (Item::Qualifier(a), Some(Item::Qualifier(b))) => rank(a).cmp(&rank(b)),
             (Item::Qualifier(_), Some(Item::List(_))) => Ordering::Less,
-            (Item::List(items), None) => match items.first() {
-                None => Ordering::Equal,
-                Some(first) => first.cmp_to(None),
-            },
+            // Every item against null, not only the first (Maven's MNG-6964).
+            (Item::List(items), None) => items
+                .iter()
+                .map(|item| item.cmp_to(None))
+                .find(|order| order.is_ne())
+                .unwrap_or(Ordering::Equal),
             (Item::List(_), Some(Item::Number(_))) => Ordering::Less,
             (Item::List(_), Some(Item::Qualifier(_))) => Ordering::Greater,
             (Item::List(a), Some(Item::List(b))) => cmp_lists(a, b),
