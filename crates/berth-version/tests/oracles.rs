@@ -1,14 +1,14 @@
-//! dpkg's, rpm's and Python `packaging`'s own comparisons as oracles, on versions generated
-//! with proptest from the characters that make these orders tricky (`~ ^ + . - : _`, digits,
-//! a few letters; PEP 440's labels and separators).
+//! The ecosystems' own comparisons as oracles (dpkg, rpm, Python's `packaging`, Maven's
+//! `ComparableVersion`, npm's semver), on versions generated with proptest from what makes each
+//! order tricky (`~ ^ + . - : _`, digits, letters; labels, qualifiers, separators).
 //!
 //! The oracles run as one process each, fed every question on stdin, so the test stays at a
 //! few seconds: dpkg answers one `dpkg --compare-versions` per line (from one `sh` loop), rpm
-//! one `rpm.ver` comparison per line (from one python3-rpm process), `packaging` one `Version`
-//! comparison per line. Failures list every disagreement with both answers; the versions are
-//! short, so no shrinking is needed.
+//! one `rpm.ver` comparison per line (from one python3-rpm process), and so on. Failures list
+//! every disagreement with both answers; the versions are short, so no shrinking is needed.
 //!
-//! Needs dpkg and Debian's python3-rpm and python3-packaging (scripts/install-test-deps).
+//! Needs dpkg, and Debian's python3-rpm, python3-packaging, libmaven3-core-java with a JRE,
+//! nodejs and node-semver (scripts/install-test-deps installs them).
 
 use berth_version::{Ecosystem, Version, compare, parse};
 use proptest::prelude::*;
@@ -440,4 +440,66 @@ fn maven_agrees_on_order() {
         disagreements.join("\n")
     );
     assert!(compared > 1500, "only {compared} pairs compared");
+}
+
+/// SemVer versions: strict ones in the main, with pre-release identifiers that share
+/// prefixes, numbers with and without leading zeros, build metadata, and some loose spellings.
+fn semver_text() -> impl Strategy<Value = String> {
+    concat!(
+        "v?(0|1)\\.(0|1)\\.(1|9|10)",
+        "(-(0|1|2|10|01|a|b|a1|a-1|alpha|beta|rc|-)(\\.(0|1|2|10|a|b|x-y)){0,3})?",
+        "(\\+[0-9a-z]{1,3}(\\.[0-9a-z-]{1,3})?)?",
+    )
+}
+
+#[test]
+fn npm_semver_agrees_on_order() {
+    // npm's own semver: Debian's npm uses node-semver, a bundled npm carries its own copy.
+    const COMPARE: &str = "const path = require('path');
+const places = ['/usr/share/nodejs/semver',
+  path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/semver')];
+let semver;
+for (const place of places) { try { semver = require(place); break; } catch (e) {} }
+if (!semver) { console.error('no semver module in ' + places.join(', ')); process.exit(2); }
+const lines = require('fs').readFileSync(0, 'utf8').split('\\n').filter(Boolean);
+for (const line of lines) {
+  const [a, b] = line.split('\\t');
+  if (!semver.valid(a) || !semver.valid(b)) { console.log('invalid'); continue; }
+  console.log(semver.compare(a, b));
+}
+";
+    test_support::require("node");
+    let pairs = sample((semver_text(), semver_text()), 4000);
+    let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+    let answers = oracle("node", &["-e", COMPARE], &input);
+    assert_eq!(answers.len(), pairs.len(), "one answer per pair");
+
+    let (mut compared, mut disagreements) = (0, Vec::new());
+    for ((a, b), answer) in pairs.iter().zip(&answers) {
+        let npm = match answer.as_str() {
+            "-1" => Ordering::Less,
+            "0" => Ordering::Equal,
+            "1" => Ordering::Greater,
+            // npm refuses leading zeros and empty identifiers; berth reads them (OSV's data
+            // has them), so there is nothing to compare.
+            "invalid" => continue,
+            other => panic!("npm's semver answered {other:?} for {a:?} {b:?}"),
+        };
+        compared += 1;
+        for ecosystem in [Ecosystem::SemVer, Ecosystem::Go] {
+            match compare(ecosystem, a, b) {
+                Ok(berth) if berth == npm => {}
+                got => disagreements.push(format!(
+                    "{ecosystem}: {a:?} vs {b:?}: berth {got:?}, npm {npm:?}"
+                )),
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements with npm's semver:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(compared > 1000, "only {compared} pairs valid for npm");
 }
