@@ -106,6 +106,27 @@ impl Ecosystem {
         Ecosystem::Packagist,
     ];
 
+    /// Whose version rules apply to an OSV `affected[].package.ecosystem` (`Debian:12`,
+    /// `Alpine:v3.20`, `Rocky Linux:9`, `crates.io`…); `None` for an ecosystem none of these
+    /// orders is right for. The part after the first `:` (a release) does not matter here.
+    pub fn for_osv(name: &str) -> Option<Ecosystem> {
+        let family = name.split(':').next().unwrap_or(name);
+        Some(match family {
+            "Debian" | "Ubuntu" => Ecosystem::Debian,
+            "Red Hat" | "Rocky Linux" | "AlmaLinux" | "SUSE" | "openSUSE" | "Mageia"
+            | "openEuler" => Ecosystem::Rpm,
+            "Alpine" | "Wolfi" | "Chainguard" => Ecosystem::Alpine,
+            "PyPI" => Ecosystem::PyPI,
+            "npm" | "crates.io" | "Hex" => Ecosystem::SemVer,
+            "Go" => Ecosystem::Go,
+            "Maven" => Ecosystem::Maven,
+            "NuGet" => Ecosystem::NuGet,
+            "RubyGems" => Ecosystem::RubyGems,
+            "Packagist" => Ecosystem::Packagist,
+            _ => return None,
+        })
+    }
+
     /// The ecosystem's name, as error messages show it.
     pub fn name(self) -> &'static str {
         match self {
@@ -276,4 +297,24 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, Parse
     let a = parse(ecosystem, a)?;
     let b = parse(ecosystem, b)?;
     Ok(a.partial_cmp(&b).expect("one ecosystem"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osv_ecosystems_name_their_order() {
+        assert_eq!(Ecosystem::for_osv("Debian:12"), Some(Ecosystem::Debian));
+        assert_eq!(
+            Ecosystem::for_osv("Ubuntu:22.04:LTS"),
+            Some(Ecosystem::Debian)
+        );
+        assert_eq!(Ecosystem::for_osv("Rocky Linux:9"), Some(Ecosystem::Rpm));
+        assert_eq!(Ecosystem::for_osv("Alpine:v3.20"), Some(Ecosystem::Alpine));
+        assert_eq!(Ecosystem::for_osv("crates.io"), Some(Ecosystem::SemVer));
+        assert_eq!(Ecosystem::for_osv("Go"), Some(Ecosystem::Go));
+        assert_eq!(Ecosystem::for_osv("GitHub Actions"), None);
+        assert_eq!(Ecosystem::for_osv(""), None);
+    }
 }
