@@ -73,6 +73,26 @@ fn require_python_module(module: &str, package: &str) {
 /// first on PATH may be another one).
 const PYTHON: &str = "/usr/bin/python3";
 
+/// An oracle's `-1`, `0` or `1`.
+fn sign(answer: &str) -> Option<Ordering> {
+    match answer {
+        "-1" => Some(Ordering::Less),
+        "0" => Some(Ordering::Equal),
+        "1" => Some(Ordering::Greater),
+        _ => None,
+    }
+}
+
+/// Fails listing every disagreement with `oracle`, out of `asked` questions.
+fn assert_agrees(oracle: &str, asked: usize, disagreements: &[String]) {
+    assert!(
+        disagreements.is_empty(),
+        "{} of {asked} answers disagree with {oracle}:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
 fn order_name(order: Ordering) -> &'static str {
     match order {
         Ordering::Less => "lt",
@@ -178,12 +198,7 @@ fn dpkg_agrees_on_order_and_validity() {
             disagreements.push(format!("berth refuses what dpkg accepts: {err}"));
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreements with dpkg:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
-    );
+    assert_agrees("dpkg", questions.len(), &disagreements);
     // The order is consistent beyond neighbours: positions in the sorted list agree with compare.
     for (i, j) in sample((0..valid.len(), 0..valid.len()), 2000) {
         let order = compare(Ecosystem::Debian, &valid[i].0, &valid[j].0).unwrap();
@@ -231,24 +246,13 @@ for line in sys.stdin:
 
     let mut disagreements = Vec::new();
     for ((a, b), answer) in pairs.iter().zip(&answers) {
-        let rpm = match answer.as_str() {
-            "-1" => Ordering::Less,
-            "0" => Ordering::Equal,
-            "1" => Ordering::Greater,
-            other => panic!("rpm answered {other:?} for {a:?} {b:?}"),
-        };
+        let rpm = sign(answer).unwrap_or_else(|| panic!("rpm answered {answer:?} for {a:?} {b:?}"));
         let berth = compare(Ecosystem::Rpm, a, b).expect("every non-empty text is an RPM version");
         if berth != rpm {
             disagreements.push(format!("{a:?} vs {b:?}: berth {berth:?}, rpm {rpm:?}"));
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "{} of {} pairs disagree with rpm:\n{}",
-        disagreements.len(),
-        pairs.len(),
-        disagreements.join("\n")
-    );
+    assert_agrees("rpm", pairs.len(), &disagreements);
 }
 
 /// PEP 440 versions in their many spellings: labels in any case, optional separators,
@@ -296,13 +300,11 @@ for line in sys.stdin:
     let mut disagreements = Vec::new();
     let mut compared = 0;
     for ((a, b), answer) in pairs.iter().zip(&answers) {
-        let order = match answer.as_str() {
-            "-1" => Ordering::Less,
-            "0" => Ordering::Equal,
-            "1" => Ordering::Greater,
-            validity => {
+        let order = match sign(answer) {
+            Some(order) => order,
+            None => {
                 // packaging refused one side: berth must read that side as legacy, not PEP 440.
-                let (va, vb) = validity.split_once(' ').expect("two verdicts");
+                let (va, vb) = answer.split_once(' ').expect("two verdicts");
                 for (text, valid) in [(a, va == "+"), (b, vb == "+")] {
                     if pep440(text) != valid {
                         disagreements.push(format!(
@@ -329,12 +331,7 @@ for line in sys.stdin:
     }
     disagreements.sort();
     disagreements.dedup();
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreements with packaging:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
-    );
+    assert_agrees("packaging", pairs.len(), &disagreements);
     assert!(compared > 2000, "only {compared} pairs both PEP 440");
 }
 
@@ -433,12 +430,7 @@ fn maven_agrees_on_order() {
             disagreements.push(format!("{a:?} vs {b:?}: berth {berth:?}, Maven {maven:?}"));
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "{} of {compared} pairs disagree with Maven:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
-    );
+    assert_agrees("Maven", compared, &disagreements);
     assert!(compared > 1500, "only {compared} pairs compared");
 }
 
@@ -476,15 +468,13 @@ for (const line of lines) {
 
     let (mut compared, mut disagreements) = (0, Vec::new());
     for ((a, b), answer) in pairs.iter().zip(&answers) {
-        let npm = match answer.as_str() {
-            "-1" => Ordering::Less,
-            "0" => Ordering::Equal,
-            "1" => Ordering::Greater,
-            // npm refuses leading zeros and empty identifiers; berth reads them (OSV's data
-            // has them), so there is nothing to compare.
-            "invalid" => continue,
-            other => panic!("npm's semver answered {other:?} for {a:?} {b:?}"),
-        };
+        // npm refuses leading zeros and empty identifiers; berth reads them (OSV's data has
+        // them), so there is nothing to compare.
+        if answer == "invalid" {
+            continue;
+        }
+        let npm = sign(answer)
+            .unwrap_or_else(|| panic!("npm's semver answered {answer:?} for {a:?} {b:?}"));
         compared += 1;
         for ecosystem in [Ecosystem::SemVer, Ecosystem::Go] {
             match compare(ecosystem, a, b) {
@@ -495,11 +485,6 @@ for (const line of lines) {
             }
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreements with npm's semver:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
-    );
+    assert_agrees("npm's semver", compared, &disagreements);
     assert!(compared > 1000, "only {compared} pairs valid for npm");
 }
