@@ -820,6 +820,11 @@ const BUILDKIT_08_WORDING: &[WordingChange] = &[
         same_step: run_args_once,
     },
     WordingChange {
+        change: "RUN: a stage built FROM another has that stage's build args in scope too since \
+                 Dockerfile 1.9 (c7c2f0e97), listed first; 0.8 listed the stage's own",
+        same_step: run_args_inherited,
+    },
+    WordingChange {
         change: "ARG: the value in force since Dockerfile 1.8 (47a52a17b), a --build-arg's or the \
                  global one; 0.8 printed the Dockerfile's words",
         same_step: arg_values,
@@ -899,25 +904,37 @@ fn transfer_without_flags(old: &str, new: &str, _: &Case) -> bool {
     matches!(keyword, "COPY" | "ADD") && old == format!("{keyword} {}", rest.join(" "))
 }
 
+/// A `RUN` line's build args (`|2 A=1 B=2`) and the command after them.
+fn run_args(line: &str) -> Option<(Vec<&str>, &str)> {
+    let rest = line.strip_prefix("RUN ")?;
+    let Some((n, rest)) = rest.strip_prefix('|').and_then(|r| r.split_once(' ')) else {
+        return Some((Vec::new(), rest));
+    };
+    let n: usize = n.parse().ok()?;
+    let mut words: Vec<&str> = rest.splitn(n + 1, ' ').collect();
+    let command = words.pop().filter(|_| words.len() == n)?;
+    Some((words, command))
+}
+
 fn run_args_once(old: &str, new: &str, _: &Case) -> bool {
-    let Some((n, rest)) = old.strip_prefix("RUN |").and_then(|r| r.split_once(' ')) else {
+    let (Some((old, command)), Some((new, new_command))) = (run_args(old), run_args(new)) else {
         return false;
     };
-    let Ok(n) = n.parse::<usize>() else {
-        return false;
-    };
-    let words: Vec<&str> = rest.splitn(n + 1, ' ').collect();
-    let [args @ .., command] = &words[..] else {
-        return false;
-    };
+    let key = |a: &str| a.split('=').next().unwrap_or_default().to_string();
     let mut once: Vec<&str> = Vec::new();
-    for arg in args {
-        let key = |a: &str| a.split('=').next().unwrap_or_default().to_string();
+    for arg in &old {
         if !once.iter().any(|o| key(o) == key(arg)) {
             once.push(arg);
         }
     }
-    args.len() == n && new == format!("RUN |{} {} {command}", once.len(), once.join(" "))
+    command == new_command && once.len() < old.len() && once == new
+}
+
+fn run_args_inherited(old: &str, new: &str, _: &Case) -> bool {
+    let (Some((old, command)), Some((new, new_command))) = (run_args(old), run_args(new)) else {
+        return false;
+    };
+    command == new_command && new.len() > old.len() && new.ends_with(&old)
 }
 
 fn arg_values(old: &str, new: &str, case: &Case) -> bool {
@@ -1023,6 +1040,22 @@ fn wording_changes_accept_only_their_own_shapes() {
     assert!(!same(
         "RUN |2 A=2 B=1 /bin/sh -c x # buildkit",
         "RUN |1 A=2 /bin/sh -c x # buildkit"
+    ));
+    assert!(same(
+        "RUN |1 EXTRA=x sh -c x # buildkit",
+        "RUN |2 A=1 EXTRA=x sh -c x # buildkit"
+    ));
+    assert!(same(
+        "RUN sh -c x # buildkit",
+        "RUN |1 A=1 sh -c x # buildkit"
+    ));
+    assert!(!same(
+        "RUN |1 EXTRA=x sh -c x # buildkit",
+        "RUN |2 EXTRA=x A=1 sh -c x # buildkit"
+    ));
+    assert!(!same(
+        "RUN sh -c x # buildkit",
+        "RUN |1 A=1 sh -c y # buildkit"
     ));
     assert!(same(
         "ARG GLOBAL MODE=dev V=1",
