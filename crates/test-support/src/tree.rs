@@ -287,10 +287,11 @@ pub const CONFIG_FIELDS: &[&str] = &[
     "Healthcheck",
     "Shell",
     "OnBuild",
+    "ArgsEscaped",
 ];
 
 /// The differences between two `Config` objects over [`CONFIG_FIELDS`], one line each.
-/// A missing field, `null`, `""`, `[]` and `{}` all mean "not set" and compare equal.
+/// A missing field, `null`, `false`, `""`, `[]` and `{}` all mean "not set" and compare equal.
 pub fn config_diff(
     expected_name: &str,
     expected: &Value,
@@ -313,52 +314,51 @@ fn unset_as_null(v: Option<&Value>) -> Value {
         Some(Value::String(s)) if s.is_empty() => Value::Null,
         Some(Value::Array(a)) if a.is_empty() => Value::Null,
         Some(Value::Object(o)) if o.is_empty() => Value::Null,
+        Some(Value::Bool(false)) => Value::Null,
         Some(v) => v.clone(),
     }
 }
 
-/// The differences between two images' `history` arrays (from their config blobs): how
-/// many entries, and which of them are `empty_layer` (made no layer), e.g. `L L E E L E`.
+/// The differences between two images' `history` arrays (from their config blobs), entry by
+/// entry: its `created_by`, its `comment` and whether it is an `empty_layer` (made no layer).
+/// One message with both histories, the entries that differ marked, when any does.
 pub fn history_diff(
     expected_name: &str,
     expected: &[Value],
     actual_name: &str,
     actual: &[Value],
 ) -> Vec<String> {
-    let pattern = |h: &[Value]| -> String {
-        h.iter()
-            .map(|e| {
-                if e.get("empty_layer").and_then(Value::as_bool) == Some(true) {
-                    "E"
-                } else {
-                    "L"
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+    let entry = |e: &Value| -> String {
+        let empty = e.get("empty_layer").and_then(Value::as_bool) == Some(true);
+        let text = |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        format!(
+            "{} {:?} (comment {:?})",
+            if empty { "E" } else { "L" },
+            text("created_by"),
+            text("comment")
+        )
     };
-    let (e, a) = (pattern(expected), pattern(actual));
+    let e: Vec<String> = expected.iter().map(entry).collect();
+    let a: Vec<String> = actual.iter().map(entry).collect();
     if e == a {
         return Vec::new();
     }
-    let created_by = |h: &[Value]| -> String {
-        h.iter()
-            .map(|e| {
-                format!(
-                    "    {}",
-                    e.get("created_by").and_then(Value::as_str).unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    vec![format!(
-        "history: {expected_name} has {} entries [{e}], {actual_name} has {} [{a}] (L = layer, E = empty_layer)\n  {expected_name}:\n{}\n  {actual_name}:\n{}",
-        expected.len(),
-        actual.len(),
-        created_by(expected),
-        created_by(actual)
-    )]
+    let mut lines = vec![format!(
+        "history: {expected_name} has {} entries, {actual_name} has {} (L = layer, E = empty_layer):",
+        e.len(),
+        a.len()
+    )];
+    for i in 0..e.len().max(a.len()) {
+        match (e.get(i), a.get(i)) {
+            (Some(x), Some(y)) if x == y => lines.push(format!("    = {x}")),
+            (x, y) => {
+                let none = "(none)".to_string();
+                lines.push(format!("    {expected_name}: {}", x.unwrap_or(&none)));
+                lines.push(format!("    {actual_name}: {}", y.unwrap_or(&none)));
+            }
+        }
+    }
+    vec![lines.join("\n")]
 }
 
 #[cfg(test)]
@@ -458,6 +458,16 @@ mod tests {
         ];
         assert!(history_diff("bk", &h1, "berth", &h1).is_empty());
         let d = history_diff("bk", &h1, "berth", &h2);
-        assert!(d[0].contains("[L E]") && d[0].contains("[L L]"), "{d:?}");
+        assert!(
+            d[0].contains("bk: E \"ENV\"") && d[0].contains("berth: L \"\""),
+            "{d:?}"
+        );
+        // The same shape with other words, or another comment, differs too.
+        let mut h3 = h1.clone();
+        h3[1]["created_by"] = "ENV A=1".into();
+        assert_eq!(history_diff("bk", &h1, "berth", &h3).len(), 1);
+        let mut h4 = h1.clone();
+        h4[0]["comment"] = "buildkit.dockerfile.v0".into();
+        assert_eq!(history_diff("bk", &h1, "berth", &h4).len(), 1);
     }
 }
