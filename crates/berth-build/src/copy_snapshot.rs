@@ -147,7 +147,7 @@ fn merge_entry<'s, 'd>(
     links: &mut HashMap<(u64, u64), OsString>,
 ) -> Result<Option<Level<'s, 'd>>, Merge> {
     let Some(meta) = src.lstat(name).map_err(Merge::Lower)? else {
-        let gone = src.root().host_of(&src.path_of(name));
+        let gone = src.root().host_of(src.path_of(name));
         return Err(Merge::Read(io::Error::new(
             io::ErrorKind::NotFound,
             format!("{}: gone while it was read", gone.display()),
@@ -178,7 +178,7 @@ fn merge_entry<'s, 'd>(
     if ft.is_file() {
         if meta.nlink() > 1 {
             if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                dst.root().hardlink(first, &dst.path_of(name))?;
+                dst.root().hardlink(first, dst.path_of(name))?;
                 return Ok(None);
             }
             links.insert((meta.dev(), meta.ino()), dst.path_of(name));

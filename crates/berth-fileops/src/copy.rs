@@ -142,7 +142,7 @@ pub fn copy_tree(
         // two independent files.
         copier.links.clear();
         let base = if opts.parents {
-            join_rel(&dest_rel, &kept_parent(source, &m.named))
+            join_rel(&dest_rel, kept_parent(source, &m.named))
         } else {
             dest_rel.clone()
         };
@@ -438,7 +438,7 @@ impl<'a> Copier<'a> {
         let from = self.source.open_file(node)?;
         same_bytes(
             (from, &node.host),
-            (file, &self.root.host_of(&parent.path_of(name))),
+            (file, &self.root.host_of(parent.path_of(name))),
         )
     }
 

@@ -271,7 +271,7 @@ impl<'r> Place<'_, 'r> {
             self.dest.try_clone()
         } else {
             self.root
-                .mkdir_all(&join(self.dest.rel(), dir), &self.rules.parents)
+                .mkdir_all(join(self.dest.rel(), dir), &self.rules.parents)
         }
         .map_err(|e| ExtractError::from_root(&self.entry, e))?;
         self.cached = Some((
@@ -519,7 +519,7 @@ fn hardlink_target<'r, R: Read>(
     }
     let found = place
         .root
-        .locate(&join(place.dest.rel(), &target), Last::NoFollow)
+        .locate(join(place.dest.rel(), &target), Last::NoFollow)
         .map_err(|e| ExtractError::from_root(&place.entry, e))?;
     let name = found.name.clone().ok_or_else(|| bad(BadLink::Directory))?;
     if found
@@ -607,7 +607,7 @@ fn set_dir_times(place: &Place<'_, '_>) -> Result<(), ExtractError> {
     dirs.sort();
     for (path, mtime) in dirs.into_iter().rev() {
         let t = Time::secs(*mtime);
-        match place.root.utimens(&join(place.dest.rel(), path), t, t) {
+        match place.root.utimens(join(place.dest.rel(), path), t, t) {
             Err(e) if e.is_not_found() => {}
             other => other.map_err(|e| ExtractError::from_root(path, e))?,
         }

@@ -495,9 +495,7 @@ impl Root {
         let dir = stack
             .pop()
             .expect("the root stays at the bottom of the stack");
-        let rel = tail
-            .iter()
-            .fold(dir.rel.clone(), |rel, part| join(rel, part));
+        let rel = tail.iter().fold(dir.rel.clone(), join);
         Ok(Walked {
             dir,
             rel,

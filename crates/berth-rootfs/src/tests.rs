@@ -246,7 +246,7 @@ fn attack_root(r: &Root, path: &str) {
     for p in [path, "up", "link", "a/b", "f", "o"] {
         let _ = r.chmod(p, 0o777);
         let _ = r.utimens(p, Time::secs(0), Time::secs(0));
-        let _ = r.remove_all(&format!("{p}/secret"));
+        let _ = r.remove_all(format!("{p}/secret"));
     }
 }
 
@@ -363,12 +363,12 @@ fn race_against_the_root() {
         race(&format!("root {resolver:?}"), 1000, |scene, i| {
             let r = Root::open_with(&scene.root, resolver, Links::InRoot).unwrap();
             let new = NewDir::default();
-            let _ = r.create_file(&format!("d/f{i}"), 0o644, &new);
-            let _ = r.mkdir_all(&format!("d/sub{i}/x"), &new);
+            let _ = r.create_file(format!("d/f{i}"), 0o644, &new);
+            let _ = r.mkdir_all(format!("d/sub{i}/x"), &new);
             let _ = r.chmod("d/secret", 0o777);
             let _ = r.utimens("d/secret", Time::secs(0), Time::secs(0));
             let _ = r.set_xattr("d/secret", Last::Follow, "user.x", b"x");
-            let _ = r.hardlink("d/secret", &format!("h{i}"));
+            let _ = r.hardlink("d/secret", format!("h{i}"));
             let _ = r.remove_all("d/secret");
             let _ = r.unlink("e/secret");
         });

@@ -174,7 +174,7 @@ fn create(
         let cannot = |e: berth_rootfs::Error| {
             format!(
                 "cannot create {}: {e}",
-                strict.host_of(&dir.path_of(name)).display()
+                strict.host_of(dir.path_of(name)).display()
             )
         };
         let next = match this {

@@ -288,7 +288,7 @@ fn names_that_are_not_utf8_round_trip_byte_for_byte() {
     assert!(
         overlay
             .hardlinks
-            .contains(&hard.map(OsStr::to_owned).to_vec())
+            .contains(&hard.into_iter().map(OsStr::to_owned).collect::<Vec<_>>())
     );
 
     b.ok(&["build", "-q", "-t", "names", context.to_str().unwrap()]);
