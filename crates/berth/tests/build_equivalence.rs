@@ -34,13 +34,16 @@
 //!   again-arg: K=V               an extra --build-arg for a second build (to make a RUN run again)
 //!   again-file: /P = CONTENT     the second build's tree holds this (cache mounts persist)
 //!   run: LINE                    the image's default command prints these lines
+//! In `expect-*` paths and link targets, `\xNN` is the byte NN (names that are not UTF-8).
 //! A Dockerfile's `{{BASE}}` becomes the base's reference (BuildKit 20.10 expands no ARG in
 //! `COPY --from`).
 //!
 //! BERTH_EQUIV_CASES=SUBSTRING runs only the cases whose name contains it.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fs;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -117,6 +120,29 @@ fn built(
 
 fn unescape(s: &str) -> String {
     s.replace("\\n", "\n").replace("\\t", "\t")
+}
+
+/// A path or link target of an expectation as bytes: each `\xNN` is the byte NN.
+fn name_bytes(text: &str) -> OsString {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        let byte = tail
+            .strip_prefix(b"x")
+            .and_then(|hex| hex.get(..2))
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match byte {
+            Some(byte) if first == b'\\' => {
+                out.push(byte);
+                rest = &tail[3..];
+            }
+            _ => {
+                out.push(first);
+                rest = tail;
+            }
+        }
+    }
+    OsString::from_vec(out)
 }
 
 fn parse_mode_owner(mode: &str, owner: &str) -> Result<(u32, (u32, u32)), String> {
@@ -262,7 +288,7 @@ fn strip_mount_stubs(tree: &mut Tree, points: &BTreeSet<String>, other: Option<&
 /// `skip`: paths the builder is known to get wrong, not held to the expectations.
 fn check_expectations(who: &str, case: &Case, t: &Tree, skip: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    let node = |p: &str| t.get(p);
+    let node = |p: &str| t.get(name_bytes(p));
     for e in &case.expects {
         let path = match e {
             Expect::File { path, .. }
@@ -305,13 +331,13 @@ fn check_expectations(who: &str, case: &Case, t: &Tree, skip: &[String]) -> Vec<
                 None => out.push(format!("{who}: {path} is missing (expected a dir)")),
             },
             Expect::Link { path, target } => match node(path).map(|n| &n.kind) {
-                Some(Kind::Symlink { target: t }) if t == target => {}
+                Some(Kind::Symlink { target: t }) if *t == name_bytes(target) => {}
                 other => out.push(format!("{who}: {path} is {other:?}, expected -> {target}")),
             },
             Expect::Hardlink(paths) => {
-                let want: Vec<String> = paths
+                let want: Vec<OsString> = paths
                     .iter()
-                    .map(|p| p.trim_start_matches('/').to_string())
+                    .map(|p| name_bytes(p.trim_start_matches('/')))
                     .collect();
                 let held = t
                     .hardlinks
