@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use berth_dockerfile::ignore::Patterns;
@@ -347,5 +347,62 @@ fn a_truncated_archive_fails_naming_it_and_a_stub_is_copied_as_it_is() {
             std::fs::read(rootfs.join("stub").join(&stub)).unwrap(),
             &bytes[..40]
         );
+    }
+}
+
+/// A tar of one file of `size` zero bytes, written through `encoder` (a few kilobytes).
+fn zeros_tar<W: Write>(encoder: W, size: u64) -> W {
+    let mut b = tar::Builder::new(encoder);
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(size);
+    b.append_data(&mut h, "zeros", std::io::repeat(0).take(size))
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Unmounts on drop, so a failed assertion leaves no tmpfs behind.
+struct Mounted<'a>(&'a Path);
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_bzip2_or_xz_bomb_that_outgrows_the_disk_fails_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
+    mkdir(&ctx, 0o755);
+    mkdir(&rootfs, 0o755);
+    // The image's file system is a 2 MiB tmpfs; each archive unpacks to 24 MiB.
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount tmpfs (the test needs root)");
+    let _mounted = Mounted(&rootfs);
+    let size = 24 << 20;
+    let bz = zeros_tar(
+        bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast()),
+        size,
+    );
+    let xz = zeros_tar(liblzma::write::XzEncoder::new(Vec::new(), 0), size);
+    for (name, bytes) in [
+        ("bomb.tar.bz2", bz.finish().unwrap()),
+        ("bomb.tar.xz", xz.finish().unwrap()),
+    ] {
+        assert!(bytes.len() < 64 << 10, "{name} is {} bytes", bytes.len());
+        std::fs::write(ctx.join(name), &bytes).unwrap();
+        let c = Context::open(&ctx, Patterns::default()).unwrap();
+        let err = c
+            .copy(&strings(&[name]), "/bomb/", &rootfs, &add_opts())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("No space left on device"), "{name}: {err}");
+        assert!(err.contains("zeros"), "{name}: {err}");
+        std::fs::remove_dir_all(rootfs.join("bomb")).unwrap();
     }
 }
