@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use berth_dockerfile::ignore::Patterns;
 use berth_fileops::{Context, CopyOptions, Error};
@@ -43,6 +43,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// A temporary directory with an empty context and an empty root file system in it.
+fn ctx_and_rootfs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
+    mkdir(&ctx, 0o755);
+    mkdir(&rootfs, 0o755);
+    (dir, ctx, rootfs)
+}
+
 fn add_opts() -> CopyOptions {
     CopyOptions {
         unpack_archives: true,
@@ -52,10 +61,7 @@ fn add_opts() -> CopyOptions {
 
 #[test]
 fn add_unpacks_plain_gzip_and_zstd_tars() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     let tar = sample_tar();
     std::fs::write(ctx.join("t.tar"), &tar).unwrap();
     std::fs::write(ctx.join("t.tar.gz"), gzip(&tar)).unwrap();
@@ -150,10 +156,7 @@ fn add_refuses_escaping_archives() {
 
 #[test]
 fn add_writes_through_planted_symlinks_only_inside_rootfs() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     // An absolute symlink is allowed (it means the image's /), and writing through it stays
     // inside the rootfs.
     let bytes = raw_tar(&[
@@ -228,10 +231,7 @@ fn compressed(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn add_unpacks_bzip2_and_xz_tars() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     let tar = sample_tar();
     let c = |name: &str, bytes: &[u8]| {
         std::fs::write(ctx.join(name), bytes).unwrap();
@@ -260,10 +260,7 @@ fn add_unpacks_bzip2_and_xz_tars() {
 
 #[test]
 fn add_decides_what_is_an_archive_by_content_not_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     let mut files: Vec<(String, Vec<u8>)> = compressed(b"just text, no tar")
         .into_iter()
         .map(|(ext, bytes)| (format!("notatar.tar.{ext}"), bytes))
@@ -318,10 +315,7 @@ fn tar_with_a_large_second_file() -> Vec<u8> {
 
 #[test]
 fn a_truncated_archive_fails_naming_it_and_a_stub_is_copied_as_it_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     let tar = tar_with_a_large_second_file();
     let mut streams = compressed(&tar);
     streams.push(("plain", tar.clone()));
@@ -372,10 +366,7 @@ impl Drop for Mounted<'_> {
 
 #[test]
 fn a_bzip2_or_xz_bomb_that_outgrows_the_disk_fails_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ctx, rootfs) = (dir.path().join("ctx"), dir.path().join("rootfs"));
-    mkdir(&ctx, 0o755);
-    mkdir(&rootfs, 0o755);
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
     // The image's file system is a 2 MiB tmpfs; each archive unpacks to 24 MiB.
     let status = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
