@@ -397,3 +397,32 @@ fn a_bzip2_or_xz_bomb_that_outgrows_the_disk_fails_naming_the_file() {
         std::fs::remove_dir_all(rootfs.join("bomb")).unwrap();
     }
 }
+
+#[test]
+fn an_xz_archive_needing_too_much_memory_fails_naming_it_and_is_not_copied() {
+    let (_dir, ctx, rootfs) = ctx_and_rootfs();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    xz.write_all(&sample_tar()).unwrap();
+    let mut bytes = xz.finish().unwrap();
+    // The block header after the 12-byte stream header: size, flags, LZMA2 (0x21, one
+    // property byte), padding, CRC32. Ask for a 1 GiB dictionary and make the CRC right.
+    let (start, end) = (12, 12 + (bytes[12] as usize + 1) * 4);
+    assert_eq!(&bytes[start + 2..start + 4], &[0x21, 0x01]);
+    bytes[start + 4] = 36;
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[start..end - 4]);
+    bytes[end - 4..end].copy_from_slice(&crc.sum().to_le_bytes());
+    std::fs::write(ctx.join("big-dict.tar.xz"), &bytes).unwrap();
+    let c = Context::open(&ctx, Patterns::default()).unwrap();
+    let err = c
+        .copy(&strings(&["big-dict.tar.xz"]), "/a/", &rootfs, &add_opts())
+        .unwrap_err();
+    assert!(matches!(err, Error::Archive { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("big-dict.tar.xz"), "{text}");
+    assert!(text.contains("more than 256 MiB of memory"), "{text}");
+    assert!(
+        !rootfs.join("a/big-dict.tar.xz").exists(),
+        "copied as a file"
+    );
+}
