@@ -2,7 +2,8 @@
 //!
 //! Each directory of `tests/build_cases/` is a Dockerfile, its context and a `case.txt`
 //! (format below). One dockerd (BuildKit 0.8 inside Debian's docker.io 20.10) and one
-//! distribution registry serve every case; the base is busybox, imported into berth, pushed
+//! distribution registry serve every case; the base is busybox (or, for `base: debian`
+//! cases, a Debian bookworm minbase made once by debootstrap), imported into berth, pushed
 //! to the registry and pulled by dockerd, so both builders start from the same image.
 //!
 //! For every case, both builders build it twice, once to a directory tree and once to a
@@ -23,6 +24,8 @@
 //!   secret: id=ID,src=FILE       --secret, FILE relative to the case directory
 //!   secret-text: TEXT            bytes that must be in no layer, config or history
 //!   parent: DIR                  build DIR first (FROM the base); this case is built FROM it
+//!   base: debian                 the base is Debian bookworm (debootstrap minbase, made once
+//!                                and cached under the target dir), not busybox
 //!   prepare: SHELL               run in the context copy first (modes, links, names git can't keep)
 //!   berth-only: REASON           BuildKit can't build this case
 //!   buildkit-bug: /P REASON      BuildKit 0.8 gets /P wrong: only berth is held to /P
@@ -50,7 +53,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 use test_support::tree::{self, Kind, Tree};
-use test_support::{Berth, Dockerd, Podman, Registry, busybox, busybox_rootfs, run_ok};
+use test_support::{
+    Berth, Dockerd, Podman, Registry, busybox, busybox_rootfs, push_debian_base, run_ok,
+};
 
 #[derive(Default, Debug)]
 struct Case {
@@ -61,6 +66,7 @@ struct Case {
     secrets: Vec<String>,
     secret_texts: Vec<String>,
     parent: Option<String>,
+    debian: bool,
     prepare: Vec<String>,
     berth_only: Option<String>,
     buildkit_bugs: Vec<String>,
@@ -178,6 +184,8 @@ impl Case {
                 "secret" => case.secrets.push(value.to_string()),
                 "secret-text" => case.secret_texts.push(value.to_string()),
                 "parent" => case.parent = Some(value.to_string()),
+                "base" if value == "debian" => case.debian = true,
+                "base" => return Err(bad("the one other base is `debian`")),
                 "prepare" => case.prepare.push(value.to_string()),
                 "berth-only" => case.berth_only = Some(value.to_string()),
                 "buildkit-bug" => case
@@ -468,6 +476,8 @@ struct Harness {
     podman: Podman,
     registry: String,
     base: String,
+    /// The Debian base, once a case has needed it.
+    debian: Option<String>,
     /// Set once `berth build` turns out not to exist: the berth side of later cases is skipped.
     berth_missing: Option<String>,
 }
@@ -480,7 +490,13 @@ impl Harness {
     }
 
     /// A copy of the case's context with `prepare` lines run and `{{BASE}}` filled in.
-    fn context(&self, case: &Case, source: &Path, dest: &Path) -> Result<PathBuf, String> {
+    fn context(
+        &self,
+        case: &Case,
+        base: &str,
+        source: &Path,
+        dest: &Path,
+    ) -> Result<PathBuf, String> {
         let _ = fs::remove_dir_all(dest);
         try_run(Command::new("cp").arg("-a").arg(source).arg(dest))?;
         let _ = fs::remove_file(dest.join("case.txt"));
@@ -489,7 +505,7 @@ impl Harness {
         }
         let dockerfile = dest.join("Dockerfile");
         let text = fs::read_to_string(&dockerfile).map_err(|e| format!("Dockerfile: {e}"))?;
-        fs::write(&dockerfile, text.replace("{{BASE}}", &self.base))
+        fs::write(&dockerfile, text.replace("{{BASE}}", base))
             .map_err(|e| format!("Dockerfile: {e}"))?;
         if source == case.dir {
             for line in &case.prepare {
@@ -643,17 +659,35 @@ impl Harness {
         }
     }
 
+    /// The image a case starts from: busybox, or Debian for `base: debian` (imported,
+    /// pushed and pulled by dockerd at the first case that needs it).
+    fn base(&mut self, case: &Case) -> String {
+        if !case.debian {
+            return self.base.clone();
+        }
+        if let Some(debian) = &self.debian {
+            return debian.clone();
+        }
+        let debian = format!("{}/debian:bookworm", self.registry);
+        push_debian_base(&self.berth, Path::new(env!("CARGO_TARGET_TMPDIR")), &debian);
+        run_ok(self.dockerd.command().args(["pull", "-q", &debian]));
+        self.debian = Some(debian.clone());
+        debian
+    }
+
     /// Builds the parent (if any) with both builders; returns the base for each.
     fn bases(
         &mut self,
         case: &Case,
+        base: &str,
         failures: &mut Vec<String>,
     ) -> (Option<String>, Option<String>) {
         let Some(parent) = &case.parent else {
-            return (Some(self.base.clone()), Some(self.base.clone()));
+            return (Some(base.to_string()), Some(base.to_string()));
         };
         let ctx = match self.context(
             case,
+            base,
             &case.dir.join(parent),
             &self.work.join(format!("{}-parent", case.name)),
         ) {
@@ -669,7 +703,7 @@ impl Harness {
             ..Case::default()
         };
         let bk_tag = format!("{}/eq/{}-parent:buildkit", self.registry, case.name);
-        let bk = match self.buildkit(&parent_case, &ctx, &self.base, &bk_tag) {
+        let bk = match self.buildkit(&parent_case, &ctx, base, &bk_tag) {
             Ok(built) => {
                 if built.config["OnBuild"].as_array().is_none_or(Vec::is_empty) {
                     failures.push("buildkit: the parent image has no OnBuild triggers".into());
@@ -685,7 +719,7 @@ impl Harness {
             return (bk, None);
         }
         let berth_tag = format!("{}/eq/{}-parent:berth", self.registry, case.name);
-        let berth = match self.berth_build(&parent_case, &ctx, &self.base, &berth_tag) {
+        let berth = match self.berth_build(&parent_case, &ctx, base, &berth_tag) {
             Ok(_) => Some(berth_tag),
             Err(e) => {
                 self.note_berth_failure(&e);
@@ -704,13 +738,14 @@ impl Harness {
 
     fn run_case(&mut self, case: &Case) -> Vec<String> {
         let mut failures = Vec::new();
-        let ctx = match self.context(case, &case.dir, &self.work.join(&case.name)) {
+        let base = self.base(case);
+        let ctx = match self.context(case, &base, &case.dir, &self.work.join(&case.name)) {
             Ok(c) => c,
             Err(e) => return vec![format!("context: {e}")],
         };
         let dockerfile = fs::read_to_string(ctx.join("Dockerfile")).unwrap_or_default();
         let points = Case::mount_points(&dockerfile);
-        let (bk_base, berth_base) = self.bases(case, &mut failures);
+        let (bk_base, berth_base) = self.bases(case, &base, &mut failures);
 
         let mut bk = None;
         if case.berth_only.is_none() {
@@ -1146,6 +1181,7 @@ fn berth_build_matches_buildkit_on_every_case() {
         podman: Podman::new(&dir.path().join("podman")),
         registry: registry_host,
         base,
+        debian: None,
         berth_missing: None,
     };
 

@@ -4,11 +4,13 @@
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
 mod background;
+mod debian;
 mod fault_proxy;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod tree;
 
+pub use debian::{debian_rootfs, push_debian_base};
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
 
 use std::fs;
