@@ -3,10 +3,10 @@
 //! `L` licence, `o` origin, `F`/`R` its directories and files…) ended by a blank line, as
 //! apk-tools writes it and the Alpine wiki's "Apk spec" documents.
 
-use crate::error::{CatalogError, ParseError, Result, clip};
+use crate::error::{ParseError, Result, clip};
 use crate::fs::{File, Filesystem, Wanted};
 use crate::model::{Distro, Package, PackageType, SourcePackage};
-use crate::purl::purl;
+use crate::purl::of_os_package;
 
 pub const INSTALLED: &str = "lib/apk/db/installed";
 pub const WANTED: [Wanted; 1] = [Wanted::File(INSTALLED)];
@@ -100,13 +100,7 @@ pub fn databases(fs: &dyn Filesystem) -> Result<Vec<File>> {
 
 /// The packages database `file` lists.
 pub fn packages(file: &File, distro: Option<&Distro>) -> Result<Vec<Package>> {
-    let error = |line, why| CatalogError::Parse {
-        path: file.path.clone(),
-        line,
-        layer: file.layer.clone(),
-        why,
-    };
-    let entries = parse(&file.bytes).map_err(|e| error(e.line, e.why))?;
+    let entries = parse(&file.bytes).map_err(|e| file.parse_error(e.line, e.why))?;
     let mut packages = Vec::new();
     for entry in entries {
         let arch = entry.architecture.clone().unwrap_or_default();
@@ -116,22 +110,15 @@ pub fn packages(file: &File, distro: Option<&Distro>) -> Result<Vec<Package>> {
             .as_deref()
             .filter(|origin| *origin != entry.package)
             .unwrap_or("");
-        let purl = distro
-            .map(|d| {
-                purl(
-                    PackageType::Apk,
-                    &d.id,
-                    &entry.package,
-                    &entry.version,
-                    &[
-                        ("arch", arch.as_str()),
-                        ("distro", &d.purl_qualifier()),
-                        ("upstream", upstream),
-                    ],
-                )
-            })
-            .transpose()
-            .map_err(|why| error(entry.line, why))?;
+        let purl = of_os_package(
+            PackageType::Apk,
+            distro,
+            &entry.package,
+            &entry.version,
+            &arch,
+            upstream,
+        )
+        .map_err(|why| file.parse_error(entry.line, why))?;
         // An origin is built at the version of the packages it makes.
         let source = entry.origin.map(|name| SourcePackage {
             name,

@@ -5,10 +5,10 @@
 //! start with a space or tab) separated by blank lines. The parser is as strict as dpkg's own:
 //! a database dpkg would refuse to read is refused, naming the line, rather than half read.
 
-use crate::error::{CatalogError, ParseError, Result, clip};
+use crate::error::{ParseError, Result, clip};
 use crate::fs::{File, Filesystem, Wanted};
 use crate::model::{Distro, Package, PackageType, SourcePackage};
-use crate::purl::purl;
+use crate::purl::of_os_package;
 
 pub const STATUS: &str = "var/lib/dpkg/status";
 pub const STATUS_D: &str = "var/lib/dpkg/status.d";
@@ -182,45 +182,32 @@ pub fn databases(fs: &dyn Filesystem) -> Result<Vec<File>> {
 
 /// The packages whose files are on disk, as database `file` lists them.
 pub fn packages(file: &File, distro: Option<&Distro>) -> Result<Vec<Package>> {
-    let error = |line, why| CatalogError::Parse {
-        path: file.path.clone(),
-        line,
-        layer: file.layer.clone(),
-        why,
-    };
-    let entries = parse(&file.bytes).map_err(|e| error(e.line, e.why))?;
+    let entries = parse(&file.bytes).map_err(|e| file.parse_error(e.line, e.why))?;
     let mut packages = Vec::new();
     for entry in entries.into_iter().filter(Entry::is_present) {
         let Some(version) = entry.version.clone() else {
-            return Err(error(
+            return Err(file.parse_error(
                 entry.line,
                 format!("installed package {} has no Version", entry.package),
             ));
         };
         let arch = entry.architecture.clone().unwrap_or_default();
-        let purl = distro
-            .filter(|d| d.is_like("debian"))
-            .map(|d| {
-                // Syft's `upstream`: the Source field as written, `name@version` when it
-                // names a version.
-                let upstream = entry.source.as_ref().map(|(name, version)| match version {
-                    Some(v) => format!("{name}@{v}"),
-                    None => name.clone(),
-                });
-                purl(
-                    PackageType::Deb,
-                    &d.id,
-                    &entry.package,
-                    &version,
-                    &[
-                        ("arch", arch.as_str()),
-                        ("distro", &d.purl_qualifier()),
-                        ("upstream", upstream.as_deref().unwrap_or("")),
-                    ],
-                )
-            })
-            .transpose()
-            .map_err(|why| error(entry.line, why))?;
+        // Syft's `upstream`: the Source field as written, `name@version` when it names a
+        // version.
+        let upstream = match &entry.source {
+            Some((name, Some(v))) => format!("{name}@{v}"),
+            Some((name, None)) => name.clone(),
+            None => String::new(),
+        };
+        let purl = of_os_package(
+            PackageType::Deb,
+            distro.filter(|d| d.is_like("debian")),
+            &entry.package,
+            &version,
+            &arch,
+            &upstream,
+        )
+        .map_err(|why| file.parse_error(entry.line, why))?;
         // Debian policy: no Source means the source is named as the binary; a Source without
         // a version means the source's version is the binary's.
         let source = match entry.source {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{CatalogError, Result};
 use crate::model::LayerRef;
 
 /// Most bytes read of one file: a package database larger than this is refused by name.
@@ -39,6 +39,18 @@ pub struct File {
     pub bytes: Arc<[u8]>,
     /// The layer that wrote these bytes; `None` in a directory.
     pub layer: Option<LayerRef>,
+}
+
+impl File {
+    /// The error for line `line` of this file (1-based) not being what its format says.
+    pub fn parse_error(&self, line: usize, why: String) -> CatalogError {
+        CatalogError::Parse {
+            path: self.path.clone(),
+            line,
+            layer: self.layer.clone(),
+            why,
+        }
+    }
 }
 
 /// A file's state after one layer: written (`Some`) or deleted (`None`).

@@ -3,7 +3,35 @@
 
 use packageurl::PackageUrl;
 
-use crate::model::PackageType;
+use crate::model::{Distro, PackageType};
+
+/// The purl of an OS package of `distro`, with the qualifiers Syft writes (`arch`, `distro`,
+/// `upstream`; empty ones left out); `None` when the distribution is unknown, since it is the
+/// purl's namespace.
+pub fn of_os_package(
+    package_type: PackageType,
+    distro: Option<&Distro>,
+    name: &str,
+    version: &str,
+    arch: &str,
+    upstream: &str,
+) -> Result<Option<String>, String> {
+    distro
+        .map(|d| {
+            purl(
+                package_type,
+                &d.id,
+                name,
+                version,
+                &[
+                    ("arch", arch),
+                    ("distro", &d.purl_qualifier()),
+                    ("upstream", upstream),
+                ],
+            )
+        })
+        .transpose()
+}
 
 /// The purl `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS`; qualifiers with an empty value are
 /// left out.
