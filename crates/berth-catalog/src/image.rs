@@ -251,22 +251,28 @@ impl<'a> ImageFs<'a> {
         path: &str,
         layer: &LayerRef,
     ) -> Result<Arc<[u8]>> {
+        let too_large = |size| CatalogError::TooLarge {
+            path: path.to_owned(),
+            layer: Some(layer.clone()),
+            size,
+            limit: self.limit,
+        };
         let size = entry.size();
         if size > self.limit {
-            return Err(CatalogError::TooLarge {
-                path: path.to_owned(),
-                layer: Some(layer.clone()),
-                size,
-                limit: self.limit,
-            });
+            return Err(too_large(size));
         }
         let mut bytes = Vec::with_capacity(size as usize);
+        // A sparse entry expands to more than its header's size: bounded all the same.
         entry
+            .take(self.limit + 1)
             .read_to_end(&mut bytes)
             .map_err(|source| CatalogError::Layer {
                 layer: layer.clone(),
                 source,
             })?;
+        if bytes.len() as u64 > self.limit {
+            return Err(too_large(bytes.len() as u64));
+        }
         Ok(Arc::from(bytes))
     }
 
