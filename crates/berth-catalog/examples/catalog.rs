@@ -46,9 +46,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let found: Catalog = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["dir", path] => catalog(&DirFs::open(Path::new(path)).unwrap()),
-        ["oci-dir", path] => {
-            catalog(&ImageFs::read(layers(Path::new(path)), &WANTED).unwrap())
-        }
+        ["oci-dir", path] => catalog(&ImageFs::read(layers(Path::new(path)), &WANTED).unwrap()),
         _ => panic!("usage: catalog dir PATH | oci-dir LAYOUT"),
     }
     .unwrap_or_else(|e| {
@@ -58,6 +56,9 @@ fn main() {
     for p in found.packages {
         let layer = p.layer.map(|l| l.to_string()).unwrap_or_default();
         let purl = p.purl.unwrap_or_default();
-        println!("{}\t{}\t{}\t{purl}\t{layer}", p.package_type, p.name, p.version);
+        println!(
+            "{}\t{}\t{}\t{purl}\t{layer}",
+            p.package_type, p.name, p.version
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use berth_catalog::{Catalog, DirFs, Filesystem, ImageFs, Layer, WANTED, catalog};
-use berth_layer::{LayerCompression, TarOptions};
+use berth_layer::TarOptions;
 use berth_oci::{Compression, Digest};
 use test_support::run_ok;
 
@@ -162,10 +162,9 @@ fn merged_layers_read_as_the_kernel_stacks_them() {
     // Layer 0: the root file system, as `berth import` writes it.
     let entries = berth_layer::from_dir(&rootfs).unwrap();
     let base = dir.join("layer0");
-    let (_, stats) = berth_layer::write_layer(
+    let (_, stats) = berth_layer::write_gzip_layer(
         &entries,
         &TarOptions::default(),
-        LayerCompression::Gzip,
         fs::File::create(&base).unwrap(),
         &|_| {},
     )
