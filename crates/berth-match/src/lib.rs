@@ -98,8 +98,7 @@ pub fn catalog(db: &Database, catalog: &Catalog) -> Matches {
         let mut found = Vec::new();
         for ecosystem in &ecosystems {
             for (advisory, affected) in db.lookup(ecosystem, &source.name) {
-                let judged = judge(affected, Ecosystem::Debian, &source.version);
-                match judged {
+                match judge(affected, &source.version) {
                     Ok(Some(verdict)) => found.push(finding(
                         advisory,
                         affected,
@@ -130,8 +129,7 @@ pub fn package(db: &Database, ecosystem: &str, name: &str, version: &str) -> Mat
     let mut out = Matches::default();
     let mut found = Vec::new();
     for (advisory, affected) in db.lookup(ecosystem, name) {
-        let order = Ecosystem::for_osv(ecosystem).unwrap_or(Ecosystem::SemVer);
-        match judge(affected, order, version) {
+        match judge(affected, version) {
             Ok(Some(verdict)) => {
                 found.push(finding(advisory, affected, verdict, name, version, None))
             }
@@ -178,9 +176,8 @@ struct Verdict {
     fixed: Option<String>,
 }
 
-/// Judges `version` against `affected`; `order` is the order for a distribution verdict's
-/// fixed version (OSV entries name their own).
-fn judge(affected: &Affected, order: Ecosystem, version: &str) -> Result<Option<Verdict>, String> {
+/// Judges `version` against `affected`, in the order of the entry's ecosystem.
+fn judge(affected: &Affected, version: &str) -> Result<Option<Verdict>, String> {
     let affected_with = |status| {
         Some(Verdict {
             status,
@@ -189,6 +186,9 @@ fn judge(affected: &Affected, order: Ecosystem, version: &str) -> Result<Option<
     };
     Ok(match &affected.versions {
         Versions::Distro(DistroState::Fixed(fixed)) => {
+            let order = Ecosystem::for_osv(&affected.ecosystem).ok_or_else(|| {
+                format!("berth knows no version order for {:?}", affected.ecosystem)
+            })?;
             let before = compare(order, version, fixed).map_err(|e| e.to_string())?;
             before.is_lt().then(|| Verdict {
                 status: Status::Fixed,
