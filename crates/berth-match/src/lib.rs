@@ -82,22 +82,20 @@ pub struct Matches {
     pub unjudged: Vec<Unjudged>,
 }
 
-/// Matches every package of `catalog` whose advisories `db` can hold. Today: Debian's dpkg
-/// packages, by source package, against the tracker's verdicts for the release
-/// (`Debian:<codename>`) and OSV's Debian records (`Debian:<VERSION_ID>`).
+/// Matches every package of `catalog` whose advisories `db` can hold, by *source* package
+/// and version: Debian's dpkg packages against the tracker's verdicts for the release
+/// (`Debian:<codename>`) and OSV's Debian records (`Debian:<VERSION_ID>`); Alpine's apk
+/// packages against secdb and OSV records for the release (`Alpine:v<major>.<minor>`).
 pub fn catalog(db: &Database, catalog: &Catalog) -> Matches {
     let mut out = Matches::default();
-    let Some(ecosystems) = catalog.distro.as_ref().map(debian_ecosystems) else {
+    let Some(distro) = &catalog.distro else {
         return out;
     };
     for package in &catalog.packages {
-        if package.package_type != PackageType::Deb {
-            continue;
-        }
         let source = source_of(package);
         let mut found = Vec::new();
-        for ecosystem in &ecosystems {
-            for (advisory, affected) in db.lookup(ecosystem, &source.name) {
+        for ecosystem in distro_ecosystems(distro, package.package_type) {
+            for (advisory, affected) in db.lookup(&ecosystem, &source.name) {
                 match judge(affected, &source.version) {
                     Ok(Some(verdict)) => found.push(finding(
                         advisory,
@@ -147,22 +145,32 @@ pub fn package(db: &Database, ecosystem: &str, name: &str, version: &str) -> Mat
     out
 }
 
-/// The ecosystems a distribution's advisories are filed under.
-fn debian_ecosystems(distro: &Distro) -> Vec<String> {
-    if distro.id != "debian" {
-        return Vec::new();
-    }
+/// The ecosystems a distribution's advisories for packages of `kind` are filed under.
+fn distro_ecosystems(distro: &Distro, kind: PackageType) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(codename) = &distro.version_codename {
-        out.push(format!("Debian:{codename}"));
-    }
-    if let Some(version) = &distro.version_id {
-        out.push(format!("Debian:{version}"));
+    match (distro.id.as_str(), kind) {
+        ("debian", PackageType::Deb) => {
+            if let Some(codename) = &distro.version_codename {
+                out.push(format!("Debian:{codename}"));
+            }
+            if let Some(version) = &distro.version_id {
+                out.push(format!("Debian:{version}"));
+            }
+        }
+        ("alpine", PackageType::Apk) => {
+            // VERSION_ID 3.20.3 is release v3.20.
+            let release = distro.version_id.as_deref().and_then(|v| {
+                let mut parts = v.split('.');
+                Some(format!("v{}.{}", parts.next()?, parts.next()?))
+            });
+            out.extend(release.map(|r| format!("Alpine:{r}")));
+        }
+        _ => {}
     }
     out
 }
 
-/// The source package a dpkg package was built from (itself, when the database is silent).
+/// The source package a package was built from (itself, when the database is silent).
 fn source_of(package: &Package) -> SourcePackage {
     package.source.clone().unwrap_or_else(|| SourcePackage {
         name: package.name.clone(),

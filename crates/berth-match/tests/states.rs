@@ -95,3 +95,77 @@ fn tracker_verdicts_become_trivy_statuses() {
         found.unjudged
     );
 }
+
+const APK_INSTALLED: &str = "\
+P:libcrypto3
+V:3.1.4-r0
+A:x86_64
+o:openssl
+
+P:musl
+V:1.2.4-r2
+A:x86_64
+o:musl
+";
+
+const SECDB: &str = r#"{
+  "apkurl": "{{urlprefix}}/{{distroversion}}/{{reponame}}/{{arch}}/{{pkg.name}}-{{pkg.ver}}.apk",
+  "archs": ["x86_64"],
+  "reponame": "main",
+  "urlprefix": "https://example.invalid/alpine",
+  "distroversion": "v3.19",
+  "packages": [
+    {"pkg": {"name": "openssl", "secfixes": {
+      "3.1.4-r1": ["CVE-2023-5678"],
+      "3.1.4-r0": ["CVE-2023-5363"],
+      "3.1.2-r0": ["CVE-2023-2975 CVE-2023-3446"],
+      "0": ["CVE-2022-0001"]
+    }}},
+    {"pkg": {"name": "musl", "secfixes": {"1.2.4_git20230717-r1": ["CVE-2025-26519"]}}}
+  ]
+}"#;
+
+#[test]
+fn alpine_packages_match_secdb_by_origin_in_apk_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("lib/apk/db")).unwrap();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(root.join("lib/apk/db/installed"), APK_INSTALLED).unwrap();
+    fs::write(
+        root.join("etc/os-release"),
+        "ID=alpine\nVERSION_ID=3.19.1\n",
+    )
+    .unwrap();
+    fs::write(tmp.path().join("main.json"), SECDB).unwrap();
+    let mut db = Database::new();
+    let source = db.import("secdb", &tmp.path().join("main.json")).unwrap();
+    assert_eq!(
+        source.advisories, 5,
+        "two ids in one value are two advisories"
+    );
+    assert_eq!(source.not_reported, 1, "the \"0\" key: never affected");
+
+    let found = berth_match::catalog(&db, &catalog(&DirFs::open(&root).unwrap()).unwrap());
+    assert!(found.unjudged.is_empty(), "{:?}", found.unjudged);
+    let got: Vec<_> = found
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.package.as_str(),
+                f.id.as_str(),
+                f.fixed_version.as_deref(),
+            )
+        })
+        .collect();
+    // 3.1.4-r0 < 3.1.4-r1; 1.2.4-r2 < 1.2.4_git20230717-r1 (a `_git` suffix sorts after
+    // the plain version in apk's order).
+    assert_eq!(
+        got,
+        [
+            ("libcrypto3", "CVE-2023-5678", Some("3.1.4-r1")),
+            ("musl", "CVE-2025-26519", Some("1.2.4_git20230717-r1")),
+        ]
+    );
+}

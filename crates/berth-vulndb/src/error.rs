@@ -27,8 +27,8 @@ pub enum Error {
         why: String,
     },
     #[error(
-        "{}: neither an OSV advisory (JSON or YAML) nor the Debian security tracker's JSON feed; \
-         berth imports those two formats",
+        "{}: neither an OSV advisory (JSON or YAML), the Debian security tracker's JSON feed nor \
+         an Alpine secdb file; berth imports those formats",
         .path.display()
     )]
     UnknownFormat { path: PathBuf },

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::Advisory;
-use crate::{debian, osv};
+use crate::{alpine, debian, osv};
 
 /// The largest advisory file berth reads. The tracker's whole feed is one file of some tens
 /// of MiB; anything past this is not an advisory file.
@@ -18,7 +18,7 @@ pub(crate) struct Read {
     pub advisories: Vec<Advisory>,
     /// OSV records marked `withdrawn`: skipped.
     pub withdrawn: usize,
-    /// Tracker verdicts with nothing to report (not affected, undetermined).
+    /// Distribution verdicts with nothing to report (not affected, undetermined).
     pub not_reported: usize,
 }
 
@@ -84,15 +84,19 @@ fn read_file(path: &Path, out: &mut Read) -> Result<()> {
             })?;
         if osv::looks_like(&value) {
             osv::from_json(path, value)?
-        } else if debian::looks_like(&value) {
-            let (advisories, not_reported) = debian::parse(path, value)?;
+        } else {
+            let (advisories, not_reported) = if debian::looks_like(&value) {
+                debian::parse(path, value)?
+            } else if alpine::looks_like(&value) {
+                alpine::parse(path, value)?
+            } else {
+                return Err(Error::UnknownFormat {
+                    path: path.to_owned(),
+                });
+            };
             out.advisories.extend(advisories);
             out.not_reported += not_reported;
             return Ok(());
-        } else {
-            return Err(Error::UnknownFormat {
-                path: path.to_owned(),
-            });
         }
     } else {
         // Not JSON: an OSV record in YAML, or nothing berth reads. A file named `.yaml`

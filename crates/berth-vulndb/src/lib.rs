@@ -2,8 +2,9 @@
 //! ecosystem and package name.
 //!
 //! Advisories come from the open formats the field publishes, each file's format told from
-//! its content: OSV records (JSON or YAML; one file or a directory of them) and the Debian
-//! security tracker's JSON feed ([`debian`] says how its verdicts are read). Withdrawn OSV
+//! its content: OSV records (JSON or YAML; one file or a directory of them), the Debian
+//! security tracker's JSON feed ([`debian`] says how its verdicts are read) and Alpine's
+//! secdb files. Withdrawn OSV
 //! records are skipped; aliases are kept so that a matcher can merge a `GHSA-…` with its
 //! `CVE-…`.
 //!
@@ -13,6 +14,7 @@
 //! sees the old database or the new one, never part of one. A reader refuses a format newer
 //! than it knows. [`Database`] holds it in memory with an index by (ecosystem, package).
 
+mod alpine;
 pub mod debian;
 mod error;
 mod import;
@@ -49,7 +51,8 @@ pub struct Source {
     pub advisories: usize,
     /// OSV records marked withdrawn, skipped.
     pub withdrawn: usize,
-    /// Tracker verdicts with nothing to report (not affected, undetermined), skipped.
+    /// Distribution verdicts with nothing to report (not affected, undetermined, Alpine's
+    /// "never affected"), skipped.
     pub not_reported: usize,
 }
 
