@@ -27,6 +27,8 @@ pub enum Status {
     WillNotFix,
     /// Affected, and the distribution has postponed the fix.
     FixDeferred,
+    /// Affected, and the release no longer gets fixes for the package.
+    EndOfLife,
 }
 
 impl Status {
@@ -36,6 +38,7 @@ impl Status {
             Status::Affected => "affected",
             Status::WillNotFix => "will_not_fix",
             Status::FixDeferred => "fix_deferred",
+            Status::EndOfLife => "end_of_life",
         }
     }
 }
@@ -206,6 +209,7 @@ fn judge(affected: &Affected, version: &str) -> Result<Option<Verdict>, String> 
         Versions::Distro(DistroState::Unfixed) => affected_with(Status::Affected),
         Versions::Distro(DistroState::WillNotFix) => affected_with(Status::WillNotFix),
         Versions::Distro(DistroState::FixDeferred) => affected_with(Status::FixDeferred),
+        Versions::Distro(DistroState::EndOfLife) => affected_with(Status::EndOfLife),
         Versions::Osv { ranges, listed } => {
             ranges::affects(&affected.ecosystem, ranges, listed, version)?.map(|hit| Verdict {
                 status: if hit.fixed.is_some() {

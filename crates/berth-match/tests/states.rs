@@ -28,7 +28,8 @@ const FEED: &str = r#"{
     "CVE-2020-0004": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "0", "urgency": "low"}}},
     "CVE-2020-0005": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1.0-2", "urgency": "high"},
                                    "trixie": {"status": "resolved", "fixed_version": "1.0-9", "urgency": "high"}}},
-    "CVE-2020-0006": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1.0-1", "urgency": "high"}}}
+    "CVE-2020-0006": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1.0-1", "urgency": "high"}}},
+    "CVE-2020-0008": {"releases": {"bookworm": {"status": "open", "urgency": "end-of-life"}}}
   },
   "bar": {
     "CVE-2020-0007": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "2.0 -2", "urgency": "low"}}}
@@ -82,10 +83,12 @@ fn tracker_verdicts_become_trivy_statuses() {
             ("libfoo1", v, "CVE-2020-0003", Status::FixDeferred, None),
             // The bookworm verdict, not trixie's; the DSA naming it is merged in.
             ("libfoo1", v, "CVE-2020-0005", Status::Fixed, Some("1.0-2")),
+            ("libfoo1", v, "CVE-2020-0008", Status::EndOfLife, None),
         ]
     );
     assert_eq!(found.findings[3].aliases, ["DSA-0001-1"]);
     assert_eq!(found.findings[3].severity.as_str(), "HIGH");
+    assert_eq!(found.findings[4].status.as_str(), "end_of_life");
     // A fixed version dpkg would refuse is said, not guessed either way.
     assert_eq!(found.unjudged.len(), 1, "{:?}", found.unjudged);
     assert_eq!(found.unjudged[0].id, "CVE-2020-0007");

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `resolved`, `fixed_version` `V` | fixed in `V` | [`DistroState::Fixed`] |
 //! | `resolved`, `fixed_version` `0` | `<not-affected>` | not kept |
+//! | `open`, urgency `end-of-life` | `<end-of-life>` | [`DistroState::EndOfLife`] |
 //! | `open`, no `nodsa` | `<unfixed>` | [`DistroState::Unfixed`] |
 //! | `open`, `nodsa_reason` `postponed` | `<postponed>` | [`DistroState::FixDeferred`] |
 //! | `open`, other `nodsa` | `<no-dsa>`, `<ignored>` | [`DistroState::WillNotFix`] |
@@ -29,8 +30,24 @@ type Feed = BTreeMap<String, BTreeMap<String, Issue>>;
 #[derive(Deserialize)]
 struct Issue {
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "releases")]
     releases: BTreeMap<String, Release>,
+}
+
+/// The feed writes an issue without releases as `[]` (an empty array, not an object).
+fn releases<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<BTreeMap<String, Release>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Releases {
+        Map(BTreeMap<String, Release>),
+        Empty([(); 0]),
+    }
+    Ok(match Releases::deserialize(deserializer)? {
+        Releases::Map(map) => map,
+        Releases::Empty(_) => BTreeMap::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -50,7 +67,11 @@ pub(crate) fn looks_like(value: &serde_json::Value) -> bool {
         .and_then(|packages| packages.values().next())
         .and_then(|issues| issues.as_object())
         .and_then(|issues| issues.values().next());
-    first_issue.is_some_and(|issue| issue.get("releases").is_some_and(|r| r.is_object()))
+    first_issue.is_some_and(|issue| {
+        issue
+            .get("releases")
+            .is_some_and(|r| r.is_object() || r.as_array().is_some_and(|a| a.is_empty()))
+    })
 }
 
 /// What the feed gives: one advisory per issue (its affected entries one per source package
@@ -111,6 +132,8 @@ fn state(release: &Release) -> std::result::Result<Option<DistroState>, String> 
             &release.nodsa,
             release.nodsa_reason.as_deref().unwrap_or(""),
         ) {
+            // The release no longer gets fixes for this package.
+            _ if release.urgency.as_deref() == Some("end-of-life") => Some(DistroState::EndOfLife),
             (_, "postponed") => Some(DistroState::FixDeferred),
             (Some(_), _) | (None, "ignored") => Some(DistroState::WillNotFix),
             (None, _) => Some(DistroState::Unfixed),

@@ -89,6 +89,8 @@ pub enum DistroState {
     WillNotFix,
     /// Affected, and the fix is postponed (`<postponed>`).
     FixDeferred,
+    /// Affected, and the release is no longer supported for this package (`<end-of-life>`).
+    EndOfLife,
 }
 
 /// How severe a flaw is, as the source says: CVSS vectors (scored when the vector reads) and
@@ -145,10 +147,17 @@ impl Level {
     }
 
     /// The level a rating word names, if it names one. Words that are not a level
-    /// (`unimportant`, `not yet assigned`) give `None`: guessing would misstate the source.
-    /// GitHub's `MODERATE` is its name for medium.
+    /// (`unimportant`, `not yet assigned`, `end-of-life`) give `None`: guessing would
+    /// misstate the source. GitHub's `MODERATE` is its name for medium; the Debian tracker
+    /// marks an urgency not yet confirmed by its team with `**` (`high**`), which is still
+    /// its rating.
     pub fn from_rating(word: &str) -> Option<Level> {
-        match word.trim().to_ascii_lowercase().as_str() {
+        match word
+            .trim()
+            .trim_end_matches('*')
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "low" => Some(Level::Low),
             "medium" | "moderate" => Some(Level::Medium),
             "high" => Some(Level::High),

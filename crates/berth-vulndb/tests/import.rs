@@ -99,16 +99,21 @@ fn tracker_verdicts_are_read_as_the_tracker_means_them() {
     let tmp = tempfile::tempdir().unwrap();
     let feed = tmp.path().join("feed.json");
     let release = |r: &str| format!(r#"{{"releases": {{"bookworm": {r}}}}}"#);
+    // The feed's own quirks: `"releases": []` for an issue without any, `scope` and
+    // `debianbug` fields, urgencies marked `**`.
     fs::write(
         &feed,
         format!(
             r#"{{"pkg": {{
+                "CVE-0": {{"scope": "remote", "debianbug": 1, "releases": []}},
                 "CVE-1": {},
                 "CVE-2": {},
                 "CVE-3": {},
                 "CVE-4": {},
                 "CVE-5": {},
-                "CVE-6": {}
+                "CVE-6": {},
+                "CVE-7": {},
+                "CVE-8": {}
             }}}}"#,
             release(r#"{"status": "resolved", "fixed_version": "0", "urgency": "low"}"#),
             release(r#"{"status": "open", "urgency": "unimportant"}"#),
@@ -116,6 +121,8 @@ fn tracker_verdicts_are_read_as_the_tracker_means_them() {
             release(r#"{"status": "open", "nodsa": "", "nodsa_reason": "ignored"}"#),
             release(r#"{"status": "open", "nodsa": "", "nodsa_reason": "postponed"}"#),
             release(r#"{"status": "undetermined"}"#),
+            release(r#"{"status": "open", "urgency": "end-of-life"}"#),
+            release(r#"{"status": "resolved", "fixed_version": "1.0-2", "urgency": "high**"}"#),
         ),
     )
     .unwrap();
@@ -133,12 +140,27 @@ fn tracker_verdicts_are_read_as_the_tracker_means_them() {
             ("CVE-3", Versions::Distro(DistroState::WillNotFix)),
             ("CVE-4", Versions::Distro(DistroState::WillNotFix)),
             ("CVE-5", Versions::Distro(DistroState::FixDeferred)),
+            ("CVE-7", Versions::Distro(DistroState::EndOfLife)),
+            (
+                "CVE-8",
+                Versions::Distro(DistroState::Fixed("1.0-2".into()))
+            ),
         ]
     );
-    // "unimportant" is not a level: the word is kept, the level stays unknown.
-    let (_, unfixed) = db.lookup("Debian:bookworm", "pkg").next().unwrap();
-    assert_eq!(unfixed.severity.rating.as_deref(), Some("unimportant"));
-    assert_eq!(unfixed.severity.level(), Level::Unknown);
+    let severity = |id: &str| {
+        let (_, affected) = db
+            .lookup("Debian:bookworm", "pkg")
+            .find(|(a, _)| a.id == id)
+            .unwrap();
+        (
+            affected.severity.rating.clone().unwrap(),
+            affected.severity.level(),
+        )
+    };
+    // "unimportant" is not a level: the word is kept, the level stays unknown; "high**" is
+    // the tracker's high, not yet confirmed.
+    assert_eq!(severity("CVE-2"), ("unimportant".into(), Level::Unknown));
+    assert_eq!(severity("CVE-8"), ("high**".into(), Level::High));
 }
 
 #[test]
