@@ -2,10 +2,22 @@
 //! be judged, on a small root file system.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use berth_catalog::{DirFs, catalog};
 use berth_match::Status;
 use berth_vulndb::Database;
+
+/// A root file system under `dir` holding `files` (path, content).
+fn root_with(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join("root");
+    for (path, content) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    root
+}
 
 const STATUS: &str = "\
 Package: libfoo1
@@ -45,15 +57,16 @@ const DSA: &str = r#"{
 #[test]
 fn tracker_verdicts_become_trivy_statuses() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    fs::create_dir_all(root.join("etc")).unwrap();
-    fs::write(root.join("var/lib/dpkg/status"), STATUS).unwrap();
-    fs::write(
-        root.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
-    )
-    .unwrap();
+    let root = root_with(
+        tmp.path(),
+        &[
+            ("var/lib/dpkg/status", STATUS),
+            (
+                "etc/os-release",
+                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+            ),
+        ],
+    );
     fs::write(tmp.path().join("feed.json"), FEED).unwrap();
     fs::write(tmp.path().join("dsa.json"), DSA).unwrap();
     let mut db = Database::new();
@@ -131,15 +144,13 @@ const SECDB: &str = r#"{
 #[test]
 fn alpine_packages_match_secdb_by_origin_in_apk_order() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    fs::create_dir_all(root.join("lib/apk/db")).unwrap();
-    fs::create_dir_all(root.join("etc")).unwrap();
-    fs::write(root.join("lib/apk/db/installed"), APK_INSTALLED).unwrap();
-    fs::write(
-        root.join("etc/os-release"),
-        "ID=alpine\nVERSION_ID=3.19.1\n",
-    )
-    .unwrap();
+    let root = root_with(
+        tmp.path(),
+        &[
+            ("lib/apk/db/installed", APK_INSTALLED),
+            ("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+        ],
+    );
     fs::write(tmp.path().join("main.json"), SECDB).unwrap();
     let mut db = Database::new();
     let source = db.import("secdb", &tmp.path().join("main.json")).unwrap();
