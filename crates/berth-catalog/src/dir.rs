@@ -47,13 +47,15 @@ impl Filesystem for DirFs {
             Err(e) if absent(&e) || e.errno() == Some(Errno::ISDIR) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let real = self.root.resolve(path, Last::Follow)?.rel;
+        let real_bytes = self.root.resolve(path, Last::Follow)?.rel;
         let io_err = |source| berth_rootfs::Error::Io {
             op: "read",
             root: self.root.host().to_path_buf(),
-            path: real.clone(),
+            path: real_bytes.clone(),
             source,
         };
+        // Where a symlink led: shown with escapes if that name is not UTF-8.
+        let real = berth_rootfs::path::shown(&real_bytes).to_string();
         let meta = file.metadata().map_err(io_err)?;
         if !meta.is_file() {
             return Ok(None);

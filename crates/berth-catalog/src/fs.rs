@@ -26,7 +26,7 @@ impl Wanted {
     pub fn matches(&self, path: &str) -> bool {
         match self {
             Wanted::File(file) => path == *file,
-            Wanted::Children(dir) => berth_rootfs::path::split(path).0 == *dir,
+            Wanted::Children(dir) => crate::paths::split(path).0 == *dir,
         }
     }
 }

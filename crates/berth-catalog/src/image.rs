@@ -16,10 +16,10 @@ use std::io::{self, BufReader, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::paths::{clean, clean_inside, join, split};
 use berth_oci::compression::read_head;
 use berth_oci::{Compression, Digest};
 use berth_rootfs::MAX_LINKS;
-use berth_rootfs::path::{clean, clean_inside, join, split};
 
 use crate::error::{CatalogError, Result};
 use crate::fs::{File, Filesystem, MAX_FILE, Version, Wanted};

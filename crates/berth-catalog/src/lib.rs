@@ -17,6 +17,7 @@ mod fs;
 mod image;
 mod model;
 pub mod os_release;
+mod paths;
 mod purl;
 
 pub use dir::DirFs;

@@ -669,7 +669,7 @@ impl Harness {
             return debian.clone();
         }
         let debian = format!("{}/debian:bookworm", self.registry);
-        push_debian_base(&self.berth, Path::new(env!("CARGO_TARGET_TMPDIR")), &debian);
+        push_debian_base(&self.berth, &debian);
         run_ok(self.dockerd.command().args(["pull", "-q", &debian]));
         self.debian = Some(debian.clone());
         debian

@@ -1,5 +1,6 @@
-//! A real Debian base image for the tests that compare berth with BuildKit on what users
-//! build FROM: a bookworm minbase root file system, made once with debootstrap and kept.
+//! A real Debian root file system, for the tests that compare berth with BuildKit on what
+//! users build FROM and for the catalogers' real dpkg database: a bookworm minbase, made once
+//! with debootstrap and kept.
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -8,14 +9,15 @@ use std::process::Command;
 
 use crate::{Berth, require, run_ok};
 
-/// A Debian bookworm minbase root file system under `cache` (a directory kept between test
-/// runs, such as the integration test's `CARGO_TARGET_TMPDIR`): made with `debootstrap
-/// --variant=minbase` from the mirror apt already uses (about 40 s) the first time, found
-/// there after. Made beside its final name and renamed into place, so a run killed half-way
+/// A Debian bookworm minbase root file system under the workspace's `target/fixtures`, shared
+/// by every test that asks (treat it as read-only): made with `debootstrap --variant=minbase`
+/// from the mirror apt already uses (about 40 s; root) the first time, found there after. Made beside its final name and renamed into place, so a run killed half-way
 /// or a second test process never sees half a root file system. The device nodes debootstrap
 /// makes in /dev are left out: an image carries none (the runtime mounts /dev), and berth,
 /// which never makes a device node on the host, would show them as placeholders.
-pub fn debian_rootfs(cache: &Path) -> PathBuf {
+pub fn debian_rootfs() -> PathBuf {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures");
+    let cache = cache.as_path();
     let rootfs = cache.join("debian-bookworm-minbase");
     if rootfs.join("usr/bin/sh").exists() {
         return rootfs;
@@ -44,6 +46,11 @@ pub fn debian_rootfs(cache: &Path) -> PathBuf {
         // Another process finished first: use its copy.
         fs::remove_dir_all(&partial).unwrap();
     }
+    assert!(
+        rootfs.join("var/lib/dpkg/status").is_file(),
+        "debootstrap made no dpkg database in {}",
+        rootfs.display()
+    );
     rootfs
 }
 
@@ -70,8 +77,8 @@ fn apt_mirror() -> String {
 
 /// The Debian root file system of [`debian_rootfs`] imported into `berth`'s store as
 /// `reference` and pushed there (a test registry's `HOST:PORT/debian:bookworm`, say).
-pub fn push_debian_base(berth: &Berth, cache: &Path, reference: &str) {
-    let rootfs = debian_rootfs(cache);
+pub fn push_debian_base(berth: &Berth, reference: &str) {
+    let rootfs = debian_rootfs();
     berth.ok(&["import", "-q", &rootfs.display().to_string(), reference]);
     berth.ok(&["push", "-q", reference]);
 }

@@ -200,58 +200,6 @@ pub fn busybox_rootfs(dir: &Path) {
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
 }
 
-/// A Debian bookworm root file system (`debootstrap --variant=minbase`), made once under the
-/// workspace's `target/fixtures` and shared by every test that asks (about a minute the first
-/// time; needs root and the Debian mirror apt uses). Treat it as read-only.
-pub fn debian_rootfs() -> PathBuf {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures");
-    let rootfs = fixtures.join("debian-bookworm-minbase");
-    if rootfs.join("var/lib/dpkg/status").is_file() {
-        return rootfs;
-    }
-    require("debootstrap");
-    fs::create_dir_all(&fixtures).unwrap();
-    // Made aside and renamed into place, so a test never sees half a root file system; a
-    // test that loses the race to another drops its own copy.
-    let partial = fixtures.join(format!(
-        "debian-bookworm-minbase.partial-{}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&partial);
-    run_ok(
-        Command::new("debootstrap")
-            .args(["--variant=minbase", "bookworm"])
-            .arg(&partial)
-            .arg(apt_mirror()),
-    );
-    if fs::rename(&partial, &rootfs).is_err() {
-        let _ = fs::remove_dir_all(&partial);
-    }
-    assert!(
-        rootfs.join("var/lib/dpkg/status").is_file(),
-        "debootstrap made no dpkg database"
-    );
-    rootfs
-}
-
-/// The Debian mirror apt on this machine uses, so debootstrap works wherever apt does.
-fn apt_mirror() -> String {
-    let deb822 = fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
-    let classic = fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
-    deb822
-        .lines()
-        .find_map(|l| l.strip_prefix("URIs:"))
-        .and_then(|uris| uris.split_whitespace().next())
-        .or_else(|| {
-            classic
-                .lines()
-                .find_map(|l| l.strip_prefix("deb "))
-                .and_then(|rest| rest.split_whitespace().find(|w| w.contains("://")))
-        })
-        .expect("apt has a Debian mirror in /etc/apt/sources.list(.d/debian.sources)")
-        .to_string()
-}
-
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
