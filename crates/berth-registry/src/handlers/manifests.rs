@@ -105,7 +105,6 @@ pub async fn put(
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Push))?;
     if super::content_length(req.headers).is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
-        super::drain(req, body.into_data_stream(), 0).await;
         return Err(too_large());
     }
     let bytes = read_body(req, body, MAX_MANIFEST_SIZE, too_large).await?;
