@@ -150,6 +150,10 @@ async fn handle(
         (&M::DELETE, Route::Manifest { name, reference }) => {
             manifests::delete(req, &name, &reference).await
         }
+        (&M::GET | &M::HEAD, Route::BadReference { name, refusal }) => {
+            manifests::get_unnameable(req, &name, &refusal).await
+        }
+        (&M::PUT | &M::DELETE, Route::BadReference { refusal, .. }) => Err(*refusal),
         (&M::GET | &M::HEAD, Route::Blob { name, digest }) => {
             blobs::get(req, &name, &digest, method == M::HEAD).await
         }
