@@ -122,48 +122,55 @@ async fn read_answer(reader: &mut BufReader<OwnedReadHalf>) -> std::io::Result<A
     Ok(answer)
 }
 
-/// An early answer to expect, and the request that must then work on the same connection.
-struct Case {
-    what: &'static str,
+/// An early answer to expect.
+struct Case<'a> {
+    what: &'a str,
+    /// The request line and headers; `{upload}` stands for an upload session's path.
     head: String,
-    body: Vec<u8>,
+    body: &'a [u8],
     status: u16,
-    code: &'static str,
-    /// Must answer 200.
-    next: String,
+    code: &'a str,
 }
 
-/// Runs each case [`ROUNDS`] times on one connection, each followed by `next`, which must
-/// answer 200 on that connection.
-async fn on_one_connection(reg: &InProcessRegistry, cases: impl Fn(usize) -> Case) {
+/// Sends `case` [`ROUNDS`] times on one connection (round `r` on `uploads[r]`), each time
+/// followed by `next`, which must answer 200 on that connection.
+async fn on_one_connection(
+    reg: &InProcessRegistry,
+    uploads: &[String],
+    next: &str,
+    case: &Case<'_>,
+) {
     let mut conn = Conn::open(reg).await;
     for round in 0..ROUNDS {
-        let case = cases(round);
+        let what = case.what;
+        let head = match uploads.get(round) {
+            Some(upload) => case.head.replace("{upload}", upload),
+            None => case.head.clone(),
+        };
         let answer = conn
-            .exchange(&request(&case.head, &case.body))
+            .exchange(&request(&head, case.body))
             .await
-            .unwrap_or_else(|e| panic!("{}, round {round}: {e}", case.what));
+            .unwrap_or_else(|e| panic!("{what}, round {round}: {e}"));
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (case.status, case.code),
-            "{}, round {round}: {answer:?}",
-            case.what
+            "{what}, round {round}: {answer:?}"
         );
         assert!(
             !answer.closes(),
-            "{}, round {round}: a {} MiB body is read, not a reason to close",
-            case.what,
+            "{what}, round {round}: a {} MiB body is read, not a reason to close",
             case.body.len() / MIB
         );
         let next = conn
-            .exchange(&request(&case.next, b""))
+            .exchange(&request(next, b""))
             .await
-            .unwrap_or_else(|e| panic!("{}, round {round}: the next request: {e}", case.what));
-        assert_eq!(next.status, 200, "{}, round {round}: {next:?}", case.what);
+            .unwrap_or_else(|e| panic!("{what}, round {round}: the next request: {e}"));
+        assert_eq!(next.status, 200, "{what}, round {round}: {next:?}");
     }
 }
 
 const GET_BASE: &str = "GET /v2/ HTTP/1.1";
+const UNKNOWN_UPLOAD: &str = "/v2/early/blobs/uploads/4b4f4b4f-0000-4000-8000-000000000000";
 
 /// The path of an upload location (absolute, as the test client keeps them).
 fn path_of(location: &str) -> String {
@@ -175,28 +182,67 @@ fn path_of(location: &str) -> String {
 async fn early_answers_to_a_one_mib_body_keep_the_connection() {
     let reg = start().await;
     let chunk = random_bytes(MIB);
-    let image = oci_image(0);
-    push_image(&reg, "early", &image, None).await;
+    // A manifest over the 4 MiB limit, refused by its Content-Length.
+    let too_large = random_bytes(5 * MIB);
     let mut uploads = Vec::new();
     for _ in 0..ROUNDS {
         uploads.push(path_of(&start_upload(&reg, "early").await));
     }
-
-    // A chunk out of order (the conformance suite's case): the upload holds 0 bytes.
-    on_one_connection(&reg, |round| Case {
-        what: "PATCH out of order",
-        head: format!(
-            "PATCH {} HTTP/1.1\r\nContent-Range: {MIB}-{}",
-            uploads[round],
-            2 * MIB - 1
-        ),
-        body: chunk.clone(),
-        status: 416,
-        code: "BLOB_UPLOAD_INVALID",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-    // Each upload still takes its first chunk.
+    let cases = [
+        // The conformance suite's case: each upload holds 0 bytes.
+        Case {
+            what: "PATCH out of order",
+            head: format!(
+                "PATCH {{upload}} HTTP/1.1\r\nContent-Range: {MIB}-{}",
+                2 * MIB - 1
+            ),
+            body: &chunk,
+            status: 416,
+            code: "BLOB_UPLOAD_INVALID",
+        },
+        Case {
+            what: "PATCH of an unknown upload",
+            head: format!("PATCH {UNKNOWN_UPLOAD} HTTP/1.1"),
+            body: &chunk,
+            status: 404,
+            code: "BLOB_UPLOAD_UNKNOWN",
+        },
+        Case {
+            what: "PUT with a malformed digest",
+            head: "PUT {upload}?digest=sha256:1234 HTTP/1.1".into(),
+            body: &chunk,
+            status: 400,
+            code: "DIGEST_INVALID",
+        },
+        Case {
+            what: "POST with a malformed digest",
+            head: "POST /v2/early/blobs/uploads/?digest=sha256:1234 HTTP/1.1".into(),
+            body: &chunk,
+            status: 400,
+            code: "DIGEST_INVALID",
+        },
+        Case {
+            what: "manifest PUT by an invalid tag",
+            head: "PUT /v2/early/manifests/-bad HTTP/1.1".into(),
+            body: &chunk,
+            status: 400,
+            code: "MANIFEST_INVALID",
+        },
+        Case {
+            what: "manifest PUT of 5 MiB",
+            head: "PUT /v2/early/manifests/big HTTP/1.1\r\n\
+                   Content-Type: application/vnd.oci.image.manifest.v1+json"
+                .into(),
+            body: &too_large,
+            status: 413,
+            code: "MANIFEST_INVALID",
+        },
+    ];
+    for case in &cases {
+        on_one_connection(&reg, &uploads, GET_BASE, case).await;
+    }
+    assert!(!manifest_exists(&reg, "early", "big").await);
+    // The uploads answered 416 and 400 still take their first chunk.
     let r = send(
         reg.http
             .patch(reg.url(&uploads[0]))
@@ -205,62 +251,6 @@ async fn early_answers_to_a_one_mib_body_keep_the_connection() {
     )
     .await;
     expect_status(r, 202).await;
-
-    on_one_connection(&reg, |_| Case {
-        what: "PATCH of an unknown upload",
-        head: "PATCH /v2/early/blobs/uploads/4b4f4b4f-0000-4000-8000-000000000000 HTTP/1.1"
-            .to_string(),
-        body: chunk.clone(),
-        status: 404,
-        code: "BLOB_UPLOAD_UNKNOWN",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-
-    on_one_connection(&reg, |round| Case {
-        what: "PUT with a malformed digest",
-        head: format!("PUT {}?digest=sha256:1234 HTTP/1.1", uploads[round]),
-        body: chunk.clone(),
-        status: 400,
-        code: "DIGEST_INVALID",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-
-    on_one_connection(&reg, |_| Case {
-        what: "POST with a malformed digest",
-        head: "POST /v2/early/blobs/uploads/?digest=sha256:1234 HTTP/1.1".to_string(),
-        body: chunk.clone(),
-        status: 400,
-        code: "DIGEST_INVALID",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-
-    on_one_connection(&reg, |_| Case {
-        what: "manifest PUT by an invalid tag",
-        head: "PUT /v2/early/manifests/-bad HTTP/1.1".to_string(),
-        body: chunk.clone(),
-        status: 400,
-        code: "MANIFEST_INVALID",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-
-    // A manifest over the 4 MiB limit, refused by its Content-Length.
-    let too_large = random_bytes(5 * MIB);
-    on_one_connection(&reg, |_| Case {
-        what: "manifest PUT of 5 MiB",
-        head: "PUT /v2/early/manifests/big HTTP/1.1\r\n\
-               Content-Type: application/vnd.oci.image.manifest.v1+json"
-            .to_string(),
-        body: too_large.clone(),
-        status: 413,
-        code: "MANIFEST_INVALID",
-        next: GET_BASE.to_string(),
-    })
-    .await;
-    assert!(!manifest_exists(&reg, "early", "big").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,29 +272,29 @@ async fn unauthorized_uploads_keep_the_connection() {
         "{GET_BASE}\r\nAuthorization: {}",
         basic("alice", "alice-pw")
     );
-    on_one_connection(&reg, |_| Case {
-        what: "PATCH without credentials",
-        head: "PATCH /v2/early/blobs/uploads/4b4f4b4f-0000-4000-8000-000000000000 HTTP/1.1"
-            .to_string(),
-        body: chunk.clone(),
-        status: 401,
-        code: "UNAUTHORIZED",
-        next: next.clone(),
-    })
-    .await;
-    on_one_connection(&reg, |_| Case {
-        what: "POST with a wrong password",
-        head: format!(
-            "POST /v2/early/blobs/uploads/?digest=sha256:{} HTTP/1.1\r\nAuthorization: {}",
-            "0".repeat(64),
-            basic("alice", "wrong")
-        ),
-        body: chunk.clone(),
-        status: 401,
-        code: "UNAUTHORIZED",
-        next: next.clone(),
-    })
-    .await;
+    let cases = [
+        Case {
+            what: "PATCH without credentials",
+            head: format!("PATCH {UNKNOWN_UPLOAD} HTTP/1.1"),
+            body: &chunk,
+            status: 401,
+            code: "UNAUTHORIZED",
+        },
+        Case {
+            what: "POST with a wrong password",
+            head: format!(
+                "POST /v2/early/blobs/uploads/?digest=sha256:{} HTTP/1.1\r\nAuthorization: {}",
+                "0".repeat(64),
+                basic("alice", "wrong")
+            ),
+            body: &chunk,
+            status: 401,
+            code: "UNAUTHORIZED",
+        },
+    ];
+    for case in &cases {
+        on_one_connection(&reg, &[], &next, case).await;
+    }
 }
 
 /// A body too large to read for the connection's sake is answered at once with `Connection:
@@ -315,11 +305,11 @@ async fn early_answers_to_a_large_body_close_after_the_client_finished() {
     let body = random_bytes(24 * MIB);
     for streamed in [false, true] {
         let mut conn = Conn::open(&reg).await;
-        let head = "PATCH /v2/early/blobs/uploads/4b4f4b4f-0000-4000-8000-000000000000 HTTP/1.1";
+        let head = format!("PATCH {UNKNOWN_UPLOAD} HTTP/1.1");
         let wire = if streamed {
-            chunked_request(head, &body)
+            chunked_request(&head, &body)
         } else {
-            request(head, &body)
+            request(&head, &body)
         };
         let answer = conn
             .exchange(&wire)
@@ -343,8 +333,10 @@ async fn early_answers_to_a_large_body_close_after_the_client_finished() {
 async fn an_early_answer_to_expect_continue_sends_no_continue_and_closes() {
     let reg = start().await;
     let mut conn = Conn::open(&reg).await;
-    let head = "PATCH /v2/early/blobs/uploads/4b4f4b4f-0000-4000-8000-000000000000 HTTP/1.1\r\n\
-                Host: registry\r\nExpect: 100-continue\r\nContent-Length: 1048576\r\n\r\n";
+    let head = format!(
+        "PATCH {UNKNOWN_UPLOAD} HTTP/1.1\r\n\
+         Host: registry\r\nExpect: 100-continue\r\nContent-Length: {MIB}\r\n\r\n"
+    );
     conn.writer.write_all(head.as_bytes()).await.unwrap();
     let answer = read_answer(&mut conn.reader).await.unwrap();
     assert_eq!(
