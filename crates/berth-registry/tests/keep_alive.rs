@@ -1,4 +1,4 @@
-//! Early answers on a kept-alive connection. A 416, 404, 401, 413 or 400 given before the
+//! Early answers on a kept-alive connection. A 416, 404, 401, 403, 413 or 400 given before the
 //! request body is read must reach a client that is still writing that body, and leave the
 //! connection usable for the next request (or say `Connection: close`, and still let the
 //! client finish writing). The client here writes the body and reads the answer at once, as
@@ -254,17 +254,24 @@ async fn early_answers_to_a_one_mib_body_keep_the_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unauthorized_uploads_keep_the_connection() {
+async fn unauthorized_and_denied_uploads_keep_the_connection() {
     let reg = start_with(|config, dir| {
         let htpasswd = dir.join("htpasswd");
-        write_htpasswd(&htpasswd, &[("alice", "alice-pw")]);
+        write_htpasswd(&htpasswd, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
         config.auth.mode = AuthMode::Basic;
         config.auth.htpasswd = Some(htpasswd);
-        config.auth.rules = vec![Rule {
-            users: vec!["alice".into()],
-            repositories: vec!["**".into()],
-            actions: vec![Action::Pull, Action::Push],
-        }];
+        config.auth.rules = vec![
+            Rule {
+                users: vec!["alice".into()],
+                repositories: vec!["**".into()],
+                actions: vec![Action::Pull, Action::Push],
+            },
+            Rule {
+                users: vec!["bob".into()],
+                repositories: vec!["**".into()],
+                actions: vec![Action::Pull],
+            },
+        ];
     })
     .await;
     let chunk = random_bytes(MIB);
@@ -290,6 +297,16 @@ async fn unauthorized_uploads_keep_the_connection() {
             body: &chunk,
             status: 401,
             code: "UNAUTHORIZED",
+        },
+        Case {
+            what: "PATCH by a user who may only pull",
+            head: format!(
+                "PATCH {UNKNOWN_UPLOAD} HTTP/1.1\r\nAuthorization: {}",
+                basic("bob", "bob-pw")
+            ),
+            body: &chunk,
+            status: 403,
+            code: "DENIED",
         },
     ];
     for case in &cases {
