@@ -64,6 +64,24 @@ impl Meta {
         if held.is_empty() && wrong.is_empty() {
             return Ok(());
         }
+        // Hints, not records: a power cut may lose the last ones, so the commit need not wait
+        // for the disk (in WAL mode this keeps the database consistent all the same). A push
+        // that mounted everything would otherwise spend most of its time in fsync.
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(self.db())?;
+        let recorded = self.record_blob_locations_in_tx(held, wrong);
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(self.db())?;
+        recorded
+    }
+
+    fn record_blob_locations_in_tx(
+        &mut self,
+        held: &[BlobLocation],
+        wrong: &[BlobLocation],
+    ) -> Result<(), StoreError> {
         let db = db_err(&self.path);
         let seen = now_millis();
         let tx = self
