@@ -11,10 +11,12 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use berth_layer::Entries;
 use berth_layer::entry::{Entry, Kind, canonical_order};
+use berth_rootfs::path::{join, split};
 use berth_rootfs::{Dir, Links, Meta, Node, OFlags, Resolver, Root, Time};
 
 use crate::error::BuildError;
@@ -56,7 +58,7 @@ pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), BuildError> 
 
 /// A failure to read a lower layer, or to write the tree.
 enum Merge {
-    /// Copying bytes, or a name no layer can hold.
+    /// Copying bytes.
     Read(io::Error),
     /// Reading the lower layer's tree.
     Lower(berth_rootfs::Error),
@@ -83,7 +85,7 @@ impl From<berth_rootfs::Error> for Merge {
 fn merge_dir<'s, 'd>(
     src: Dir<'s>,
     dst: Dir<'d>,
-    links: &mut HashMap<(u64, u64), String>,
+    links: &mut HashMap<(u64, u64), OsString>,
 ) -> Result<(), Merge> {
     let mut stack = vec![Level::open(src, dst, None)?];
     while let Some(level) = stack.last_mut() {
@@ -116,14 +118,14 @@ struct Level<'s, 'd> {
     src: Dir<'s>,
     dst: Dir<'d>,
     names: std::vec::IntoIter<OsString>,
-    entry: Option<(String, Meta)>,
+    entry: Option<(OsString, Meta)>,
 }
 
 impl<'s, 'd> Level<'s, 'd> {
     fn open(
         src: Dir<'s>,
         dst: Dir<'d>,
-        entry: Option<(String, Meta)>,
+        entry: Option<(OsString, Meta)>,
     ) -> Result<Level<'s, 'd>, Merge> {
         let mut names = src.read_dir().map_err(Merge::Lower)?;
         names.sort();
@@ -142,20 +144,10 @@ fn merge_entry<'s, 'd>(
     src: &Dir<'s>,
     dst: &Dir<'d>,
     name: &OsStr,
-    links: &mut HashMap<(u64, u64), String>,
+    links: &mut HashMap<(u64, u64), OsString>,
 ) -> Result<Option<Level<'s, 'd>>, Merge> {
-    // Layers hold UTF-8 names only (applying one refuses others).
-    let name = name.to_str().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{}: name is not UTF-8",
-                src.root().host_of(src.rel()).join(name).display()
-            ),
-        )
-    })?;
     let Some(meta) = src.lstat(name).map_err(Merge::Lower)? else {
-        let gone = src.root().host_of(&src.path_of(name));
+        let gone = src.root().host_of(src.path_of(name));
         return Err(Merge::Read(io::Error::new(
             io::ErrorKind::NotFound,
             format!("{}: gone while it was read", gone.display()),
@@ -186,7 +178,7 @@ fn merge_entry<'s, 'd>(
     if ft.is_file() {
         if meta.nlink() > 1 {
             if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                dst.root().hardlink(first, &dst.path_of(name))?;
+                dst.root().hardlink(first, dst.path_of(name))?;
                 return Ok(None);
             }
             links.insert((meta.dev(), meta.ino()), dst.path_of(name));
@@ -208,7 +200,7 @@ fn merge_entry<'s, 'd>(
 
 /// Owner, mode, xattrs (not overlay's own) and times of `name` in `src` (described by
 /// `meta`) onto `name` in `dst`.
-fn copy_meta(src: &Dir<'_>, dst: &Dir<'_>, name: &str, meta: &Meta) -> Result<(), Merge> {
+fn copy_meta(src: &Dir<'_>, dst: &Dir<'_>, name: &OsStr, meta: &Meta) -> Result<(), Merge> {
     dst.chown(name, meta.uid(), meta.gid())?;
     if !meta.file_type().is_symlink() {
         dst.chmod(name, meta.mode() & 0o7777)?;
@@ -238,8 +230,8 @@ struct Stamp {
     gid: u32,
 }
 
-/// Every path of a tree (relative) and its stamp.
-pub struct Inventory(HashMap<String, Stamp>);
+/// Every path of a tree (relative, bytes) and its stamp.
+pub struct Inventory(HashMap<OsString, Stamp>);
 
 impl Inventory {
     /// Every path of the tree at `root`, depth first, with an explicit stack of the open
@@ -257,20 +249,16 @@ impl Inventory {
                 stack.pop();
                 continue;
             };
-            // Not UTF-8: no layer can hold it; reading the tree as a layer says so.
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            let Some(m) = dir.lstat(name).map_err(failed)? else {
+            let Some(m) = dir.lstat(&name).map_err(failed)? else {
                 continue; // gone meanwhile
             };
             let below = if m.is_dir() {
-                Some(dir.open_dir(name).map_err(failed)?)
+                Some(dir.open_dir(&name).map_err(failed)?)
             } else {
                 None
             };
             map.insert(
-                dir.path_of(name),
+                dir.path_of(&name),
                 Stamp {
                     ino: m.ino(),
                     ctime: (m.ctime(), m.ctime_nsec()),
@@ -294,7 +282,7 @@ impl Inventory {
 /// parent directories, and a whiteout for each path that went (its topmost one only).
 pub fn changes(root: &Path, before: &Inventory) -> Result<Entries, BuildError> {
     let after = Inventory::of(root)?;
-    let mut keep: HashSet<String> = HashSet::new();
+    let mut keep: HashSet<OsString> = HashSet::new();
     for (path, stamp) in &after.0 {
         if before.0.get(path) != Some(stamp) {
             add_with_parents(&mut keep, path);
@@ -305,17 +293,16 @@ pub fn changes(root: &Path, before: &Inventory) -> Result<Entries, BuildError> {
         if after.0.contains_key(path) {
             continue;
         }
-        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let (parent, name) = split(path);
         // Only the topmost path that went: its parent is still there.
         if !parent.is_empty() && !after.0.contains_key(parent) {
             continue;
         }
-        whiteouts.push(if parent.is_empty() {
-            format!(".wh.{name}")
-        } else {
+        if !parent.is_empty() {
             add_with_parents(&mut keep, parent);
-            format!("{parent}/.wh.{name}")
-        });
+        }
+        let whiteout = [b".wh.", name.as_bytes()].concat();
+        whiteouts.push(join(parent, OsStr::from_bytes(&whiteout)));
     }
     let all = berth_layer::from_dir(root).map_err(|source| BuildError::LayerWrite {
         path: root.to_path_buf(),
@@ -343,15 +330,15 @@ pub fn changes(root: &Path, before: &Inventory) -> Result<Entries, BuildError> {
     })
 }
 
-fn add_with_parents(keep: &mut HashSet<String>, path: &str) {
+fn add_with_parents(keep: &mut HashSet<OsString>, path: &OsStr) {
     let mut p = path;
     loop {
-        if !keep.insert(p.to_string()) {
+        if !keep.insert(p.to_owned()) {
             return;
         }
-        match p.rsplit_once('/') {
-            Some((parent, _)) => p = parent,
-            None => return,
+        match split(p).0 {
+            parent if parent.is_empty() => return,
+            parent => p = parent,
         }
     }
 }

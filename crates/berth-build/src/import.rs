@@ -58,7 +58,7 @@ pub struct Imported {
     pub layer: Descriptor,
     pub layer_info: LayerInfo,
     /// Objects the layer couldn't hold (sockets), skipped.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<std::ffi::OsString>,
 }
 
 /// Imports a root file system as a one-layer image and tags it `name`.

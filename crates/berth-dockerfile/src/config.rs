@@ -4,6 +4,7 @@
 //! here, and `berth import --change` applies its changes ([`crate::change`]) the same way.
 
 use crate::describe::Step;
+use crate::history;
 use crate::instructions::{CommandLine, HealthTest, Healthcheck, ShellOrExec};
 use berth_oci::config::Healthcheck as ConfigHealthcheck;
 use berth_oci::{ContainerConfig, History, ImageConfig};
@@ -133,7 +134,7 @@ impl StageConfig {
                 for p in ports {
                     map.insert(p.clone(), Value::Object(Map::new()));
                 }
-                format!("EXPOSE {}", ports.join(" "))
+                history::list("EXPOSE", ports)
             }
             Step::User(user) => {
                 self.container().user = Some(user.clone());
@@ -152,7 +153,7 @@ impl StageConfig {
                 for v in vols {
                     map.insert(v.clone(), Value::Object(Map::new()));
                 }
-                format!("VOLUME [{}]", vols.join(" "))
+                history::list("VOLUME", vols)
             }
             Step::Stopsignal(sig) => {
                 self.container().stop_signal = Some(sig.clone());
@@ -160,29 +161,35 @@ impl StageConfig {
             }
             Step::Healthcheck(h) => {
                 let hc = healthcheck(h);
-                let test = hc.test.clone().unwrap_or_default();
+                let text = history::healthcheck(&hc);
                 self.container().healthcheck = Some(hc);
-                format!("HEALTHCHECK {}", json_words(&test))
+                text
             }
             Step::Cmd(cmd) => {
                 let argv = self.command(cmd);
-                self.container().cmd = Some(argv.clone());
+                let text = history::command("CMD", &argv);
+                let c = self.container();
+                c.cmd = Some(argv);
+                // BuildKit marks every CMD so, in either form and on every OS (Windows
+                // runtimes read it; others ignore it). ENTRYPOINT leaves it as it was.
+                c.args_escaped = Some(true);
                 self.cmd_set = true;
-                format!("CMD {}", json_words(&argv))
+                text
             }
             Step::Entrypoint(ep) => {
                 let argv = self.command(ep);
+                let text = history::command("ENTRYPOINT", &argv);
                 let cmd_set = self.cmd_set;
                 let c = self.container();
-                c.entrypoint = Some(argv.clone());
+                c.entrypoint = Some(argv);
                 if !cmd_set {
                     c.cmd = None;
                 }
-                format!("ENTRYPOINT {}", json_words(&argv))
+                text
             }
             Step::Shell(shell) => {
                 self.container().shell = Some(shell.clone());
-                format!("SHELL {}", json_words(shell))
+                history::list("SHELL", shell)
             }
             Step::Onbuild(trigger) => {
                 self.container()
@@ -218,7 +225,7 @@ impl StageConfig {
         self.image.history.push(History {
             created: Some(created.to_string()),
             created_by: Some(created_by),
-            comment: Some("buildkit.dockerfile.v0".to_string()),
+            comment: Some(history::COMMENT.to_string()),
             empty_layer,
             ..History::default()
         });
@@ -255,10 +262,6 @@ fn pairs(kv: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn json_words(words: &[String]) -> String {
-    serde_json::to_string(words).unwrap_or_default()
 }
 
 fn healthcheck(h: &Healthcheck) -> ConfigHealthcheck {
@@ -328,5 +331,44 @@ mod tests {
             Some(vec!["/bin/sh".into(), "-c".into(), "run --fast".into()])
         );
         assert_eq!(c.entrypoint, Some(vec!["/app".into()]));
+    }
+
+    #[test]
+    fn cmd_sets_args_escaped_in_both_forms_and_entrypoint_does_not() {
+        let line = |command| CommandLine {
+            command,
+            heredocs: vec![],
+        };
+        let escaped = |steps: &[Step]| {
+            let mut st = StageConfig::from_base(ImageConfig::default());
+            let lines: Vec<String> = steps.iter().filter_map(|s| st.apply(s)).collect();
+            (st.image.config.unwrap().args_escaped, lines)
+        };
+        let exec = ShellOrExec::Exec(vec!["serve".into(), "--port=80".into()]);
+        let shell = ShellOrExec::Shell("serve --port 80".into());
+        assert_eq!(
+            escaped(&[Step::Entrypoint(line(exec.clone()))]),
+            (
+                None,
+                vec![r#"ENTRYPOINT ["serve" "--port=80"]"#.to_string()]
+            )
+        );
+        assert_eq!(
+            escaped(&[Step::Cmd(line(exec))]),
+            (Some(true), vec![r#"CMD ["serve" "--port=80"]"#.to_string()])
+        );
+        let bash = ["/bin/bash", "-o", "pipefail", "-c"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            escaped(&[Step::Shell(bash), Step::Cmd(line(shell))]),
+            (
+                Some(true),
+                vec![
+                    "SHELL [/bin/bash -o pipefail -c]".to_string(),
+                    r#"CMD ["/bin/bash" "-o" "pipefail" "-c" "serve --port 80"]"#.to_string()
+                ]
+            )
+        );
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! Beside them: [`expand`] (shell-style word expansion), [`ignore`] (`.dockerignore`),
 //! [`config`] (how each instruction changes an image config, for the builder and for
-//! `berth import`) and [`change`] (`--change` lines, read as Dockerfile instructions).
+//! `berth import`), [`history`] (each step's history line, worded as BuildKit words it) and
+//! [`change`] (`--change` lines, read as Dockerfile instructions).
 
 pub mod ast;
 pub mod change;
@@ -20,6 +21,8 @@ pub mod config;
 pub mod describe;
 pub mod expand;
 pub mod frontend;
+pub mod go_fmt;
+pub mod history;
 pub mod ignore;
 pub mod instructions;
 pub mod syntax;

@@ -421,13 +421,14 @@ fn expanded_image_config_steps() {
         None,
     );
     let steps: Vec<&Step> = d.stage(0).unwrap().steps.iter().map(|s| &s.value).collect();
+    // BuildKit's order: the words as written sorted (`$PORT` before `53/UDP`), then expanded.
     assert_eq!(
         *steps[1],
         Step::Expose(vec![
+            "8080/tcp".into(),
             "53/udp".into(),
             "7000/tcp".into(),
-            "7001/tcp".into(),
-            "8080/tcp".into()
+            "7001/tcp".into()
         ])
     );
     assert_eq!(*steps[2], Step::User("app".into()));

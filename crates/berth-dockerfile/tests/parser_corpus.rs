@@ -5,30 +5,6 @@ use berth_dockerfile::syntax::{dump, parse};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// ../shared/corpus beside the checkout, as CI lays it out.
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
-
-/// The corpus directory, or `None` when it is absent and BERTH_ALLOW_MISSING_CORPUS=1 says
-/// that is fine. Absent otherwise: a failure, never a silent pass.
-fn corpus(sub: &str) -> Option<PathBuf> {
-    let dir = Path::new(CORPUS).join(sub);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("BERTH_ALLOW_MISSING_CORPUS").as_deref() == Ok("1") {
-        eprintln!(
-            "corpus {} is absent; skipped (BERTH_ALLOW_MISSING_CORPUS=1)",
-            dir.display()
-        );
-        return None;
-    }
-    panic!(
-        "corpus {} is absent: these tests need ../shared/corpus beside the checkout (set \
-         BERTH_ALLOW_MISSING_CORPUS=1 to run without it)",
-        dir.display()
-    );
-}
-
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -63,7 +39,7 @@ fn diff(expected: &str, actual: &str) -> String {
 
 #[test]
 fn buildkit_parser_cases_dump_as_buildkit_does() {
-    let Some(dir) = corpus("dockerfile-parser") else {
+    let Some(dir) = test_support::corpus("dockerfile-parser") else {
         return;
     };
     let mut cases = 0;
@@ -99,7 +75,7 @@ fn buildkit_parser_cases_dump_as_buildkit_does() {
 
 /// Parses the named negative case and returns the error's text.
 fn negative(name: &str) -> Option<String> {
-    let dir = corpus("dockerfile-parser")?;
+    let dir = test_support::corpus("dockerfile-parser")?;
     let text = read(&dir.join(name).join("Dockerfile"));
     match parse(&text) {
         Ok(df) => panic!("{name} must be rejected, parsed as:\n{}", dump(&df)),
@@ -109,7 +85,7 @@ fn negative(name: &str) -> Option<String> {
 
 #[test]
 fn negative_cases_are_all_covered() {
-    let Some(dir) = corpus("dockerfile-parser") else {
+    let Some(dir) = test_support::corpus("dockerfile-parser") else {
         return;
     };
     let names: Vec<String> = sorted_entries(&dir)
@@ -177,7 +153,7 @@ fn neg_shykes_nested_json() {
 
 #[test]
 fn every_real_dockerfile_parses() {
-    let Some(dir) = corpus("dockerfiles") else {
+    let Some(dir) = test_support::corpus("dockerfiles") else {
         return;
     };
     let files = sorted_entries(&dir);

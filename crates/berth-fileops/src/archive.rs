@@ -10,78 +10,53 @@
 //! times and `SCHILY.xattr` attributes: verified against BuildKit, even `ADD --chown` leaves
 //! the owners of extracted files alone. Missing parents are created 0755 root-owned.
 //!
-//! Formats: plain tar, gzip and zstd. (BuildKit also unpacks bzip2 and xz; berth reports
-//! those as not supported rather than silently copying them as files.)
+//! What is an archive is decided as BuildKit's `ADD` decides it, by content, never by name:
+//! the compression is told from the first bytes (gzip, bzip2, xz, zstd or none; see
+//! [`berth_oci::compression`]), and the file is an archive when the decompressed stream
+//! starts with a tar entry the tar reader accepts (Go's `tar.Reader.Next()` in BuildKit;
+//! the extractor's own reader here, so what is called an archive can be extracted). Anything
+//! else, a compressed file that is not a tar or one too damaged to show a first entry
+//! included, is copied as it is. A file whose first entry reads but whose stream breaks
+//! later (a truncated download) fails the build naming the archive, as in BuildKit. Only
+//! local files are unpacked: an `ADD` of a URL never is (BuildKit), and berth refuses URLs.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use berth_oci::Compression;
-use berth_oci::compression::Decoder;
+use berth_oci::compression::{self, ArchiveCompression, Decoder};
 use berth_rootfs::extract::{self, BadLink, Devices, ExtractError, Hardlinks, NoHooks, Rules};
 use berth_rootfs::{NewDir, Root};
 
 use crate::copy::Owner;
 use crate::error::{Error, IoContext, Result};
 
-/// An opened file (at `path`, for messages) as a decompressed stream. Compressions berth
-/// does not read are refused by name, so `ADD` never copies such an archive as a plain file
-/// by mistake.
+/// An opened file (at `path`, for messages) as a decompressed stream.
 fn decompressed(file: File, path: &Path) -> Result<Decoder<BufReader<File>>> {
     let mut buf = BufReader::with_capacity(64 * 1024, file);
     let head = buf.fill_buf().at(path)?;
-    let compression = Compression::sniff(head).map_err(|unsupported| Error::Archive {
-        archive: path.display().to_string(),
-        reason: format!(
-            "{unsupported} archives are not supported by berth's ADD; recompress it with gzip or zstd, or decompress it in a RUN step"
-        ),
-    })?;
-    compression.decoder(buf).at(path)
+    ArchiveCompression::sniff(head).decoder(buf).at(path)
 }
 
-/// Whether a local file is a tar archive `ADD` unpacks (maybe compressed): the decompressed
-/// stream must start with a tar header whose checksum is right. A `.gz` that is not a tar is
-/// copied as a file, as Docker does. `file` is the local file opened for reading, `path`
-/// where it is (for messages).
+/// Whether a local file is a tar archive `ADD` unpacks (maybe compressed): its decompressed
+/// stream must start with a tar entry. A `.gz` that is not a tar is copied as a file, as
+/// Docker does. `file` is the local file opened for reading, `path` where it is (for
+/// messages). A stream refused for the memory it would take fails, naming the file, rather
+/// than being copied as though it were not an archive.
 pub fn is_archive(file: File, path: &Path) -> Result<bool> {
-    let mut reader = decompressed(file, path)?;
-    let mut header = [0u8; 512];
-    let mut filled = 0;
-    while filled < header.len() {
-        match reader.read(&mut header[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            // A corrupt compressed stream is just not an archive; it is copied as it is.
-            Err(_) => return Ok(false),
-        }
+    let reader = decompressed(file, path)?;
+    let mut archive = tar::Archive::new(reader);
+    let first = archive.entries().at(path)?.next();
+    match first {
+        Some(Ok(_)) => Ok(true),
+        Some(Err(e)) if compression::over_limit(&e) => Err(Error::Archive {
+            archive: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+        // Empty, not a tar, or damaged before its first entry: copied as it is.
+        Some(Err(_)) | None => Ok(false),
     }
-    Ok(filled == 512 && tar_checksum_ok(&header))
-}
-
-fn tar_checksum_ok(header: &[u8; 512]) -> bool {
-    let field = &header[148..156];
-    let text: String = field
-        .iter()
-        .take_while(|&&b| b != 0 && b != b' ')
-        .skip_while(|&&b| b == b' ')
-        .map(|&b| b as char)
-        .collect();
-    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
-        return false;
-    };
-    let sum: u32 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
-    header[0] != 0 && stored == sum
 }
 
 /// Counts of what an extraction wrote.
@@ -97,7 +72,7 @@ pub(crate) fn unpack_file(
     file: File,
     path: &Path,
     rootfs: &Root,
-    dest_rel: &str,
+    dest_rel: &OsStr,
     parents: Owner,
 ) -> Result<Extracted> {
     let reader = decompressed(file, path)?;
@@ -116,7 +91,7 @@ pub(crate) fn unpack_file(
 pub(crate) fn unpack(
     reader: impl Read,
     rootfs: &Root,
-    dest_rel: &str,
+    dest_rel: impl AsRef<OsStr>,
     parents: Owner,
     name: &str,
 ) -> Result<Extracted> {
@@ -141,7 +116,7 @@ pub(crate) fn unpack(
 }
 
 fn extract_error(archive: &str, e: ExtractError) -> Error {
-    let escape = |entry: String| Error::ArchiveEscape {
+    let escape = |entry: OsString| Error::ArchiveEscape {
         archive: archive.to_owned(),
         entry,
     };
@@ -169,8 +144,8 @@ mod tests {
 
     #[test]
     fn archive_paths_stay_inside() {
-        assert_eq!(inside("/etc/passwd").as_deref(), Some("etc/passwd"));
-        assert_eq!(inside("./a/../b").as_deref(), Some("b"));
+        assert_eq!(inside("/etc/passwd").unwrap(), "etc/passwd");
+        assert_eq!(inside("./a/../b").unwrap(), "b");
         assert_eq!(inside("../x"), None);
         assert_eq!(inside("a/../../x"), None);
     }

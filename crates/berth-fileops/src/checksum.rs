@@ -9,6 +9,9 @@
 //! by. Each source pattern is hashed with what it selected, so the same files picked by a
 //! different pattern give a different key.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use berth_rootfs::Meta;
 
 use berth_dockerfile::ignore::Patterns;
@@ -106,7 +109,7 @@ fn kind(meta: &Meta) -> &'static [u8] {
 
 fn entry(
     hasher: &mut Sha256,
-    path: &str,
+    path: &OsStr,
     node: &Node,
     source: &Source,
     index: Option<&mut Index>,

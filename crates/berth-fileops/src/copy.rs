@@ -29,10 +29,13 @@
 //! to non-directory"; one wildcard match into a file path (`COPY *.jar app.jar`) works.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use berth_dockerfile::ignore::Patterns;
+use berth_rootfs::path::split;
 use berth_rootfs::{Dir, Last, Meta, NewDir, Node as Node_, OFlags, Root, Time};
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -139,7 +142,7 @@ pub fn copy_tree(
         // two independent files.
         copier.links.clear();
         let base = if opts.parents {
-            join_rel(&dest_rel, &kept_parent(source, &m.named))
+            join_rel(&dest_rel, kept_parent(source, &m.named))
         } else {
             dest_rel.clone()
         };
@@ -176,7 +179,7 @@ pub fn copy_tree(
 }
 
 /// The destination relative to the root filesystem, and whether it is spelled as a directory.
-fn destination(dest: &str, workdir: &str) -> (String, bool) {
+fn destination(dest: &str, workdir: &str) -> (OsString, bool) {
     let last = dest.trim_end_matches('/').rsplit('/').next().unwrap_or("");
     let dir_syntax = dest.is_empty() || dest.ends_with('/') || last == "." || last == "..";
     let absolute = if dest.starts_with('/') {
@@ -188,17 +191,20 @@ fn destination(dest: &str, workdir: &str) -> (String, bool) {
 }
 
 /// `--parents`: the directories of the named source to keep, below a `/./` pivot if written.
-fn kept_parent(source: &str, named: &str) -> String {
-    let parent = named.rsplit_once('/').map_or("", |(p, _)| p);
+fn kept_parent(source: &str, named: &OsStr) -> OsString {
+    let parent = split(named).0;
     let pivot = match source.split_once("/./") {
         Some((before, _)) => clean_rel(before),
-        None => String::new(),
+        None => OsString::new(),
     };
     if pivot.is_empty() {
         return parent.to_owned();
     }
-    match parent.strip_prefix(&pivot) {
-        Some(rest) => rest.trim_start_matches('/').to_owned(),
+    match parent.as_bytes().strip_prefix(pivot.as_bytes()) {
+        Some(rest) => {
+            let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
+            OsStr::from_bytes(rest).to_owned()
+        }
         None => parent.to_owned(),
     }
 }
@@ -226,7 +232,7 @@ impl<'a> Creator<'a> {
     /// `mkdir -p` of `rel` inside the root: each missing component is created 0755 with the
     /// creator's owner; symlinks on the way are followed inside the root (a dangling one gets
     /// its target made); existing directories are left as they are.
-    pub fn ensure_dir(&self, rel: &str) -> Result<Dir<'a>> {
+    pub fn ensure_dir(&self, rel: &OsStr) -> Result<Dir<'a>> {
         Ok(self.root.mkdir_all(rel, &self.new_dir())?)
     }
 }
@@ -239,15 +245,15 @@ struct Copier<'a> {
     opts: &'a CopyOptions,
     /// Source (device, inode) of multiply-linked files -> where the first copy of the
     /// current source's tree went.
-    links: HashMap<(u64, u64), String>,
+    links: HashMap<(u64, u64), OsString>,
     stats: CopyStats,
     /// Copied directories and the times to give them once their contents are written.
-    dir_times: Vec<(String, Meta)>,
+    dir_times: Vec<(OsString, Meta)>,
 }
 
 impl<'a> Copier<'a> {
     /// A directory source: its contents into `target` (created if missing).
-    fn copy_dir(&mut self, nodes: &[Node], target: &str) -> Result<()> {
+    fn copy_dir(&mut self, nodes: &[Node], target: &OsStr) -> Result<()> {
         let top = self.creator.ensure_dir(target)?;
         self.stats.dirs += 1;
         // The open directories from the top down to the parent of the entry being copied:
@@ -256,9 +262,9 @@ impl<'a> Copier<'a> {
         // or deep the tree. Directories this copy created hold nothing else (`fresh`):
         // entries in them need no check for something to replace (a lookup that costs one
         // per layer through overlayfs).
-        let mut open: Vec<(&str, Dir<'a>, bool)> = vec![("", top, false)];
+        let mut open: Vec<(&OsStr, Dir<'a>, bool)> = vec![(OsStr::new(""), top, false)];
         for node in &nodes[1..] {
-            let (parent, name) = node.rel.rsplit_once('/').unwrap_or(("", &node.rel));
+            let (parent, name) = split(&node.rel);
             while open.len() > 1 && open.last().is_some_and(|(rel, ..)| *rel != parent) {
                 open.pop();
             }
@@ -284,7 +290,7 @@ impl<'a> Copier<'a> {
         &mut self,
         node: &Node,
         parent: &Dir<'a>,
-        name: &str,
+        name: &OsStr,
         fresh: bool,
     ) -> Result<(Dir<'a>, bool)> {
         let existing = if fresh { None } else { parent.lstat(name)? };
@@ -308,7 +314,7 @@ impl<'a> Copier<'a> {
     }
 
     /// A file source to the path `target` (through symlinks, inside the root).
-    fn copy_file(&mut self, node: &Node, target: &str) -> Result<()> {
+    fn copy_file(&mut self, node: &Node, target: &OsStr) -> Result<()> {
         let root = self.root;
         let found = root.locate_creating(target, Last::Follow, &self.creator.new_dir())?;
         let Some(name) = found.name.as_deref() else {
@@ -322,7 +328,7 @@ impl<'a> Copier<'a> {
         &mut self,
         node: &Node,
         parent: &Dir<'_>,
-        name: &str,
+        name: &OsStr,
         fresh: bool,
     ) -> Result<()> {
         let rel = parent.path_of(name);
@@ -384,7 +390,7 @@ impl<'a> Copier<'a> {
 
     /// Owner, mode and xattrs of a copied entry by name (times come last, see
     /// [`Copier::finish`]).
-    fn apply_meta_at(&self, node: &Node, parent: &Dir<'_>, name: &str) -> Result<()> {
+    fn apply_meta_at(&self, node: &Node, parent: &Dir<'_>, name: &OsStr) -> Result<()> {
         let meta = &node.meta;
         let (uid, gid) = self.owner_of(meta);
         // chown clears setuid/setgid and file capabilities: mode and xattrs go after it.
@@ -411,7 +417,7 @@ impl<'a> Copier<'a> {
 
     /// Whether `name` in `parent` (described by `dest`) is what copying `node` would write.
     /// Anything not simple (links, xattrs) counts as different.
-    fn identical(&self, node: &Node, parent: &Dir<'_>, name: &str, dest: &Meta) -> Result<bool> {
+    fn identical(&self, node: &Node, parent: &Dir<'_>, name: &OsStr, dest: &Meta) -> Result<bool> {
         let src = &node.meta;
         let mode = self.opts.chmod.unwrap_or(src.mode()) & 0o7777;
         let same_meta = src.is_file()
@@ -432,7 +438,7 @@ impl<'a> Copier<'a> {
         let from = self.source.open_file(node)?;
         same_bytes(
             (from, &node.host),
-            (file, &self.root.host_of(&parent.path_of(name))),
+            (file, &self.root.host_of(parent.path_of(name))),
         )
     }
 
@@ -542,8 +548,9 @@ mod tests {
 
     #[test]
     fn parents_pivot() {
-        assert_eq!(kept_parent("a/b/c.txt", "a/b/c.txt"), "a/b");
-        assert_eq!(kept_parent("a/./b/c.txt", "a/b/c.txt"), "b");
-        assert_eq!(kept_parent("c.txt", "c.txt"), "");
+        let kept = |source, named: &str| kept_parent(source, named.as_ref());
+        assert_eq!(kept("a/b/c.txt", "a/b/c.txt"), "a/b");
+        assert_eq!(kept("a/./b/c.txt", "a/b/c.txt"), "b");
+        assert_eq!(kept("c.txt", "c.txt"), "");
     }
 }

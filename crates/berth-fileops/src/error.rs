@@ -1,7 +1,10 @@
 //! What can go wrong with a context, a checksum or a copy, with what the user should do.
 
+use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
+
+use berth_rootfs::path::shown;
 
 /// The crate's error.
 #[derive(Debug, thiserror::Error)]
@@ -14,10 +17,11 @@ pub enum Error {
     },
     /// A literal source that is not there (BuildKit: `failed to compute cache key: "/x" not found`).
     #[error(
-        "failed to compute cache key: \"/{path}\" not found: check that it exists in the {place}{hint}"
+        "failed to compute cache key: \"/{}\" not found: check that it exists in the {place}{hint}",
+        shown(path)
     )]
     NotFound {
-        path: String,
+        path: OsString,
         place: &'static str,
         hint: &'static str,
     },
@@ -38,21 +42,24 @@ pub enum Error {
     DestNotDir { dest: String },
     /// Something in the image is a file where the copy needs a directory.
     #[error(
-        "cannot copy to non-directory: /{path} exists in the image and is not a directory; copy to another path or remove it first"
+        "cannot copy to non-directory: /{} exists in the image and is not a directory; copy to another path or remove it first",
+        shown(path)
     )]
-    NotADirectory { path: String },
+    NotADirectory { path: OsString },
     /// A directory in the image where a file should go.
     #[error(
-        "cannot replace directory /{path} with a file; copy into it with a destination ending in `/`"
+        "cannot replace directory /{} with a file; copy into it with a destination ending in `/`",
+        shown(path)
     )]
-    IsADirectory { path: String },
+    IsADirectory { path: OsString },
     #[error("source pattern {pattern:?}: {reason}")]
     BadPattern { pattern: String, reason: String },
     /// An archive entry that would land outside its destination.
     #[error(
-        "{archive}: entry {entry:?} points outside the destination directory; berth refuses archives with `..` or link escapes"
+        "{archive}: entry {:?} points outside the destination directory; berth refuses archives with `..` or link escapes",
+        shown(entry)
     )]
-    ArchiveEscape { archive: String, entry: String },
+    ArchiveEscape { archive: String, entry: OsString },
     #[error("{archive}: {reason}")]
     Archive { archive: String, reason: String },
     #[error("{path}: {source}")]
@@ -63,12 +70,6 @@ pub enum Error {
     },
     #[error("{path}: {reason}")]
     Index { path: PathBuf, reason: String },
-    /// A file name that is not UTF-8: refused by name, never skipped.
-    #[error(
-        "{}: the file name is not UTF-8, which berth cannot copy into an image; rename it, or exclude it in .dockerignore",
-        path.display()
-    )]
-    NotUtf8 { path: PathBuf },
     /// A file operation inside a root filesystem failed (the path inside it is named).
     #[error(transparent)]
     Root(berth_rootfs::Error),

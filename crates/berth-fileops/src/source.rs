@@ -13,6 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::ignore::Patterns;
+use berth_rootfs::path::{file_name, for_matching};
 use berth_rootfs::{Dir, Last, Links, Meta, OFlags, Reader, Resolver, Root};
 use rustix::io::Errno;
 
@@ -29,13 +30,14 @@ pub struct Tree<'a> {
     pub ignore: Option<&'a Patterns>,
 }
 
-/// One path a source selected.
+/// One path a source selected. Paths are bytes, as names are on Linux: a name that is not
+/// UTF-8 is selected, matched and copied like any other.
 #[derive(Debug)]
 pub(crate) struct Match {
     /// The path as named (wildcards expanded), relative to the root.
-    pub named: String,
+    pub named: OsString,
     /// Where it resolves to after following symlinks (the last one too), relative to the root.
-    pub resolved: String,
+    pub resolved: OsString,
     /// The root's host path joined with `resolved`: for messages and the index's key.
     pub host: PathBuf,
     /// Metadata of what the path resolves to.
@@ -44,8 +46,8 @@ pub(crate) struct Match {
 
 impl Match {
     /// The name a file source gets in a destination directory: its own, not its link target's.
-    pub fn name(&self) -> &str {
-        self.named.rsplit('/').next().unwrap_or("")
+    pub fn name(&self) -> &OsStr {
+        file_name(&self.named)
     }
 }
 
@@ -53,9 +55,9 @@ impl Match {
 #[derive(Debug)]
 pub(crate) struct Node {
     /// Relative to the selected source: `""` for the source itself.
-    pub rel: String,
+    pub rel: OsString,
     /// Where it is inside the tree's root, no symlink on the way: how [`Source`] reads it.
-    pub path: String,
+    pub path: OsString,
     /// The root's host path joined with `path`: for messages and the index's key.
     pub host: PathBuf,
     pub meta: Meta,
@@ -117,11 +119,14 @@ impl<'a> Tree<'a> {
 
     /// Whether a path of the tree exists for the build: context paths excluded by
     /// `.dockerignore` are invisible, unless a directory may hold re-included files.
-    fn visible(&self, rel: &str, is_dir: bool) -> bool {
+    fn visible(&self, rel: &OsStr, is_dir: bool) -> bool {
         match self.ignore {
             None => true,
             Some(_) if rel.is_empty() => true,
-            Some(p) => !p.excludes(rel) || (is_dir && p.may_include_under(rel)),
+            Some(p) => {
+                let rel = for_matching(rel);
+                !p.excludes(&rel) || (is_dir && p.may_include_under(&rel))
+            }
         }
     }
 
@@ -129,12 +134,14 @@ impl<'a> Tree<'a> {
     /// matched per component, the last symlink followed inside the root. Sorted by name.
     pub(crate) fn expand(&self, source: &str, allow_empty_wildcard: bool) -> Result<Vec<Match>> {
         let root = self.open_root()?;
+        // Cleaning only drops components: what the Dockerfile wrote stays UTF-8.
         let cleaned = clean_rel(source);
-        let mut named: Vec<String> = vec![String::new()];
+        let cleaned = cleaned.to_string_lossy();
+        let mut named: Vec<OsString> = vec![OsString::new()];
         let mut wild = false;
         for part in cleaned.split('/').filter(|p| !p.is_empty()) {
             if !wildcard::has_meta(part) {
-                named.iter_mut().for_each(|n| *n = join_rel(n, part));
+                named.iter_mut().for_each(|n| *n = join_rel(&*n, part));
                 continue;
             }
             wild = true;
@@ -175,10 +182,10 @@ impl<'a> Tree<'a> {
     fn list_matching(
         &self,
         root: &Root,
-        prefix: &str,
+        prefix: &OsStr,
         pattern: &str,
         source: &str,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<OsString>> {
         let names = match root.dir(prefix) {
             Ok(dir) => dir.read_dir(),
             Err(e) => Err(e),
@@ -193,32 +200,24 @@ impl<'a> Tree<'a> {
         };
         let mut out = Vec::new();
         for name in names {
-            // A name that is not UTF-8 is matched as it reads with the bad bytes replaced:
-            // one the wildcard selects is refused by name (not skipped), like the walk does.
-            let lossy = name.to_string_lossy();
-            let hit = wildcard::matches(pattern, &lossy).map_err(|e| Error::BadPattern {
-                pattern: source.to_owned(),
-                reason: e.to_string(),
-            })?;
-            if !hit {
-                continue;
-            }
-            let Some(name) = name.to_str() else {
-                if self.visible(&join_rel(prefix, &lossy), false) {
-                    return Err(Error::NotUtf8 {
-                        path: self.root.join(prefix).join(&name),
-                    });
+            // A name that is not UTF-8 is matched as Go's `filepath.Match` reads it, as
+            // BuildKit does: each stray byte is one character, which only a wildcard matches.
+            let hit = wildcard::matches(pattern, &for_matching(&name)).map_err(|e| {
+                Error::BadPattern {
+                    pattern: source.to_owned(),
+                    reason: e.to_string(),
                 }
-                continue;
-            };
-            out.push(join_rel(prefix, name));
+            })?;
+            if hit {
+                out.push(join_rel(prefix, &name));
+            }
         }
         out.sort();
         Ok(out)
     }
 
     /// A named path, resolved inside the root; `None` when it is not there for the build.
-    fn lookup(&self, root: &Root, named: &str) -> Result<Option<Match>> {
+    fn lookup(&self, root: &Root, named: &OsStr) -> Result<Option<Match>> {
         // The name itself (a symlink, maybe) must be visible, and so must what it points to.
         let unfollowed = root.resolve(named, Last::NoFollow)?;
         let Ok(link_meta) = root.stat(&unfollowed.rel, Last::NoFollow) else {
@@ -253,20 +252,20 @@ impl<'a> Tree<'a> {
     pub(crate) fn walk(&self, m: &Match, exclude: &Patterns) -> Result<Vec<Node>> {
         let mut nodes = Vec::new();
         let top = Node {
-            rel: String::new(),
+            rel: OsString::new(),
             path: m.resolved.clone(),
             host: m.host.clone(),
             meta: m.meta.clone(),
         };
         if !m.meta.is_dir() {
-            if !exclude.excludes(m.name()) {
+            if !exclude.excludes(&for_matching(m.name())) {
                 nodes.push(top);
             }
             return Ok(nodes);
         }
         nodes.push(top);
         let root = self.open_root()?;
-        let mut stack = vec![Level::open(root.dir(&m.resolved)?, String::new(), None)?];
+        let mut stack = vec![Level::open(root.dir(&m.resolved)?, OsString::new(), None)?];
         while let Some(level) = stack.last_mut() {
             let Some(name) = level.names.next() else {
                 let done = stack.pop();
@@ -298,9 +297,6 @@ impl<'a> Tree<'a> {
         nodes: &mut Vec<Node>,
     ) -> Result<Option<Level<'r>>> {
         let dir = &level.dir;
-        let Some(name) = self.utf8_name(dir, name)? else {
-            return Ok(None);
-        };
         let child_tree = dir.path_of(name);
         let child_host = dir.root().host_of(&child_tree);
         let meta = dir.lstat(name)?.ok_or_else(|| Error::Io {
@@ -311,8 +307,9 @@ impl<'a> Tree<'a> {
         // Empty pattern lists are the common case: skip the matcher's allocations.
         let ignored = self
             .ignore
-            .is_some_and(|p| !p.is_empty() && p.excludes(&child_tree));
-        let excluded = ignored || (!exclude.is_empty() && exclude.excludes(&child_rel));
+            .is_some_and(|p| !p.is_empty() && p.excludes(&for_matching(&child_tree)));
+        let excluded =
+            ignored || (!exclude.is_empty() && exclude.excludes(&for_matching(&child_rel)));
         if !meta.is_dir() {
             if !excluded {
                 nodes.push(Node {
@@ -325,7 +322,8 @@ impl<'a> Tree<'a> {
             return Ok(None);
         }
         let may_return = (!ignored || self.visible(&child_tree, true))
-            && (!exclude.excludes(&child_rel) || exclude.may_include_under(&child_rel));
+            && (!exclude.excludes(&for_matching(&child_rel))
+                || exclude.may_include_under(&for_matching(&child_rel)));
         if excluded && !may_return {
             return Ok(None);
         }
@@ -340,30 +338,13 @@ impl<'a> Tree<'a> {
         let below = dir.open_dir(name)?;
         Ok(Some(Level::open(below, child_rel, excluded.then_some(at))?))
     }
-
-    /// `name` (in `dir`) as UTF-8, which every path inside berth is. A name that is not is
-    /// refused naming the file, never skipped, unless `.dockerignore` excludes it (matched as
-    /// it reads with the bad bytes replaced): a file the user excluded is not part of the
-    /// build, whatever its name.
-    fn utf8_name<'n>(&self, dir: &Dir<'_>, name: &'n OsStr) -> Result<Option<&'n str>> {
-        if let Some(name) = name.to_str() {
-            return Ok(Some(name));
-        }
-        let lossy = dir.path_of(&name.to_string_lossy());
-        if self.ignore.is_some_and(|p| p.excludes(&lossy)) {
-            return Ok(None);
-        }
-        Err(Error::NotUtf8 {
-            path: dir.root().host_of(dir.rel()).join(name),
-        })
-    }
 }
 
 /// One directory of a walk in progress: its descriptor and the names still to visit.
 struct Level<'r> {
     dir: Dir<'r>,
     /// Where it is relative to the selected source.
-    rel: String,
+    rel: OsString,
     names: std::vec::IntoIter<OsString>,
     /// For an excluded directory kept only for what an exception may bring back: its index
     /// in the walk's nodes, dropped again if nothing below it was kept.
@@ -371,7 +352,7 @@ struct Level<'r> {
 }
 
 impl<'r> Level<'r> {
-    fn open(dir: Dir<'r>, rel: String, prune_at: Option<usize>) -> Result<Level<'r>> {
+    fn open(dir: Dir<'r>, rel: OsString, prune_at: Option<usize>) -> Result<Level<'r>> {
         let mut names = dir.read_dir()?;
         names.sort();
         Ok(Level {

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::fs;
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::Path;
 
@@ -523,10 +524,12 @@ fn a_deep_tree_copies_on_a_small_stack() {
     assert!(f.rootfs.join(leaf).is_file());
 }
 
-/// A name that is not UTF-8 is never dropped silently: `COPY .` and a wildcard that selects
-/// it fail naming the file; `.dockerignore` can exclude it; other sources copy as before.
+/// Names are bytes on Linux, as BuildKit copies them: a name that is not UTF-8 is copied byte
+/// for byte by `COPY .`, a directory source and a wildcard (each stray byte is one character
+/// to `?`, as Go's `filepath.Match` reads it), and `.dockerignore` patterns match it the same
+/// way; it counts in the cache key like any name.
 #[test]
-fn names_that_are_not_utf8_are_refused_by_name_never_skipped() {
+fn names_that_are_not_utf8_are_copied_byte_for_byte() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     let f = fixture();
@@ -534,21 +537,48 @@ fn names_that_are_not_utf8_are_refused_by_name_never_skipped() {
     let bad = OsStr::from_bytes(b"bad\xff\xfe");
     put(&f.ctx.join("sub").join(bad), "bad\n", 0o644);
     let opts = CopyOptions::default();
-    for source in [".", "sub", "sub/b*"] {
-        let err = ctx_copy(&f, &[source], "/", &opts).unwrap_err();
-        let Error::NotUtf8 { path } = &err else {
-            panic!("COPY {source}: {err}");
-        };
-        assert_eq!(path, &f.ctx.join("sub").join(bad), "COPY {source}");
-        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    for (source, dest, copied) in [
+        (".", "/all/", "all/sub"),
+        ("sub", "/dir/", "dir"),
+        ("sub/b*", "/star/", "star"),
+        ("sub/bad??", "/marks/", "marks"),
+    ] {
+        ctx_copy(&f, &[source], dest, &opts).unwrap();
+        let at = f.rootfs.join(copied).join(bad);
+        assert_eq!(read(&at), "bad\n", "COPY {source} {dest}");
     }
-    ctx_copy(&f, &["good"], "/", &opts).unwrap();
-    assert_eq!(read(&f.rootfs.join("good")), "good\n");
+    // Three characters where two bytes stray: nothing.
+    let err = ctx_copy(&f, &["sub/bad???"], "/none/", &opts).unwrap_err();
+    assert!(err.to_string().contains("matches nothing"), "{err}");
+
+    let sum = |ctx: &Context| ctx.checksum(&strings(&["."]), &Patterns::default(), false, None);
+    let before = sum(&Context::open(&f.ctx, Patterns::default()).unwrap()).unwrap();
+    fs::rename(
+        f.ctx.join("sub").join(bad),
+        f.ctx.join("sub/bad\u{fffd}\u{fffd}"),
+    )
+    .unwrap();
+    let renamed = sum(&Context::open(&f.ctx, Patterns::default()).unwrap()).unwrap();
+    assert_ne!(
+        before, renamed,
+        "the key tells the bytes from their replacement"
+    );
+    fs::rename(
+        f.ctx.join("sub/bad\u{fffd}\u{fffd}"),
+        f.ctx.join("sub").join(bad),
+    )
+    .unwrap();
+
     // Excluded by .dockerignore, it is not part of the build.
-    let ignored = Context::open(&f.ctx, Patterns::parse("sub/bad*\n").unwrap()).unwrap();
-    ignored
-        .copy(&strings(&["."]), "/all/", &f.rootfs, &opts)
-        .unwrap();
-    assert!(f.rootfs.join("all/sub").is_dir());
-    assert!(f.rootfs.join("all/good").is_file());
+    for pattern in ["sub/bad*\n", "sub/bad??\n"] {
+        let ignored = Context::open(&f.ctx, Patterns::parse(pattern).unwrap()).unwrap();
+        let dest = f.rootfs.join("ignored");
+        let _ = fs::remove_dir_all(&dest);
+        ignored
+            .copy(&strings(&["."]), "/ignored/", &f.rootfs, &opts)
+            .unwrap();
+        assert!(dest.join("sub").is_dir(), "{pattern}");
+        assert!(!dest.join("sub").join(bad).exists(), "{pattern}");
+        assert!(dest.join("good").is_file(), "{pattern}");
+    }
 }

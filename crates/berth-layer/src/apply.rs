@@ -9,14 +9,16 @@
 //! whiteouts become character devices 0:0 (inert), opaque markers an xattr, and no entry
 //! may set overlayfs' own `trusted.overlay.*` attributes.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use berth_oci::{Algorithm, Digest, HashingReader};
 use berth_rootfs::extract::{
     self, Devices, ExtractError, Hardlinks, Hooks, Place, Rules, Visit, fields,
 };
-use berth_rootfs::path::{join, split};
+use berth_rootfs::path::{join, shown, split};
 use berth_rootfs::{Links, NewDir, Resolver, Root, Time};
 
 use crate::diff::{OPAQUE_MARKER, WHITEOUT_PREFIX};
@@ -36,7 +38,7 @@ pub struct Applied {
     /// Length of the tar stream.
     pub size: u64,
     /// Character and block devices in the layer, created as empty files with mode 0 instead.
-    pub devices_skipped: Vec<String>,
+    pub devices_skipped: Vec<OsString>,
     /// Extended attributes not set, as `path: name (why)`: the file system refused them, or
     /// they were overlayfs' own (`trusted.overlay.*`).
     pub xattrs_skipped: Vec<String>,
@@ -93,7 +95,7 @@ impl Hooks for Overlay<'_> {
     fn visit<R: Read>(
         &mut self,
         place: &mut Place<'_, '_>,
-        path: &str,
+        path: &OsStr,
         item: &mut tar::Entry<R>,
     ) -> Result<Visit, LayerError> {
         let (dir, name) = split(path);
@@ -101,10 +103,11 @@ impl Hooks for Overlay<'_> {
             self.opaque(place, dir)?;
             return Ok(Visit::Done);
         }
-        let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) else {
+        let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
             return Ok(Visit::Extract);
         };
-        if hidden.starts_with(WHITEOUT_PREFIX) {
+        let hidden = OsStr::from_bytes(hidden);
+        if hidden.as_bytes().starts_with(WHITEOUT_PREFIX.as_bytes()) {
             return Ok(Visit::Done); // other AUFS bookkeeping (`.wh..wh.plnk`): meaningless here
         }
         let mtime = fields(item).map_err(|e| LayerError::tar(ARCHIVE, e))?.mtime;
@@ -123,7 +126,7 @@ impl Hooks for Overlay<'_> {
 
 impl Overlay<'_> {
     /// `DIR/.wh..wh..opq`: DIR hides the directories of the same name in lower layers.
-    fn opaque(&self, place: &mut Place<'_, '_>, dir: &str) -> Result<(), LayerError> {
+    fn opaque(&self, place: &mut Place<'_, '_>, dir: &OsStr) -> Result<(), LayerError> {
         let fd = place.dir(dir)?;
         fd.set_xattr_self(OPAQUE_XATTR, b"y")
             .map_err(|e| LayerError::Opaque {
@@ -138,8 +141,8 @@ impl Overlay<'_> {
     fn whiteout(
         &self,
         place: &mut Place<'_, '_>,
-        dir: &str,
-        hidden: &str,
+        dir: &OsStr,
+        hidden: &OsStr,
         mtime: i64,
     ) -> Result<(), LayerError> {
         if hidden.is_empty() || hidden == "." || hidden == ".." {
@@ -147,7 +150,7 @@ impl Overlay<'_> {
                 archive: ARCHIVE.to_string(),
                 why: format!(
                     "whiteout {:?} names no file; rebuild the layer",
-                    place.entry()
+                    shown(place.entry())
                 ),
             });
         }
@@ -164,7 +167,6 @@ impl From<ExtractError> for LayerError {
     fn from(e: ExtractError) -> LayerError {
         match e {
             ExtractError::Tar(e) => LayerError::tar(ARCHIVE, e),
-            ExtractError::NotUtf8 { entry } => LayerError::NotUtf8(PathBuf::from(entry)),
             ExtractError::Escapes { entry } => LayerError::Escapes { entry },
             ExtractError::UnderSymlink { entry, link } => LayerError::UnderSymlink { entry, link },
             ExtractError::ParentNotDir { entry, parent } => {

@@ -6,8 +6,12 @@
 //! file `DIR/.wh..wh..opq`. Everything else is read exactly as [`crate::from_dir`] reads it
 //! (the same walker), minus overlayfs' own bookkeeping attributes.
 
-use berth_rootfs::Meta;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use berth_rootfs::Meta;
+use berth_rootfs::path::join;
 
 use crate::entry::Entry;
 use crate::error::LayerError;
@@ -42,12 +46,13 @@ pub(crate) fn is_whiteout(meta: &Meta) -> bool {
 }
 
 /// The layer entry for a whiteout of `name` in the directory `prefix`.
-pub(crate) fn whiteout(prefix: &str, name: &str, meta: &Meta) -> Entry {
-    marker(join(prefix, &format!("{WHITEOUT_PREFIX}{name}")), meta)
+pub(crate) fn whiteout(prefix: &OsStr, name: &OsStr, meta: &Meta) -> Entry {
+    let marked = [WHITEOUT_PREFIX.as_bytes(), name.as_bytes()].concat();
+    marker(join(prefix, OsStr::from_bytes(&marked)), meta)
 }
 
 /// The layer entry that makes directory `dir` opaque; it takes the directory's mtime.
-pub(crate) fn opaque_marker(dir: &str, meta: &Meta) -> Entry {
+pub(crate) fn opaque_marker(dir: &OsStr, meta: &Meta) -> Entry {
     marker(join(dir, OPAQUE_MARKER), meta)
 }
 
@@ -73,14 +78,6 @@ pub(crate) fn take_overlay_xattrs(
     Ok(opaque)
 }
 
-fn marker(path: String, meta: &Meta) -> Entry {
+fn marker(path: OsString, meta: &Meta) -> Entry {
     Entry::marker(path, meta.mtime())
-}
-
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
-    }
 }

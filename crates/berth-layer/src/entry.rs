@@ -3,18 +3,22 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use berth_rootfs::path::shown;
 use berth_rootfs::{OFlags, Reader};
 
 /// One file system object in a layer.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// Relative, `/`-separated, no leading `/` or `./`, no trailing `/`, never `..`.
-    pub path: String,
+    /// Relative, `/`-separated, no leading `/` or `./`, no trailing `/`, never `..`. Bytes,
+    /// as names are on Linux: one that is not UTF-8 is kept exactly.
+    pub path: OsString,
     pub kind: Kind,
     /// Permission bits plus setuid, setgid and sticky.
     pub mode: u32,
@@ -29,7 +33,7 @@ pub struct Entry {
 impl Entry {
     /// An empty, mode-0, root-owned file that means something to whoever applies the layer:
     /// a whiteout (`.wh.NAME`) or an opaque-directory marker.
-    pub fn marker(path: String, mtime: i64) -> Entry {
+    pub fn marker(path: OsString, mtime: i64) -> Entry {
         Entry {
             path,
             kind: Kind::File {
@@ -52,12 +56,13 @@ pub enum Kind {
         size: u64,
         data: Data,
     },
+    /// The target as bytes, stored as written.
     Symlink {
-        target: String,
+        target: OsString,
     },
     /// A second name for the regular file at `target` (a path in the same layer).
     Hardlink {
-        target: String,
+        target: OsString,
     },
     CharDevice {
         major: u32,
@@ -89,7 +94,7 @@ pub struct RootedFile {
     /// The walk's root, read through one [`Reader`] so files of one directory are opened
     /// from the same open directory.
     pub(crate) root: Arc<Reader>,
-    pub(crate) path: String,
+    pub(crate) path: OsString,
 }
 
 impl RootedFile {
@@ -106,15 +111,21 @@ impl RootedFile {
 
 /// Orders entries as a depth-first walk with each directory's children sorted bytewise, so a
 /// directory always comes before what it holds and the same tree always gives the same stream.
-pub fn canonical_order(a: &str, b: &str) -> Ordering {
-    a.split('/').cmp(b.split('/'))
+pub fn canonical_order(a: &OsStr, b: &OsStr) -> Ordering {
+    // Component by component: `/` compared as the lowest byte (no name holds NUL) makes a
+    // shorter component sort first, as comparing the split components would.
+    let key = |&c: &u8| if c == b'/' { 0 } else { c };
+    a.as_bytes()
+        .iter()
+        .map(key)
+        .cmp(b.as_bytes().iter().map(key))
 }
 
 /// Which paths name the same file (an inode), and what that file is. A tarball can replace a
 /// name after linking to it; the file lives on under its other names, as it would on disk.
 #[derive(Debug, Default)]
 pub struct Inodes {
-    of: HashMap<String, u64>,
+    of: HashMap<OsString, u64>,
     file: HashMap<u64, Entry>,
 }
 
@@ -128,17 +139,17 @@ impl Inodes {
     }
 
     /// Gives the file `id` another name.
-    pub fn link(&mut self, path: &str, id: u64) {
-        self.of.insert(path.to_string(), id);
+    pub fn link(&mut self, path: &OsStr, id: u64) {
+        self.of.insert(path.to_owned(), id);
     }
 
     /// The file a path names, if it names a regular file.
-    pub fn of(&self, path: &str) -> Option<u64> {
+    pub fn of(&self, path: &OsStr) -> Option<u64> {
         self.of.get(path).copied()
     }
 
     /// The path no longer names its file (it was replaced).
-    pub fn forget(&mut self, path: &str) {
+    pub fn forget(&mut self, path: &OsStr) {
         self.of.remove(path);
     }
 }
@@ -148,7 +159,7 @@ impl Inodes {
 /// comes before its target whatever order the source listed them in.
 pub fn settle(mut entries: Vec<Entry>, inodes: &Inodes) -> Vec<Entry> {
     entries.sort_by(|a, b| canonical_order(&a.path, &b.path));
-    let mut holder: HashMap<u64, String> = HashMap::new();
+    let mut holder: HashMap<u64, OsString> = HashMap::new();
     for entry in &mut entries {
         let Some(id) = inodes.of(&entry.path) else {
             continue;
@@ -174,16 +185,21 @@ pub fn settle(mut entries: Vec<Entry>, inodes: &Inodes) -> Vec<Entry> {
 
 /// Cleans a path from a tarball or walk: strips `./` and `/` prefixes and trailing `/`, folds
 /// `.` and empty components, and refuses `..` (it could point outside the layer).
-pub fn clean_path(raw: &str) -> Result<String, String> {
-    let mut parts = Vec::new();
-    for part in raw.split('/') {
+pub fn clean_path(raw: &OsStr) -> Result<OsString, String> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in raw.as_bytes().split(|&b| b == b'/') {
         match part {
-            "" | "." => {}
-            ".." => return Err(format!("path {raw:?} climbs out of the layer with '..'")),
+            b"" | b"." => {}
+            b".." => {
+                return Err(format!(
+                    "path {:?} climbs out of the layer with '..'",
+                    shown(raw)
+                ));
+            }
             p => parts.push(p),
         }
     }
-    Ok(parts.join("/"))
+    Ok(OsStr::from_bytes(&parts.join(&b'/')).to_owned())
 }
 
 #[cfg(test)]
@@ -208,7 +224,7 @@ mod tests {
     #[test]
     fn orders_depth_first() {
         let mut paths = vec!["a-b", "a/c", "a", "a/b/z", "a/b", "b", "a.txt"];
-        paths.sort_by(|a, b| canonical_order(a, b));
+        paths.sort_by(|a, b| canonical_order(a.as_ref(), b.as_ref()));
         assert_eq!(paths, ["a", "a/b", "a/b/z", "a/c", "a-b", "a.txt", "b"]);
     }
 
@@ -217,7 +233,7 @@ mod tests {
         let mut inodes = Inodes::default();
         let data = file("z/data");
         let id = inodes.add_file(&data);
-        inodes.link("a/link", id);
+        inodes.link("a/link".as_ref(), id);
         let mut link = file("a/link");
         link.kind = Kind::Hardlink {
             target: "z/data".into(),
@@ -233,9 +249,9 @@ mod tests {
         let mut inodes = Inodes::default();
         let f = file("f");
         let id = inodes.add_file(&f);
-        inodes.link("c", id);
+        inodes.link("c".as_ref(), id);
         // `f` is replaced by a directory: `c` keeps the file.
-        inodes.forget("f");
+        inodes.forget("f".as_ref());
         let mut dir = file("f");
         dir.kind = Kind::Dir;
         let mut c = file("c");
@@ -247,9 +263,12 @@ mod tests {
 
     #[test]
     fn cleans_paths() {
-        assert_eq!(clean_path("./usr/bin/").unwrap(), "usr/bin");
-        assert_eq!(clean_path("/etc//passwd").unwrap(), "etc/passwd");
-        assert_eq!(clean_path("./").unwrap(), "");
-        assert!(clean_path("a/../../etc").is_err());
+        let clean = |p: &str| clean_path(p.as_ref());
+        assert_eq!(clean("./usr/bin/").unwrap(), "usr/bin");
+        assert_eq!(clean("/etc//passwd").unwrap(), "etc/passwd");
+        assert_eq!(clean("./").unwrap(), "");
+        assert!(clean("a/../../etc").is_err());
+        let raw = OsStr::from_bytes(b"./d\xff//f\xfe/");
+        assert_eq!(clean_path(raw).unwrap(), OsStr::from_bytes(b"d\xff/f\xfe"));
     }
 }

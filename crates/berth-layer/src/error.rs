@@ -1,12 +1,13 @@
+use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use berth_rootfs::path::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
-    #[error("{}: file name is not UTF-8; berth layers hold UTF-8 names only", .0.display())]
-    NotUtf8(PathBuf),
     #[error("reading tarball {archive}: {source}")]
     Tar { archive: String, source: io::Error },
     #[error("tarball {archive}: {why}")]
@@ -25,29 +26,38 @@ pub enum LayerError {
     #[error("writing layer: {0}")]
     Write(io::Error),
     #[error(
-        "layer entry {entry:?} climbs out of the layer with '..'; the layer is malformed or hostile: rebuild it with paths inside the root, or don't use it"
+        "layer entry {:?} climbs out of the layer with '..'; the layer is malformed or hostile: rebuild it with paths inside the root, or don't use it",
+        shown(entry)
     )]
-    Escapes { entry: String },
+    Escapes { entry: OsString },
     #[error(
-        "layer entry {entry:?} lies under {link:?}, which is a symlink; berth never writes through symlinks: the layer is malformed or hostile, rebuild it without entries below symlinks"
+        "layer entry {:?} lies under {:?}, which is a symlink; berth never writes through symlinks: the layer is malformed or hostile, rebuild it without entries below symlinks",
+        shown(entry),
+        shown(link)
     )]
-    UnderSymlink { entry: String, link: String },
+    UnderSymlink { entry: OsString, link: OsString },
     #[error(
-        "layer entry {entry:?} lies under {parent:?}, which is not a directory; rebuild the layer so that {parent:?} is a directory"
+        "layer entry {:?} lies under {:?}, which is not a directory; rebuild the layer so that {:?} is a directory",
+        shown(entry),
+        shown(parent),
+        shown(parent)
     )]
-    ParentNotDir { entry: String, parent: String },
+    ParentNotDir { entry: OsString, parent: OsString },
     #[error(
-        "layer entry {entry:?} is a hard link to {target:?}, {why}; a hard link must name a file listed earlier in the same layer: rebuild the layer"
+        "layer entry {:?} is a hard link to {:?}, {why}; a hard link must name a file listed earlier in the same layer: rebuild the layer",
+        shown(entry),
+        shown(target)
     )]
     BadHardlink {
-        entry: String,
-        target: String,
+        entry: OsString,
+        target: OsString,
         why: String,
     },
     #[error(
-        "layer entry {entry:?} has owner {id}, which is not a valid Linux id (at most 4294967294): rebuild the layer with valid owners"
+        "layer entry {:?} has owner {id}, which is not a valid Linux id (at most 4294967294): rebuild the layer with valid owners",
+        shown(entry)
     )]
-    BadOwner { entry: String, id: u64 },
+    BadOwner { entry: OsString, id: u64 },
     #[error(
         "{}: cannot set {xattr}: {source}; apply layers onto a file system with trusted.* xattrs (ext4, xfs, btrfs, tmpfs) as root",
         path.display()

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use berth_rootfs::path::shown;
 use berth_rootfs::{Dir, Links, Reader, Resolver, Root};
 
 use berth_oci::Compression;
@@ -22,7 +24,7 @@ pub struct Entries {
     /// For tarball sources: the unnamed temporary file holding the files' bytes.
     pub spool: Option<File>,
     /// Objects a tar stream can't hold (sockets), skipped.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<OsString>,
 }
 
 impl Entries {
@@ -92,7 +94,7 @@ struct Walk {
     inodes: Inodes,
     /// Files with several names, by (device, inode number).
     by_device: HashMap<(u64, u64), u64>,
-    skipped: Vec<String>,
+    skipped: Vec<OsString>,
 }
 
 impl Walk {
@@ -126,9 +128,6 @@ impl Walk {
         let dir = &level.dir;
         let prefix = dir.rel();
         let path = level.host.join(name);
-        let name = name
-            .to_str()
-            .ok_or_else(|| LayerError::NotUtf8(path.clone()))?;
         let rel = dir.path_of(name);
         let meta = dir
             .lstat(name)
@@ -153,10 +152,6 @@ impl Walk {
             let target = dir
                 .readlink(name)
                 .map_err(|e| LayerError::io(&path, e.into()))?;
-            let target = target
-                .to_str()
-                .ok_or_else(|| LayerError::NotUtf8(path.clone()))?
-                .to_string();
             Kind::Symlink { target }
         } else if ft.is_char_device() {
             let (major, minor) = split_dev(meta.rdev());
@@ -242,7 +237,7 @@ fn split_dev(dev: u64) -> (u32, u32) {
 /// The extended attributes of `name` in `dir` (at `path`, for messages), sorted by name.
 fn read_xattrs(
     dir: &Dir<'_>,
-    name: &str,
+    name: &OsStr,
     path: &Path,
 ) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
     let failed = |e: berth_rootfs::Error| LayerError::io(path, e.into());
@@ -278,14 +273,14 @@ pub fn from_tarball(
     let mut spool = tempfile::tempfile_in(spool_dir).map_err(|e| LayerError::io(spool_dir, e))?;
     let mut archive = tar::Archive::new(reader);
     let mut entries: Vec<Entry> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<OsString, usize> = HashMap::new();
     let mut inodes = Inodes::default();
     let mut offset = 0u64;
 
     for item in archive.entries().map_err(|e| LayerError::tar(name, e))? {
         let mut item = item.map_err(|e| LayerError::tar(name, e))?;
-        let raw_path = String::from_utf8(item.path_bytes().into_owned())
-            .map_err(|_| LayerError::NotUtf8(PathBuf::from(name)))?;
+        // Bytes, as names are on Linux: one that is not UTF-8 is kept exactly.
+        let raw_path = OsString::from_vec(item.path_bytes().into_owned());
         let path = clean_path(&raw_path).map_err(|why| LayerError::Entry {
             archive: name.to_string(),
             why,
@@ -300,15 +295,13 @@ pub fn from_tarball(
             gid,
             xattrs,
         } = header_fields(&mut item, name)?;
-        let link_target = || -> Result<String, LayerError> {
+        let link_target = || -> Result<OsString, LayerError> {
             let raw = item
                 .link_name_bytes()
-                .map(|b| String::from_utf8(b.into_owned()))
-                .transpose()
-                .map_err(|_| LayerError::NotUtf8(PathBuf::from(&raw_path)))?;
+                .map(|b| OsString::from_vec(b.into_owned()));
             raw.ok_or_else(|| LayerError::Entry {
                 archive: name.to_string(),
-                why: format!("link {raw_path:?} has no target"),
+                why: format!("link {:?} has no target", shown(&raw_path)),
             })
         };
         use tar::EntryType as T;
@@ -342,7 +335,10 @@ pub fn from_tarball(
             other => {
                 return Err(LayerError::Entry {
                     archive: name.to_string(),
-                    why: format!("entry {raw_path:?} has unsupported type {other:?}"),
+                    why: format!(
+                        "entry {:?} has unsupported type {other:?}",
+                        shown(&raw_path)
+                    ),
                 });
             }
         };
@@ -366,7 +362,9 @@ pub fn from_tarball(
                 let id = inodes.of(target).ok_or_else(|| LayerError::Entry {
                     archive: name.to_string(),
                     why: format!(
-                        "hard link {path:?} points to {target:?}, which is not a regular file earlier in the archive"
+                        "hard link {:?} points to {:?}, which is not a regular file earlier in the archive",
+                        shown(&path),
+                        shown(target)
                     ),
                 })?;
                 inodes.link(&path, id);

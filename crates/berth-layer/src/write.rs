@@ -1,8 +1,11 @@
 //! Writing entries as a deterministic tar stream, and compressing it.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use berth_oci::{Algorithm, Digest, HashingWriter};
 use tar::{EntryType, Header};
@@ -13,6 +16,18 @@ use crate::source::Entries;
 
 /// Bytes a tar header holds of a link target; longer ones go in a PAX `linkpath` record.
 const LINK_FIELD: usize = 100;
+
+/// How a name that is not ASCII is written, as Go's archive/tar writes it in the PAX format
+/// that BuildKit and Docker write layers in: the whole name, byte for byte (UTF-8 or not:
+/// names are bytes on Linux), in a PAX `path` or `linkpath` record, and the header field
+/// holding only its ASCII bytes, for readers that ignore PAX records.
+fn ascii_only(name: &[u8], field: usize) -> Vec<u8> {
+    name.iter()
+        .copied()
+        .filter(|&b| b.is_ascii() && b != 0)
+        .take(field)
+        .collect()
+}
 
 /// How entries are written.
 #[derive(Debug, Clone, Default)]
@@ -100,20 +115,27 @@ fn append<W: Write>(
     mtime: i64,
     spool: Option<&File>,
 ) -> Result<(), LayerError> {
-    // Extended attributes, and link targets too long for the header, go in one PAX record
-    // set before the entry.
+    // Extended attributes, link targets too long for the header, and names or targets that
+    // are not ASCII go in one PAX record set before the entry.
     let link_target = match &entry.kind {
-        Kind::Symlink { target } | Kind::Hardlink { target } => Some(target.as_str()),
+        Kind::Symlink { target } | Kind::Hardlink { target } => Some(target.as_bytes()),
         _ => None,
     };
-    let long_link = link_target.filter(|t| t.len() > LINK_FIELD);
+    let pax_link = link_target.filter(|t| t.len() > LINK_FIELD || !t.is_ascii());
+    let mut name = entry.path.as_bytes().to_vec();
+    if matches!(entry.kind, Kind::Dir) {
+        name.push(b'/');
+    }
     let mut records: Vec<(String, &[u8])> = entry
         .xattrs
         .iter()
         .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
         .collect();
-    if let Some(target) = long_link {
-        records.push(("linkpath".to_string(), target.as_bytes()));
+    if let Some(target) = pax_link {
+        records.push(("linkpath".to_string(), target));
+    }
+    if !name.is_ascii() {
+        records.push(("path".to_string(), &name));
     }
     if !records.is_empty() {
         builder
@@ -130,9 +152,7 @@ fn append<W: Write>(
     match &entry.kind {
         Kind::Dir => {
             h.set_entry_type(EntryType::Directory);
-            builder
-                .append_data(&mut h, format!("{}/", entry.path), io::empty())
-                .map_err(w)
+            append_named(builder, &mut h, &name, io::empty()).map_err(w)
         }
         Kind::File { size, data } => {
             h.set_entry_type(EntryType::Regular);
@@ -154,7 +174,7 @@ fn append<W: Write>(
                 inner: reader,
                 n: 0,
             };
-            let result = builder.append_data(&mut h, &entry.path, &mut counted);
+            let result = append_named(builder, &mut h, &name, &mut counted);
             if counted.n != *size {
                 let path = match data {
                     Data::InRoot(file) => file.host(),
@@ -175,11 +195,13 @@ fn append<W: Write>(
                 EntryType::Link
             });
             // Literally: a symlink's target is data, not a path to tidy (`a//b` stays).
-            let field = &target.as_bytes()[..target.len().min(LINK_FIELD)];
+            let target = target.as_bytes();
+            let field = match target.is_ascii() {
+                true => target[..target.len().min(LINK_FIELD)].to_vec(),
+                false => ascii_only(target, LINK_FIELD),
+            };
             h.set_link_name_literal(field).map_err(w)?;
-            builder
-                .append_data(&mut h, &entry.path, io::empty())
-                .map_err(w)
+            append_named(builder, &mut h, &name, io::empty()).map_err(w)
         }
         Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
             let t = if matches!(entry.kind, Kind::CharDevice { .. }) {
@@ -190,17 +212,33 @@ fn append<W: Write>(
             h.set_entry_type(t);
             h.set_device_major(*major).map_err(w)?;
             h.set_device_minor(*minor).map_err(w)?;
-            builder
-                .append_data(&mut h, &entry.path, io::empty())
-                .map_err(w)
+            append_named(builder, &mut h, &name, io::empty()).map_err(w)
         }
         Kind::Fifo => {
             h.set_entry_type(EntryType::Fifo);
-            builder
-                .append_data(&mut h, &entry.path, io::empty())
-                .map_err(w)
+            append_named(builder, &mut h, &name, io::empty()).map_err(w)
         }
     }
+}
+
+/// Appends the entry `h` named `name`: an ASCII name as the header (or a GNU long-name entry)
+/// holds it; any other was written whole in the entry's PAX `path` record, and the header
+/// keeps its ASCII bytes ([`ascii_only`]).
+fn append_named<W: Write>(
+    builder: &mut tar::Builder<W>,
+    h: &mut Header,
+    name: &[u8],
+    data: impl Read,
+) -> io::Result<()> {
+    if name.is_ascii() {
+        return builder.append_data(h, Path::new(OsStr::from_bytes(name)), data);
+    }
+    let field = &mut h.as_old_mut().name;
+    let ascii = ascii_only(name, field.len());
+    field.fill(0);
+    field[..ascii.len()].copy_from_slice(&ascii);
+    h.set_cksum();
+    builder.append(h, data)
 }
 
 /// Reads a range of the spool file without moving a shared cursor.

@@ -398,7 +398,94 @@ fn a_deep_tree_round_trips_on_a_small_stack() {
         .join()
         .unwrap();
     let leaf = format!("{}/leaf", vec!["d"; DEPTH].join("/"));
-    assert_eq!(deepest, leaf);
+    assert_eq!(deepest, leaf.as_str());
     assert!(sb.dest.join(&leaf).is_file());
+    sb.assert_untouched();
+}
+
+/// Names are bytes on Linux. A tree whose file, directory, symlink and hard-link names (and a
+/// symlink target) are not UTF-8 makes a layer that holds them byte for byte, written as Go's
+/// archive/tar writes them for BuildKit (the whole name in a PAX `path` or `linkpath` record,
+/// the header keeping its ASCII bytes); applying it gives the tree back, and that tree, or the
+/// layer read as a tarball, writes the very same bytes again.
+#[test]
+fn names_that_are_not_utf8_round_trip_byte_for_byte() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let src = tempfile::tempdir().unwrap();
+    let at = |name: &[u8]| src.path().join(OsStr::from_bytes(name));
+    fs::create_dir(at(b"dir\xff")).unwrap();
+    fs::write(at(b"dir\xff/bad\xfe"), b"data").unwrap();
+    fs::hard_link(at(b"dir\xff/bad\xfe"), at(b"hard\xfd")).unwrap();
+    std::os::unix::fs::symlink(OsStr::from_bytes(b"dir\xff/bad\xfe"), at(b"link\xfc")).unwrap();
+    fs::write(at("caf\u{e9}".as_bytes()), b"utf-8").unwrap();
+
+    let entries = from_dir(src.path()).unwrap();
+    let (tar, _) = write_tar(&entries, &TarOptions::default(), Vec::new()).unwrap();
+    type Seen = (Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>);
+    let mut seen: Vec<Seen> = Vec::new();
+    for item in tar::Archive::new(tar.as_slice()).entries().unwrap() {
+        let mut item = item.unwrap();
+        let records = item
+            .pax_extensions()
+            .unwrap()
+            .map(|records| {
+                records
+                    .map(|r| r.unwrap())
+                    .map(|r| (r.key().unwrap().to_string(), r.value_bytes().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let in_header = item.header().path_bytes().into_owned();
+        seen.push((item.path_bytes().into_owned(), in_header, records));
+    }
+    let path = |v: &[u8]| ("path".to_string(), v.to_vec());
+    let link = ("linkpath".to_string(), b"dir\xff/bad\xfe".to_vec());
+    let want: Vec<Seen> = vec![
+        (
+            b"caf\xc3\xa9".to_vec(),
+            b"caf".to_vec(),
+            vec![path(b"caf\xc3\xa9")],
+        ),
+        (
+            b"dir\xff/".to_vec(),
+            b"dir/".to_vec(),
+            vec![path(b"dir\xff/")],
+        ),
+        (
+            b"dir\xff/bad\xfe".to_vec(),
+            b"dir/bad".to_vec(),
+            vec![path(b"dir\xff/bad\xfe")],
+        ),
+        (
+            b"hard\xfd".to_vec(),
+            b"hard".to_vec(),
+            vec![link.clone(), path(b"hard\xfd")],
+        ),
+        (
+            b"link\xfc".to_vec(),
+            b"link".to_vec(),
+            vec![link, path(b"link\xfc")],
+        ),
+    ];
+    assert_eq!(seen, want);
+
+    let sb = sandbox();
+    apply_layer(tar.as_slice(), &sb.dest).unwrap();
+    let file = fs::symlink_metadata(sb.dest.join(OsStr::from_bytes(b"dir\xff/bad\xfe"))).unwrap();
+    let hard = fs::symlink_metadata(sb.dest.join(OsStr::from_bytes(b"hard\xfd"))).unwrap();
+    assert_eq!((file.nlink(), hard.ino()), (2, file.ino()));
+    let back = from_dir(&sb.dest).unwrap();
+    let described = |e: &berth_layer::Entries| e.entries.iter().map(describe).collect::<Vec<_>>();
+    assert_eq!(described(&back), described(&entries));
+    let (again, _) = write_tar(&back, &TarOptions::default(), Vec::new()).unwrap();
+    assert!(again == tar, "the applied tree writes other bytes");
+    let spool = tempfile::tempdir().unwrap();
+    let read = berth_layer::from_tarball(tar.as_slice(), spool.path(), "layer.tar").unwrap();
+    let (from_tarball, _) = write_tar(&read, &TarOptions::default(), Vec::new()).unwrap();
+    assert!(
+        from_tarball == tar,
+        "the tarball read back writes other bytes"
+    );
     sb.assert_untouched();
 }

@@ -507,15 +507,15 @@ fn read(bytes: &[u8], spool: &Path) -> Result<Option<Entries>, TestCaseError> {
         Ok(entries) => {
             for e in &entries.entries {
                 prop_assert!(!e.path.is_empty(), "empty path in {:?}", e);
+                let path = e.path.as_encoded_bytes();
                 prop_assert!(
-                    !e.path.starts_with('/') && !e.path.ends_with('/'),
+                    !path.starts_with(b"/") && !path.ends_with(b"/"),
                     "{:?}",
                     e.path
                 );
                 prop_assert!(
-                    e.path
-                        .split('/')
-                        .all(|c| !c.is_empty() && c != "." && c != ".."),
+                    path.split(|&b| b == b'/')
+                        .all(|c| !c.is_empty() && c != b"." && c != b".."),
                     "uncleaned path {:?}",
                     e.path
                 );

@@ -52,7 +52,7 @@ impl Code {
 
 /// An error response: status, spec code, a message for people, optional detail, extra headers.
 /// The rarely used parts are boxed: every handler's `Result` carries one of these.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: Code,

@@ -20,6 +20,7 @@ pub mod range;
 pub mod route;
 mod server;
 mod token;
+mod unread;
 mod uploads;
 
 pub use config::{Config, ConfigError};

@@ -18,6 +18,12 @@ pub enum Route {
     Tags { name: String },
     /// `/v2/<name>/manifests/<reference>`
     Manifest { name: String, reference: Reference },
+    /// `/v2/<name>/manifests/<reference>` whose reference is neither a tag nor a digest, with
+    /// the refusal a write by it gets. No manifest can be named so: reading one is a 404.
+    BadReference {
+        name: String,
+        refusal: Box<ApiError>,
+    },
     /// `/v2/<name>/blobs/<digest>`
     Blob { name: String, digest: Digest },
     /// `/v2/<name>/blobs/uploads/`
@@ -42,6 +48,7 @@ impl Route {
             Route::Base | Route::Catalog => None,
             Route::Tags { name }
             | Route::Manifest { name, .. }
+            | Route::BadReference { name, .. }
             | Route::Blob { name, .. }
             | Route::Uploads { name }
             | Route::Upload { name, .. }
@@ -55,7 +62,7 @@ impl Route {
             Route::Base => "base",
             Route::Catalog => "catalog",
             Route::Tags { .. } => "tags",
-            Route::Manifest { .. } => "manifest",
+            Route::Manifest { .. } | Route::BadReference { .. } => "manifest",
             Route::Blob { .. } => "blob",
             Route::Uploads { .. } | Route::Upload { .. } => "upload",
             Route::Referrers { .. } => "referrers",
@@ -97,10 +104,13 @@ pub fn parse(path: &str) -> Result<Option<Route>, ApiError> {
             name: name_of(n - 2)?,
         }
     } else if n >= 3 && at(n - 2) == Some("manifests") {
-        let reference = parse_reference(segments[n - 1])?;
-        Route::Manifest {
-            name: name_of(n - 2)?,
-            reference,
+        let name = name_of(n - 2)?;
+        match parse_reference(segments[n - 1]) {
+            Ok(reference) => Route::Manifest { name, reference },
+            Err(refusal) => Route::BadReference {
+                name,
+                refusal: Box::new(refusal),
+            },
         }
     } else if n >= 4 && at(n - 3) == Some("blobs") && at(n - 2) == Some("uploads") {
         let name = name_of(n - 3)?;
@@ -242,12 +252,18 @@ mod tests {
             "/v2/A/manifests/x",
             "/v2//manifests/x",
             "/v2/a//b/tags/list",
-            "/v2/a/manifests/-bad",
-            "/v2/a/manifests/sha256:abc",
             "/v2/a/blobs/notadigest",
         ] {
             assert!(parse(p).is_err(), "{p}");
         }
+        for p in ["/v2/a/manifests/-bad", "/v2/a/manifests/sha256:abc"] {
+            assert!(
+                matches!(route(p), Route::BadReference { name, .. } if name == "a"),
+                "{p}"
+            );
+        }
+        // The name is checked first.
+        assert!(parse("/v2/A/manifests/-bad").is_err());
         assert!(check_name(&"a".repeat(256)).is_err());
         assert!(check_tag(&"t".repeat(129)).is_err());
     }

@@ -26,7 +26,7 @@ use crate::auth::{Authenticator, Identity};
 use crate::config::Config;
 use crate::handlers::{self, RouteLabel};
 use crate::peers::Peers;
-use crate::{maintenance, token};
+use crate::{maintenance, token, unread};
 
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -174,6 +174,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/token", get(token::token).post(token::token))
         .route("/metrics", get(metrics))
         .fallback(handlers::dispatch)
+        .layer(middleware::from_fn(unread::settle))
         .layer(middleware::from_fn_with_state(app.clone(), access_log))
         .with_state(app)
 }

@@ -88,9 +88,17 @@ async fn basic_auth_challenges_and_checks_passwords() {
     push_image(&alice, "team/app", &image, Some("v1")).await;
     let r = expect_status(send(alice.get("/v2/team/app/manifests/v1")).await, 200).await;
     assert!(r.bytes().await.unwrap()[..] == image.bytes[..]);
-    // Without credentials the content stays out of reach.
-    let r = send(reg.get("/v2/team/app/manifests/v1")).await;
-    expect_error(r, 401, "UNAUTHORIZED").await;
+    // Without credentials the content stays out of reach, and so does whether a repository
+    // exists: a reference that names nothing is a 404 only to those who may pull.
+    for path in [
+        "/v2/team/app/manifests/v1",
+        "/v2/team/app/manifests/.INVALID_MANIFEST_NAME",
+    ] {
+        let r = send(reg.get(path)).await;
+        expect_error(r, 401, "UNAUTHORIZED").await;
+    }
+    let r = send(alice.get("/v2/team/app/manifests/.INVALID_MANIFEST_NAME")).await;
+    expect_error(r, 404, "MANIFEST_UNKNOWN").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

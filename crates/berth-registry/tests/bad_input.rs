@@ -187,8 +187,13 @@ async fn invalid_tags_are_refused() {
         )
         .await;
         assert_eq!(r.status(), 400, "?tag={tag}");
+        // No manifest can be named so: reading one is not found, as the spec says.
         let r = send(reg.get(&format!("/v2/tags/manifests/{tag}"))).await;
-        assert_eq!(r.status(), 400, "GET tag {tag}");
+        expect_error(r, 404, "MANIFEST_UNKNOWN").await;
+        let r = send(reg.head(&format!("/v2/tags/manifests/{tag}"))).await;
+        assert_eq!(r.status(), 404, "HEAD tag {tag}");
+        let r = send(reg.delete(&format!("/v2/tags/manifests/{tag}"))).await;
+        assert_eq!(r.status(), 400, "DELETE tag {tag}");
     }
     assert!(tags(&reg, "tags").await.is_empty(), "no tag was set");
     // 128 characters is fine.
@@ -365,6 +370,7 @@ async fn sessions_belong_to_their_repository() {
 async fn invalid_digests_in_paths_are_digest_invalid() {
     let reg = start().await;
     push_blob(&reg, "digests", b"exists").await;
+    push_image(&reg, "digests", &oci_image(0), Some("v1")).await;
     for bad in [
         "sha256:abc",
         "md5:d41d8cd98f00b204e9800998ecf8427e",
@@ -374,6 +380,26 @@ async fn invalid_digests_in_paths_are_digest_invalid() {
         expect_error(r, 400, "DIGEST_INVALID").await;
         let r = send(reg.post(&format!("/v2/digests/blobs/uploads/?mount={bad}&from=x"))).await;
         assert_eq!(r.status(), 400, "mount={bad}");
+        // A manifest by it is not found; pushing one by it is refused.
+        let r = send(reg.get(&format!("/v2/digests/manifests/{bad}"))).await;
+        expect_error(r, 404, "MANIFEST_UNKNOWN").await;
+        let r = send(reg.put(&format!("/v2/digests/manifests/{bad}"))).await;
+        expect_error(r, 400, "DIGEST_INVALID").await;
+    }
+}
+
+/// The older conformance suite's nonexistent manifest is a reference no tag can have: GET and
+/// HEAD are 404, in an existing repository (`MANIFEST_UNKNOWN`) or not (`NAME_UNKNOWN`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_by_references_that_name_nothing_are_404() {
+    let reg = start().await;
+    push_image(&reg, "exists", &oci_image(0), Some("v1")).await;
+    for (repo, code) in [("exists", "MANIFEST_UNKNOWN"), ("absent", "NAME_UNKNOWN")] {
+        let path = format!("/v2/{repo}/manifests/.INVALID_MANIFEST_NAME");
+        let r = send(reg.get(&path)).await;
+        expect_error(r, 404, code).await;
+        let r = send(reg.head(&path)).await;
+        assert_eq!(r.status(), 404, "HEAD {path}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! A registry as a place images are written to.
 //!
 //! Blobs the registry has are skipped (HEAD), blobs in another repository of the same
-//! registry are mounted, small blobs go up in one request, large ones in chunks of at least
+//! registry are mounted (the copy proposes where from: see `berth_transport::copy`), small blobs go up in one request, large ones in chunks of at least
 //! the registry's `OCI-Chunk-Min-Length`, the next read from the source while one is sent, so a layer
 //! never sits whole in memory and a failed chunk is sent again, not the whole layer.
 
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use berth_oci::{Descriptor, Digest, Reference, media_type};
-use berth_transport::{BlobStream, ImageDestination, Origin, Root, TransportError};
+use berth_transport::{BlobStream, ImageDestination, Mount, Origin, Root, TransportError};
 use bytes::{Bytes, BytesMut};
 use reqwest::{Method, Response, StatusCode, header};
 use tokio::io::AsyncReadExt;
@@ -347,9 +347,16 @@ impl ImageDestination for RemoteDestination {
         }
     }
 
-    async fn mount_blob(&self, desc: &Descriptor, from: &Origin) -> Result<bool, TransportError> {
-        if from.registry != self.registry.host() || from.repository == self.repo {
-            return Ok(false);
+    fn origin(&self) -> Option<Origin> {
+        Some(Origin::new(self.registry.host(), &self.repo))
+    }
+
+    /// `POST ?mount=&from=`, with a token for reading `from` as well as pushing here (as
+    /// Docker and skopeo ask): a registry checks that the caller may read what it mounts.
+    async fn mount_blob(&self, desc: &Descriptor, from: &Origin) -> Result<Mount, TransportError> {
+        let here = Origin::new(self.registry.host(), &self.repo);
+        if from.registry != here.registry || from.repository == self.repo {
+            return Ok(Mount::Declined);
         }
         let scopes = [Scope::push(&self.repo), Scope::pull(&from.repository)];
         let req = Request::new(
@@ -360,20 +367,44 @@ impl ImageDestination for RemoteDestination {
             ),
             &scopes,
         );
-        let response = self.registry.send(&req).await.map_err(ext)?;
-        match response.status() {
-            StatusCode::CREATED => Ok(true),
+        let response = match self.registry.send(&req).await {
+            Ok(response) => response,
+            // A token service that refuses the pair of scopes outright: upload instead, with
+            // the push scope alone.
+            Err(e) if matches!(e.kind, Kind::Unauthorized | Kind::Denied) => {
+                tracing::debug!(repo = %from.repository, "no token to mount from: {e}");
+                return Ok(Mount::Declined);
+            }
+            Err(e) => return Err(ext(e)),
+        };
+        let status = response.status();
+        match status {
+            StatusCode::CREATED => Ok(Mount::Mounted),
             StatusCode::ACCEPTED => {
-                // It started an upload instead: close that session, the blob will be copied.
+                // It started an upload instead: end that session; the blob goes up in one of
+                // its own.
                 if let Ok(location) = self.location(&response) {
                     let _ = self
                         .registry
                         .send(&Request::new(Method::DELETE, location, &scopes))
                         .await;
                 }
-                Ok(false)
+                Ok(Mount::Missing)
             }
-            _ => Ok(false),
+            _ => {
+                let body = crate::body::read_error_body(response).await;
+                tracing::debug!(
+                    repo = %from.repository,
+                    %status,
+                    "mount refused: {}",
+                    crate::error::registry_message(&body, status)
+                );
+                Ok(if status == StatusCode::NOT_FOUND {
+                    Mount::Missing
+                } else {
+                    Mount::Declined
+                })
+            }
         }
     }
 

@@ -229,10 +229,7 @@ impl ImageSource for RemoteSource {
     }
 
     fn origin(&self) -> Option<Origin> {
-        Some(Origin {
-            registry: self.registry.host().to_string(),
-            repository: self.repo.clone(),
-        })
+        Some(Origin::new(self.registry.host(), &self.repo))
     }
 }
 

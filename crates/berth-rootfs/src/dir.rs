@@ -4,11 +4,12 @@
 //! relative to the directory's descriptor and never follows a symlink at that name, so no
 //! name, and no symlink swapped in under it, can take the operation out of the directory.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{
     AtFlags, CWD, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags, chmodat,
@@ -84,12 +85,12 @@ pub enum Node {
 pub struct Dir<'r> {
     pub(crate) root: &'r Root,
     pub(crate) fd: OwnedFd,
-    pub(crate) rel: String,
+    pub(crate) rel: OsString,
 }
 
 impl<'r> Dir<'r> {
     /// Where the directory is inside the root, symlinks resolved; `""` for the root.
-    pub fn rel(&self) -> &str {
+    pub fn rel(&self) -> &OsStr {
         &self.rel
     }
 
@@ -109,15 +110,22 @@ impl<'r> Dir<'r> {
     }
 
     /// The path inside the root of `name` in this directory.
-    pub fn path_of(&self, name: &str) -> String {
+    pub fn path_of(&self, name: impl AsRef<OsStr>) -> OsString {
+        let name = name.as_ref();
         join(&self.rel, name)
     }
 
-    pub(crate) fn err(&self, op: &'static str, name: &str, e: impl Into<io::Error>) -> Error {
+    pub(crate) fn err(
+        &self,
+        op: &'static str,
+        name: impl AsRef<OsStr>,
+        e: impl Into<io::Error>,
+    ) -> Error {
+        let name = name.as_ref();
         self.root.io(op, &self.path_of(name), e.into())
     }
 
-    fn check(&self, op: &'static str, name: &str) -> Result<()> {
+    fn check(&self, op: &'static str, name: &OsStr) -> Result<()> {
         if is_entry_name(name) {
             Ok(())
         } else {
@@ -130,14 +138,16 @@ impl<'r> Dir<'r> {
     }
 
     /// Opens `name` itself (`O_PATH`, never following it).
-    pub(crate) fn open_path(&self, op: &'static str, name: &str) -> Result<OwnedFd> {
+    pub(crate) fn open_path(&self, op: &'static str, name: impl AsRef<OsStr>) -> Result<OwnedFd> {
+        let name = name.as_ref();
         self.check(op, name)?;
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         openat(&self.fd, name, flags, Mode::empty()).map_err(|e| self.err(op, name, e))
     }
 
     /// Metadata of `name`, not following it; `None` if there is nothing of that name.
-    pub fn lstat(&self, name: &str) -> Result<Option<Meta>> {
+    pub fn lstat(&self, name: impl AsRef<OsStr>) -> Result<Option<Meta>> {
+        let name = name.as_ref();
         self.check("stat", name)?;
         // One `fstatat` on the directory's descriptor: a walk's hottest call.
         match statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -155,7 +165,8 @@ impl<'r> Dir<'r> {
     }
 
     /// Opens `name` with `flags` (`O_NOFOLLOW` and `O_CLOEXEC` always added).
-    pub fn open(&self, name: &str, flags: OFlags, mode: u32) -> Result<File> {
+    pub fn open(&self, name: impl AsRef<OsStr>, flags: OFlags, mode: u32) -> Result<File> {
+        let name = name.as_ref();
         self.check("open", name)?;
         let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
@@ -164,12 +175,14 @@ impl<'r> Dir<'r> {
     }
 
     /// Creates the regular file `name` for writing; fails if anything is there already.
-    pub fn create_file(&self, name: &str, mode: u32) -> Result<File> {
+    pub fn create_file(&self, name: impl AsRef<OsStr>, mode: u32) -> Result<File> {
+        let name = name.as_ref();
         self.open(name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL, mode)
     }
 
     /// The subdirectory `name`, which must be a directory (not a symlink to one).
-    pub fn open_dir(&self, name: &str) -> Result<Dir<'r>> {
+    pub fn open_dir(&self, name: impl AsRef<OsStr>) -> Result<Dir<'r>> {
+        let name = name.as_ref();
         self.check("open", name)?;
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd =
@@ -182,7 +195,8 @@ impl<'r> Dir<'r> {
     }
 
     /// Creates the directory `name` with exactly `mode` (whatever the umask).
-    pub fn mkdir(&self, name: &str, mode: u32) -> Result<Dir<'r>> {
+    pub fn mkdir(&self, name: impl AsRef<OsStr>, mode: u32) -> Result<Dir<'r>> {
+        let name = name.as_ref();
         self.check("mkdir", name)?;
         mkdirat(&self.fd, name, Mode::from_raw_mode(0o700))
             .map_err(|e| self.err("mkdir", name, e))?;
@@ -192,13 +206,21 @@ impl<'r> Dir<'r> {
     }
 
     /// `ln -s target name`; the target is data, stored as written.
-    pub fn symlink(&self, target: impl AsRef<std::ffi::OsStr>, name: &str) -> Result<()> {
+    pub fn symlink(&self, target: impl AsRef<OsStr>, name: impl AsRef<OsStr>) -> Result<()> {
+        let name = name.as_ref();
         self.check("symlink", name)?;
         symlinkat(target.as_ref(), &self.fd, name).map_err(|e| self.err("symlink", name, e))
     }
 
     /// Hard-links `from_name` of `from` (not followed) as `name` here.
-    pub fn hardlink(&self, from: &Dir<'_>, from_name: &str, name: &str) -> Result<()> {
+    pub fn hardlink(
+        &self,
+        from: &Dir<'_>,
+        from_name: impl AsRef<OsStr>,
+        name: impl AsRef<OsStr>,
+    ) -> Result<()> {
+        let from_name = from_name.as_ref();
+        let name = name.as_ref();
         from.check("link", from_name)?;
         self.check("link", name)?;
         linkat(&from.fd, from_name, &self.fd, name, AtFlags::empty())
@@ -206,27 +228,37 @@ impl<'r> Dir<'r> {
     }
 
     /// Renames `name` to `to_name` in `to`.
-    pub fn rename(&self, name: &str, to: &Dir<'_>, to_name: &str) -> Result<()> {
+    pub fn rename(
+        &self,
+        name: impl AsRef<OsStr>,
+        to: &Dir<'_>,
+        to_name: impl AsRef<OsStr>,
+    ) -> Result<()> {
+        let name = name.as_ref();
+        let to_name = to_name.as_ref();
         self.check("rename", name)?;
         to.check("rename", to_name)?;
         renameat(&self.fd, name, &to.fd, to_name).map_err(|e| self.err("rename", name, e))
     }
 
     /// Removes the non-directory `name`.
-    pub fn unlink(&self, name: &str) -> Result<()> {
+    pub fn unlink(&self, name: impl AsRef<OsStr>) -> Result<()> {
+        let name = name.as_ref();
         self.check("unlink", name)?;
         unlinkat(&self.fd, name, AtFlags::empty()).map_err(|e| self.err("unlink", name, e))
     }
 
     /// Removes the empty directory `name`.
-    pub fn rmdir(&self, name: &str) -> Result<()> {
+    pub fn rmdir(&self, name: impl AsRef<OsStr>) -> Result<()> {
+        let name = name.as_ref();
         self.check("rmdir", name)?;
         unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(|e| self.err("rmdir", name, e))
     }
 
     /// Removes `name` whatever it is, a directory with everything in it; nothing there is
     /// fine. Symlinks inside are removed, never followed.
-    pub fn remove_all(&self, name: &str) -> Result<()> {
+    pub fn remove_all(&self, name: impl AsRef<OsStr>) -> Result<()> {
+        let name = name.as_ref();
         self.check("remove", name)?;
         remove_tree(self.fd.as_fd(), name.as_bytes()).map_err(|e| self.err("remove", name, e))
     }
@@ -248,7 +280,8 @@ impl<'r> Dir<'r> {
     }
 
     /// The target of the symlink `name`.
-    pub fn readlink(&self, name: &str) -> Result<OsString> {
+    pub fn readlink(&self, name: impl AsRef<OsStr>) -> Result<OsString> {
+        let name = name.as_ref();
         self.check("readlink", name)?;
         readlinkat(&self.fd, name, Vec::new())
             .map(|t| OsString::from_vec(t.into_bytes()))
@@ -256,7 +289,8 @@ impl<'r> Dir<'r> {
     }
 
     /// `lchown`: owner of `name` itself, a symlink too.
-    pub fn chown(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
+    pub fn chown(&self, name: impl AsRef<OsStr>, uid: u32, gid: u32) -> Result<()> {
+        let name = name.as_ref();
         self.check("chown", name)?;
         chownat(
             &self.fd,
@@ -270,7 +304,8 @@ impl<'r> Dir<'r> {
 
     /// The full 12 mode bits of `name`; a symlink (which has no mode of its own) is refused
     /// with `EOPNOTSUPP`, never followed.
-    pub fn chmod(&self, name: &str, mode: u32) -> Result<()> {
+    pub fn chmod(&self, name: impl AsRef<OsStr>, mode: u32) -> Result<()> {
+        let name = name.as_ref();
         let fd = self.open_path("chmod", name)?;
         let stat = fstat(&fd).map_err(|e| self.err("chmod", name, e))?;
         if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink {
@@ -280,7 +315,8 @@ impl<'r> Dir<'r> {
     }
 
     /// Access and modification times of `name` itself, a symlink too.
-    pub fn utimens(&self, name: &str, atime: Time, mtime: Time) -> Result<()> {
+    pub fn utimens(&self, name: impl AsRef<OsStr>, atime: Time, mtime: Time) -> Result<()> {
+        let name = name.as_ref();
         self.check("utimens", name)?;
         utimensat(
             &self.fd,
@@ -292,27 +328,31 @@ impl<'r> Dir<'r> {
     }
 
     /// Sets the extended attribute `key` of `name` itself (`lsetxattr`).
-    pub fn set_xattr(&self, name: &str, key: &str, value: &[u8]) -> Result<()> {
+    pub fn set_xattr(&self, name: impl AsRef<OsStr>, key: &str, value: &[u8]) -> Result<()> {
+        let name = name.as_ref();
         self.check("setxattr", name)?;
         lsetxattr(self.proc_path(name), key, value, XattrFlags::empty())
             .map_err(|e| self.err("setxattr", name, e))
     }
 
     /// The extended attribute `key` of `name` itself; `None` if it has none of that name.
-    pub fn get_xattr(&self, name: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    pub fn get_xattr(&self, name: impl AsRef<OsStr>, key: &str) -> Result<Option<Vec<u8>>> {
+        let name = name.as_ref();
         self.check("getxattr", name)?;
         get_xattr(&self.proc_path(name), key, true).map_err(|e| self.err("getxattr", name, e))
     }
 
     /// The names of `name`'s extended attributes (`llistxattr`), as the kernel lists them.
-    pub fn list_xattrs(&self, name: &str) -> Result<Vec<String>> {
+    pub fn list_xattrs(&self, name: impl AsRef<OsStr>) -> Result<Vec<String>> {
+        let name = name.as_ref();
         self.check("listxattr", name)?;
         list_xattrs(&self.proc_path(name), true).map_err(|e| self.err("listxattr", name, e))
     }
 
     /// Creates a fifo; a character or block device is refused with
     /// [`Error::DeviceRefused`], which callers turn into "skipped".
-    pub fn mknod(&self, name: &str, node: Node, mode: u32) -> Result<()> {
+    pub fn mknod(&self, name: impl AsRef<OsStr>, node: Node, mode: u32) -> Result<()> {
+        let name = name.as_ref();
         self.check("mknod", name)?;
         let (kind, major, minor) = match node {
             Node::Fifo => {
@@ -334,7 +374,8 @@ impl<'r> Dir<'r> {
 
     /// An overlayfs whiteout at `name`: a character device 0:0, the one device node that is
     /// created (it is inert: opening it fails, and it reaches no hardware).
-    pub fn whiteout(&self, name: &str) -> Result<()> {
+    pub fn whiteout(&self, name: impl AsRef<OsStr>) -> Result<()> {
+        let name = name.as_ref();
         self.check("whiteout", name)?;
         mknodat(
             &self.fd,
@@ -382,12 +423,13 @@ impl<'r> Dir<'r> {
 
     /// An extended attribute of the directory itself.
     pub fn get_xattr_self(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        get_xattr(&fd_path(&self.fd), key, false).map_err(|e| self.err("getxattr", "", e))
+        get_xattr(Path::new(&fd_path(&self.fd)), key, false)
+            .map_err(|e| self.err("getxattr", "", e))
     }
 
     /// The extended attribute names of the directory itself.
     pub fn list_xattrs_self(&self) -> Result<Vec<String>> {
-        list_xattrs(&fd_path(&self.fd), false).map_err(|e| self.err("listxattr", "", e))
+        list_xattrs(Path::new(&fd_path(&self.fd)), false).map_err(|e| self.err("listxattr", "", e))
     }
 
     /// The descriptor (`O_PATH`), for `*at` calls of the caller's own.
@@ -398,8 +440,8 @@ impl<'r> Dir<'r> {
     /// `name` through this process's descriptor table: the kernel finds the directory by its
     /// descriptor (never by a path that could have changed) and the `l*` calls leave `name`
     /// itself unfollowed.
-    fn proc_path(&self, name: &str) -> String {
-        format!("{}/{name}", fd_path(&self.fd))
+    fn proc_path(&self, name: &OsStr) -> PathBuf {
+        Path::new(&fd_path(&self.fd)).join(name)
     }
 }
 
@@ -498,7 +540,7 @@ pub(crate) fn stamps(atime: Time, mtime: Time) -> Timestamps {
 }
 
 /// The xattr `key` of `path` (`l*` when `nofollow`), `None` when it has none.
-pub(crate) fn get_xattr(path: &str, key: &str, nofollow: bool) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn get_xattr(path: &Path, key: &str, nofollow: bool) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 256];
     loop {
         let got = if nofollow {
@@ -519,7 +561,7 @@ pub(crate) fn get_xattr(path: &str, key: &str, nofollow: bool) -> io::Result<Opt
 }
 
 /// The xattr names of `path` (`l*` when `nofollow`).
-pub(crate) fn list_xattrs(path: &str, nofollow: bool) -> io::Result<Vec<String>> {
+pub(crate) fn list_xattrs(path: &Path, nofollow: bool) -> io::Result<Vec<String>> {
     let mut buf = vec![0u8; 1024];
     let n = loop {
         let got = if nofollow {

@@ -1,9 +1,12 @@
 //! What can go wrong inside a root, always naming the path inside it.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::PathBuf;
 
 use rustix::io::Errno;
+
+use crate::path::shown;
 
 /// A device node a caller asked for and did not get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,45 +25,45 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    #[error("{op} /{path} (in {}): {source}", root.display())]
+    #[error("{op} /{} (in {}): {source}", shown(path), root.display())]
     Io {
         op: &'static str,
         root: PathBuf,
-        path: String,
+        path: OsString,
         #[source]
         source: io::Error,
     },
     /// A symlink on the way where the root was opened to refuse them ([`crate::Links::Refuse`]).
-    #[error("/{path} (in {}) lies under /{link}, which is a symlink; symlinks are not followed here", root.display())]
+    #[error("/{} (in {}) lies under /{}, which is a symlink; symlinks are not followed here", shown(path), root.display(), shown(link))]
     UnderSymlink {
         root: PathBuf,
-        path: String,
-        link: String,
+        path: OsString,
+        link: OsString,
     },
-    #[error("/{path} (in {}) lies under /{parent}, which is not a directory", root.display())]
+    #[error("/{} (in {}) lies under /{}, which is not a directory", shown(path), root.display(), shown(parent))]
     NotADirectory {
         root: PathBuf,
-        path: String,
-        parent: String,
+        path: OsString,
+        parent: OsString,
     },
-    #[error("/{path} (in {}): too many levels of symbolic links (more than 40)", root.display())]
-    TooManyLinks { root: PathBuf, path: String },
+    #[error("/{} (in {}): too many levels of symbolic links (more than 40)", shown(path), root.display())]
+    TooManyLinks { root: PathBuf, path: OsString },
     /// `mknod` of a character or block device: never created, so a root can never give
     /// access to host hardware. Callers turn it into "skipped".
-    #[error("/{path} (in {}): {kind:?} device {major}:{minor} not created; berth never creates device nodes", root.display())]
+    #[error("/{} (in {}): {kind:?} device {major}:{minor} not created; berth never creates device nodes", shown(path), root.display())]
     DeviceRefused {
         root: PathBuf,
-        path: String,
+        path: OsString,
         kind: DeviceKind,
         major: u32,
         minor: u32,
     },
     /// An operation that needs an entry was given the root itself, `.` or `..`.
-    #[error("/{path} (in {}) names no entry to {op}", root.display())]
+    #[error("/{} (in {}) names no entry to {op}", shown(path), root.display())]
     NoEntry {
         op: &'static str,
         root: PathBuf,
-        path: String,
+        path: OsString,
     },
 }
 
@@ -87,9 +90,9 @@ impl Error {
     }
 
     /// The path inside the root the error is about.
-    pub fn path(&self) -> &str {
+    pub fn path(&self) -> &OsStr {
         match self {
-            Error::OpenRoot { .. } => "",
+            Error::OpenRoot { .. } => OsStr::new(""),
             Error::Io { path, .. }
             | Error::UnderSymlink { path, .. }
             | Error::NotADirectory { path, .. }

@@ -11,15 +11,16 @@
 //! what a device becomes) and in [`Hooks`] (whiteouts, attributes a caller never sets).
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use tar::EntryType;
 
 use crate::dir::{Dir, Node, Time};
 use crate::error::Error;
-use crate::path::{clean_inside, join, split};
+use crate::path::{clean_inside, is_within, join, shown, split};
 use crate::root::{Last, NewDir, Root};
 
 /// Why a hard link entry was refused.
@@ -35,8 +36,6 @@ pub enum BadLink {
     Directory,
     /// Its target is not an earlier entry ([`Hardlinks::EarlierEntries`]).
     NotEarlier,
-    /// Its target is not UTF-8, so it names no entry (entries with such names are refused).
-    NotUtf8,
 }
 
 impl std::fmt::Display for BadLink {
@@ -47,50 +46,63 @@ impl std::fmt::Display for BadLink {
             BadLink::Itself => "which is the link itself",
             BadLink::Directory => "which is a directory",
             BadLink::NotEarlier => "which is not an earlier entry of this layer",
-            BadLink::NotUtf8 => "which is not UTF-8, as no entry's name can be",
         })
     }
 }
 
-/// What can stop an extraction. `entry` is always the name as the archive wrote it.
+/// What can stop an extraction. `entry` is always the name as the archive wrote it (bytes:
+/// shown with any byte that is not UTF-8 as `\xNN`).
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("reading the archive: {0}")]
     Tar(#[source] io::Error),
-    #[error("entry {entry:?}: the name is not UTF-8")]
-    NotUtf8 { entry: String },
-    #[error("entry {entry:?} climbs out of the destination with '..'")]
-    Escapes { entry: String },
-    #[error("symlink {entry:?} points to {target:?}, outside the destination")]
-    SymlinkEscapes { entry: String, target: String },
-    #[error("hard link {entry:?} to {target:?}: {why}")]
+    #[error("entry {:?} climbs out of the destination with '..'", shown(entry))]
+    Escapes { entry: OsString },
+    #[error(
+        "symlink {:?} points to {:?}, outside the destination",
+        shown(entry),
+        shown(target)
+    )]
+    SymlinkEscapes { entry: OsString, target: OsString },
+    #[error("hard link {:?} to {:?}: {why}", shown(entry), shown(target))]
     BadHardlink {
-        entry: String,
-        target: String,
+        entry: OsString,
+        target: OsString,
         why: BadLink,
     },
-    #[error("entry {entry:?} lies under /{link}, which is a symlink")]
-    UnderSymlink { entry: String, link: String },
-    #[error("entry {entry:?} lies under /{parent}, which is not a directory")]
-    ParentNotDir { entry: String, parent: String },
-    #[error("entry {entry:?} has owner {id}, which is not a valid Linux id")]
-    BadOwner { entry: String, id: u64 },
-    #[error("entry {entry:?}: {why}")]
-    Entry { entry: String, why: String },
+    #[error(
+        "entry {:?} lies under /{}, which is a symlink",
+        shown(entry),
+        shown(link)
+    )]
+    UnderSymlink { entry: OsString, link: OsString },
+    #[error(
+        "entry {:?} lies under /{}, which is not a directory",
+        shown(entry),
+        shown(parent)
+    )]
+    ParentNotDir { entry: OsString, parent: OsString },
+    #[error(
+        "entry {:?} has owner {id}, which is not a valid Linux id",
+        shown(entry)
+    )]
+    BadOwner { entry: OsString, id: u64 },
+    #[error("entry {:?}: {why}", shown(entry))]
+    Entry { entry: OsString, why: String },
     /// Writing the file system failed (not the archive's fault).
     #[error(transparent)]
     Root(Error),
 }
 
 impl ExtractError {
-    fn from_root(entry: &str, e: Error) -> ExtractError {
+    fn from_root(entry: &OsStr, e: Error) -> ExtractError {
         match e {
             Error::UnderSymlink { link, .. } => ExtractError::UnderSymlink {
-                entry: entry.to_string(),
+                entry: entry.to_owned(),
                 link,
             },
             Error::NotADirectory { parent, .. } => ExtractError::ParentNotDir {
-                entry: entry.to_string(),
+                entry: entry.to_owned(),
                 parent,
             },
             other => ExtractError::Root(other),
@@ -197,7 +209,7 @@ pub trait Hooks {
     fn visit<R: Read>(
         &mut self,
         place: &mut Place<'_, '_>,
-        path: &str,
+        path: &OsStr,
         item: &mut tar::Entry<R>,
     ) -> Result<Visit, Self::Error> {
         let _ = (place, path, item);
@@ -226,7 +238,7 @@ pub struct Extracted {
     /// Bytes of regular files.
     pub bytes: u64,
     /// Character and block devices not created, by path relative to the destination.
-    pub devices_skipped: Vec<String>,
+    pub devices_skipped: Vec<OsString>,
     /// Attributes not set, as `path: name (why)`.
     pub xattrs_skipped: Vec<String>,
 }
@@ -238,18 +250,18 @@ pub struct Place<'a, 'r> {
     dest: &'a Dir<'r>,
     rules: &'a Rules,
     /// Paths written, and whether each is a directory (hard links may name earlier files).
-    seen: HashMap<String, bool>,
+    seen: HashMap<OsString, bool>,
     /// Directory mtimes, set once everything inside them is written.
-    dir_times: HashMap<String, i64>,
+    dir_times: HashMap<OsString, i64>,
     /// The directory the previous entry went into (entries come grouped by directory).
-    cached: Option<(String, Dir<'r>)>,
+    cached: Option<(OsString, Dir<'r>)>,
     /// The raw name of the entry being written, for errors.
-    entry: String,
+    entry: OsString,
 }
 
 impl<'r> Place<'_, 'r> {
     /// The directory `dir` (relative to the destination), made if missing.
-    pub fn dir(&mut self, dir: &str) -> Result<Dir<'r>, ExtractError> {
+    pub fn dir(&mut self, dir: &OsStr) -> Result<Dir<'r>, ExtractError> {
         if let Some((cached, fd)) = &self.cached {
             if cached == dir {
                 return fd.try_clone().map_err(ExtractError::Root);
@@ -259,11 +271,11 @@ impl<'r> Place<'_, 'r> {
             self.dest.try_clone()
         } else {
             self.root
-                .mkdir_all(&join(self.dest.rel(), dir), &self.rules.parents)
+                .mkdir_all(join(self.dest.rel(), dir), &self.rules.parents)
         }
         .map_err(|e| ExtractError::from_root(&self.entry, e))?;
         self.cached = Some((
-            dir.to_string(),
+            dir.to_owned(),
             found.try_clone().map_err(ExtractError::Root)?,
         ));
         Ok(found)
@@ -274,8 +286,8 @@ impl<'r> Place<'_, 'r> {
     pub fn clear(
         &mut self,
         parent: &Dir<'_>,
-        path: &str,
-        name: &str,
+        path: &OsStr,
+        name: &OsStr,
         keep_dir: bool,
     ) -> Result<(), ExtractError> {
         let Some(meta) = parent.lstat(name).map_err(ExtractError::Root)? else {
@@ -292,15 +304,13 @@ impl<'r> Place<'_, 'r> {
             parent.unlink(name)
         }
         .map_err(ExtractError::Root)?;
-        let below = format!("{path}/");
-        self.seen.retain(|p, _| p != path && !p.starts_with(&below));
-        self.dir_times
-            .retain(|p, _| p != path && !p.starts_with(&below));
+        self.seen.retain(|p, _| !is_within(p, path));
+        self.dir_times.retain(|p, _| !is_within(p, path));
         Ok(())
     }
 
     /// The raw name of the entry being visited.
-    pub fn entry(&self) -> &str {
+    pub fn entry(&self) -> &OsStr {
         &self.entry
     }
 }
@@ -309,11 +319,12 @@ impl<'r> Place<'_, 'r> {
 /// `rules.parents` says if missing). Reads the archive up to its end-of-archive blocks.
 pub fn extract<R: Read, H: Hooks>(
     root: &Root,
-    dest: &str,
+    dest: impl AsRef<OsStr>,
     input: R,
     rules: &Rules,
     hooks: &mut H,
 ) -> Result<Extracted, H::Error> {
+    let dest = dest.as_ref();
     let dest = root
         .mkdir_all(dest, &rules.parents)
         .map_err(|e| ExtractError::from_root(dest, e))?;
@@ -324,17 +335,14 @@ pub fn extract<R: Read, H: Hooks>(
         seen: HashMap::new(),
         dir_times: HashMap::new(),
         cached: None,
-        entry: String::new(),
+        entry: OsString::new(),
     };
     let mut done = Extracted::default();
     let mut archive = tar::Archive::new(input);
     for item in archive.entries().map_err(ExtractError::Tar)? {
         let mut item = item.map_err(ExtractError::Tar)?;
-        let raw = String::from_utf8(item.path_bytes().into_owned()).map_err(|e| {
-            ExtractError::NotUtf8 {
-                entry: String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            }
-        })?;
+        // Names are bytes on Linux: one that is not UTF-8 is written as the archive has it.
+        let raw = OsString::from_vec(item.path_bytes().into_owned());
         let path =
             clean_inside(&raw).ok_or_else(|| ExtractError::Escapes { entry: raw.clone() })?;
         if path.is_empty() || item.header().entry_type() == EntryType::XGlobalHeader {
@@ -361,7 +369,7 @@ struct Meta {
 fn write_entry<R: Read, H: Hooks>(
     place: &mut Place<'_, '_>,
     hooks: &mut H,
-    path: &str,
+    path: &OsStr,
     item: &mut tar::Entry<R>,
     done: &mut Extracted,
 ) -> Result<(), ExtractError> {
@@ -398,7 +406,7 @@ fn write_entry<R: Read, H: Hooks>(
                 .map_err(ExtractError::Root)?;
             done.bytes += copy_data(item, &mut file, &parent, name)?;
             attrs.on_file(&file, meta.mode)?;
-            place.seen.insert(path.to_string(), false);
+            place.seen.insert(path.to_owned(), false);
             done.files += 1;
         }
         EntryType::Directory => {
@@ -408,31 +416,28 @@ fn write_entry<R: Read, H: Hooks>(
                 Err(e) => return Err(ExtractError::Root(e)),
             }
             attrs.at_name(Some(meta.mode))?;
-            place.dir_times.insert(path.to_string(), meta.fields.mtime);
-            place.seen.insert(path.to_string(), true);
+            place.dir_times.insert(path.to_owned(), meta.fields.mtime);
+            place.seen.insert(path.to_owned(), true);
         }
         EntryType::Symlink => {
             // A symlink's target is bytes, written as the archive has them (names are bytes
-            // on Linux); the escape check reads them with invalid sequences replaced, which
-            // keeps every `/` and `.` where it was.
-            let raw_target = item
+            // on Linux).
+            let target = item
                 .link_name_bytes()
-                .map(|t| t.into_owned())
+                .map(|t| OsString::from_vec(t.into_owned()))
                 .ok_or_else(|| ExtractError::Entry {
                     entry: raw.clone(),
                     why: "symlink has no target".into(),
                 })?;
-            let target = String::from_utf8_lossy(&raw_target).into_owned();
             if place.rules.refuse_escaping_symlinks
-                && !target.starts_with('/')
-                && clean_inside(&join(dir, &target)).is_none()
+                && !target.as_bytes().starts_with(b"/")
+                && clean_inside(join(dir, &target)).is_none()
             {
                 return Err(ExtractError::SymlinkEscapes { entry: raw, target });
             }
-            let exact = std::ffi::OsStr::from_bytes(&raw_target);
-            parent.symlink(exact, name).map_err(ExtractError::Root)?;
+            parent.symlink(&target, name).map_err(ExtractError::Root)?;
             attrs.at_name(None)?;
-            place.seen.insert(path.to_string(), false);
+            place.seen.insert(path.to_owned(), false);
             done.files += 1;
         }
         EntryType::Link => {
@@ -441,7 +446,7 @@ fn write_entry<R: Read, H: Hooks>(
                     .hardlink(&from, &from_name, name)
                     .map_err(ExtractError::Root)?;
             }
-            place.seen.insert(path.to_string(), false);
+            place.seen.insert(path.to_owned(), false);
             done.files += 1;
         }
         EntryType::Char | EntryType::Block => {
@@ -457,12 +462,12 @@ fn write_entry<R: Read, H: Hooks>(
                 Ok(()) => {}
                 Err(e) => return Err(ExtractError::Root(e)),
             }
-            done.devices_skipped.push(path.to_string());
+            done.devices_skipped.push(path.to_owned());
             if place.rules.devices == Devices::Placeholder {
                 // Keep the name, not the device: an empty file nobody may read.
                 let file = parent.create_file(name, 0).map_err(ExtractError::Root)?;
                 attrs.on_file(&file, 0)?;
-                place.seen.insert(path.to_string(), false);
+                place.seen.insert(path.to_owned(), false);
                 done.files += 1;
             }
         }
@@ -471,7 +476,7 @@ fn write_entry<R: Read, H: Hooks>(
                 .mknod(name, Node::Fifo, meta.mode)
                 .map_err(ExtractError::Root)?;
             attrs.at_name(Some(meta.mode))?;
-            place.seen.insert(path.to_string(), false);
+            place.seen.insert(path.to_owned(), false);
             done.files += 1;
         }
         other if place.rules.refuse_unknown_types => {
@@ -488,11 +493,11 @@ fn write_entry<R: Read, H: Hooks>(
 /// Resolves a hard link's target to (its directory, its name) by the rules.
 fn hardlink_target<'r, R: Read>(
     place: &mut Place<'_, 'r>,
-    path: &str,
+    path: &OsStr,
     item: &tar::Entry<R>,
-) -> Result<(Dir<'r>, String), ExtractError> {
-    let raw_bytes = item.link_name_bytes().unwrap_or_default();
-    let raw_target = String::from_utf8_lossy(&raw_bytes).into_owned();
+) -> Result<(Dir<'r>, OsString), ExtractError> {
+    // Bytes, like every name: a target that is not UTF-8 names the entry of that name.
+    let raw_target = OsString::from_vec(item.link_name_bytes().unwrap_or_default().into_owned());
     let bad = |why| ExtractError::BadHardlink {
         entry: place.entry.clone(),
         target: raw_target.clone(),
@@ -500,9 +505,6 @@ fn hardlink_target<'r, R: Read>(
     };
     if raw_target.is_empty() {
         return Err(bad(BadLink::Empty));
-    }
-    if std::str::from_utf8(&raw_bytes).is_err() {
-        return Err(bad(BadLink::NotUtf8));
     }
     let target = clean_inside(&raw_target).ok_or_else(|| bad(BadLink::ClimbsOut))?;
     if target == path || target.is_empty() {
@@ -517,7 +519,7 @@ fn hardlink_target<'r, R: Read>(
     }
     let found = place
         .root
-        .locate(&join(place.dest.rel(), &target), Last::NoFollow)
+        .locate(join(place.dest.rel(), &target), Last::NoFollow)
         .map_err(|e| ExtractError::from_root(&place.entry, e))?;
     let name = found.name.clone().ok_or_else(|| bad(BadLink::Directory))?;
     if found
@@ -535,8 +537,8 @@ fn hardlink_target<'r, R: Read>(
 /// capabilities), then times, of one written entry.
 struct Attrs<'a, 'r, H> {
     parent: &'a Dir<'r>,
-    name: &'a str,
-    path: &'a str,
+    name: &'a OsStr,
+    path: &'a OsStr,
     meta: &'a Meta,
     rules: &'a Rules,
     hooks: &'a mut H,
@@ -546,7 +548,8 @@ struct Attrs<'a, 'r, H> {
 impl<H: Hooks> Attrs<'_, '_, H> {
     /// On a regular file just written through `file`.
     fn on_file(&mut self, file: &File, mode: u32) -> Result<(), ExtractError> {
-        let io = |op, e: io::Error| ExtractError::Root(self.parent.err(op, self.name, e));
+        let (parent, name) = (self.parent, self.name);
+        let io = |op, e: io::Error| ExtractError::Root(parent.err(op, name, e));
         match std::os::unix::fs::fchown(file, Some(self.meta.uid), Some(self.meta.gid)) {
             Err(e) if self.rules.tolerate_chown_eperm && e.raw_os_error() == Some(1) => {}
             other => other.map_err(|e| io("chown", e))?,
@@ -591,7 +594,8 @@ impl<H: Hooks> Attrs<'_, '_, H> {
                 },
                 Err(why) => why.to_string(),
             };
-            self.skipped.push(format!("{}: {key} ({why})", self.path));
+            self.skipped
+                .push(format!("{}: {key} ({why})", shown(self.path)));
         }
     }
 }
@@ -599,11 +603,11 @@ impl<H: Hooks> Attrs<'_, '_, H> {
 /// Directory times last: writing inside a directory changes its mtime. A directory a later
 /// entry replaced is gone: nothing to stamp.
 fn set_dir_times(place: &Place<'_, '_>) -> Result<(), ExtractError> {
-    let mut dirs: Vec<(&String, &i64)> = place.dir_times.iter().collect();
+    let mut dirs: Vec<(&OsString, &i64)> = place.dir_times.iter().collect();
     dirs.sort();
     for (path, mtime) in dirs.into_iter().rev() {
         let t = Time::secs(*mtime);
-        match place.root.utimens(&join(place.dest.rel(), path), t, t) {
+        match place.root.utimens(join(place.dest.rel(), path), t, t) {
             Err(e) if e.is_not_found() => {}
             other => other.map_err(|e| ExtractError::from_root(path, e))?,
         }
@@ -611,12 +615,12 @@ fn set_dir_times(place: &Place<'_, '_>) -> Result<(), ExtractError> {
     Ok(())
 }
 
-fn id(raw: &str, id: u64) -> Result<u32, ExtractError> {
+fn id(raw: &OsStr, id: u64) -> Result<u32, ExtractError> {
     u32::try_from(id)
         .ok()
         .filter(|&id| id != u32::MAX)
         .ok_or_else(|| ExtractError::BadOwner {
-            entry: raw.to_string(),
+            entry: raw.to_owned(),
             id,
         })
 }
@@ -626,7 +630,7 @@ fn copy_data(
     from: &mut impl Read,
     to: &mut File,
     parent: &Dir<'_>,
-    name: &str,
+    name: &OsStr,
 ) -> Result<u64, ExtractError> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0;

@@ -8,7 +8,7 @@
 //! root, and if it is renamed or replaced meanwhile the reads still come from the directory
 //! that was resolved, never from outside.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
@@ -24,7 +24,7 @@ use rustix::fs::OFlags;
 pub struct Reader {
     root: Root,
     /// The directory of the entry read last: its path inside the root and its descriptor.
-    last: Mutex<Option<(String, OwnedFd)>>,
+    last: Mutex<Option<(OsString, OwnedFd)>>,
 }
 
 impl Reader {
@@ -42,28 +42,28 @@ impl Reader {
 
     /// Opens the regular file (or whatever `flags` allow) at `path`, not following its last
     /// component.
-    pub fn open(&self, path: &str, flags: OFlags) -> Result<File> {
-        self.in_parent(path, |dir, name| dir.open(name, flags, 0))
+    pub fn open(&self, path: impl AsRef<OsStr>, flags: OFlags) -> Result<File> {
+        self.in_parent(path.as_ref(), |dir, name| dir.open(name, flags, 0))
     }
 
     /// The target of the symlink at `path`.
-    pub fn readlink(&self, path: &str) -> Result<OsString> {
-        self.in_parent(path, |dir, name| dir.readlink(name))
+    pub fn readlink(&self, path: impl AsRef<OsStr>) -> Result<OsString> {
+        self.in_parent(path.as_ref(), |dir, name| dir.readlink(name))
     }
 
     /// The extended attributes of `path` itself (not followed; `""` is the root), sorted by
     /// name.
-    pub fn xattrs(&self, path: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.in_parent(path, |dir, name| {
-            let keys = match name {
-                "" => dir.list_xattrs_self()?,
-                _ => dir.list_xattrs(name)?,
+    pub fn xattrs(&self, path: impl AsRef<OsStr>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.in_parent(path.as_ref(), |dir, name| {
+            let keys = match name.is_empty() {
+                true => dir.list_xattrs_self()?,
+                false => dir.list_xattrs(name)?,
             };
             let mut out = Vec::new();
             for key in keys {
-                let value = match name {
-                    "" => dir.get_xattr_self(&key)?,
-                    _ => dir.get_xattr(name, &key)?,
+                let value = match name.is_empty() {
+                    true => dir.get_xattr_self(&key)?,
+                    false => dir.get_xattr(name, &key)?,
                 };
                 // None: removed meanwhile, so it is not there.
                 if let Some(value) = value {
@@ -77,7 +77,11 @@ impl Reader {
 
     /// Runs `op` on the directory holding `path` and the entry's name, reusing the directory
     /// of the previous call when it is the same one.
-    fn in_parent<T>(&self, path: &str, op: impl FnOnce(&Dir<'_>, &str) -> Result<T>) -> Result<T> {
+    fn in_parent<T>(
+        &self,
+        path: &OsStr,
+        op: impl FnOnce(&Dir<'_>, &OsStr) -> Result<T>,
+    ) -> Result<T> {
         let (parent, name) = split(path);
         let cached = {
             let mut last = self

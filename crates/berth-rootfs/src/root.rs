@@ -1,9 +1,10 @@
 //! The root: an opened directory, and paths resolved inside it by one of two strategies.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{CWD, FileType, Mode, OFlags, ResolveFlags, fstat, openat, openat2, readlinkat};
@@ -58,7 +59,7 @@ impl Default for NewDir {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The clean path relative to the root, `/`-separated, `""` for the root itself.
-    pub rel: String,
+    pub rel: OsString,
     /// The root's host path joined with `rel` (for messages, and callers that still hand
     /// paths to other programs; nothing in this crate opens it).
     pub host: PathBuf,
@@ -69,19 +70,19 @@ pub struct Resolved {
 #[derive(Debug)]
 pub struct Located<'r> {
     pub dir: Dir<'r>,
-    pub name: Option<String>,
+    pub name: Option<OsString>,
 }
 
 impl Located<'_> {
     /// The path inside the root.
-    pub fn rel(&self) -> String {
+    pub fn rel(&self) -> OsString {
         match &self.name {
             Some(name) => self.dir.path_of(name),
             None => self.dir.rel.clone(),
         }
     }
 
-    fn name(&self, op: &'static str) -> Result<&str> {
+    fn name(&self, op: &'static str) -> Result<&OsStr> {
         self.name.as_deref().ok_or_else(|| Error::NoEntry {
             op,
             root: self.dir.root.host().to_path_buf(),
@@ -113,25 +114,25 @@ enum Walk<'a> {
 }
 
 /// A boundary test for [`Root::resolve_until`]: is this path (inside the root) one?
-type Stop<'a> = &'a dyn Fn(&str) -> bool;
+type Stop<'a> = &'a dyn Fn(&OsStr) -> bool;
 
 /// What the walk reached.
 struct Walked<'r> {
     /// The last directory reached.
     dir: Dir<'r>,
     /// Where the path lands (or the boundary it stopped at).
-    rel: String,
+    rel: OsString,
     /// At a boundary: the components still to go.
-    stopped: Option<Vec<String>>,
+    stopped: Option<Vec<OsString>>,
 }
 
 /// Where [`Root::resolve_until`] got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Until {
     /// The whole path, resolved (missing components kept as written).
-    Resolved(String),
+    Resolved(OsString),
     /// A boundary at `at`, with `rest` (as written, `..` included) still to go below it.
-    Stopped { at: String, rest: Vec<String> },
+    Stopped { at: OsString, rest: Vec<OsString> },
 }
 
 impl Root {
@@ -185,29 +186,33 @@ impl Root {
         self.resolver
     }
 
-    pub(crate) fn io(&self, op: &'static str, path: &str, source: io::Error) -> Error {
+    pub(crate) fn io(&self, op: &'static str, path: &OsStr, source: io::Error) -> Error {
         Error::Io {
             op,
             root: self.host.clone(),
-            path: path.to_string(),
+            path: path.to_owned(),
             source,
         }
     }
 
     /// The root directory itself.
     pub fn top(&self) -> Result<Dir<'_>> {
-        let fd = self.fd.try_clone().map_err(|e| self.io("open", "", e))?;
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| self.io("open", OsStr::new(""), e))?;
         Ok(Dir {
             root: self,
             fd,
-            rel: String::new(),
+            rel: OsString::new(),
         })
     }
 
     /// Where `path` lands inside the root: every symlink on the way followed inside it (the
     /// last one too with [`Last::Follow`]); components that do not exist are kept as written
     /// (after `.`/`..` cleaning), so the result may name a path still to be created.
-    pub fn resolve(&self, path: &str, last: Last) -> Result<Resolved> {
+    pub fn resolve(&self, path: impl AsRef<OsStr>, last: Last) -> Result<Resolved> {
+        let path = path.as_ref();
         let rel = match self.locate(path, last) {
             Ok(found) => found.rel(),
             Err(e) if e.is_not_found() || e.errno() == Some(Errno::NOTDIR) => {
@@ -222,27 +227,27 @@ impl Root {
     }
 
     /// `root` joined with a path relative to it.
-    pub fn host_of(&self, rel: &str) -> PathBuf {
+    pub fn host_of(&self, rel: impl AsRef<OsStr>) -> PathBuf {
         let mut host = self.host.clone();
-        for part in components(rel) {
+        for part in components(rel.as_ref()) {
             host.push(part);
         }
         host
     }
 
     /// The existing directory at `path` (all symlinks followed by the root's rule).
-    pub fn dir(&self, path: &str) -> Result<Dir<'_>> {
-        self.dir_at(path, None)
+    pub fn dir(&self, path: impl AsRef<OsStr>) -> Result<Dir<'_>> {
+        self.dir_at(path.as_ref(), None)
     }
 
     /// `mkdir -p`: the directory at `path`, every missing component made as `new` says.
     /// Existing directories (and symlinks on the way, by the root's rule) are left as they
     /// are; a dangling symlink gets its target made inside the root.
-    pub fn mkdir_all(&self, path: &str, new: &NewDir) -> Result<Dir<'_>> {
-        self.dir_at(path, Some(new))
+    pub fn mkdir_all(&self, path: impl AsRef<OsStr>, new: &NewDir) -> Result<Dir<'_>> {
+        self.dir_at(path.as_ref(), Some(new))
     }
 
-    fn dir_at(&self, path: &str, create: Option<&NewDir>) -> Result<Dir<'_>> {
+    fn dir_at(&self, path: &OsStr, create: Option<&NewDir>) -> Result<Dir<'_>> {
         if self.resolver == Resolver::Openat2 {
             if let Some(dir) = self.dir_openat2(path) {
                 return Ok(dir);
@@ -253,13 +258,14 @@ impl Root {
 
     /// One `openat2` call; `None` sends the caller to the walk (which creates what is
     /// missing and names exactly what is wrong).
-    fn dir_openat2(&self, path: &str) -> Option<Dir<'_>> {
+    fn dir_openat2(&self, path: &OsStr) -> Option<Dir<'_>> {
         let mut resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
         if self.links == Links::Refuse {
             resolve |= ResolveFlags::NO_SYMLINKS;
         }
-        let rel_path = path.trim_start_matches('/');
-        let rel_path = if rel_path.is_empty() { "." } else { rel_path };
+        let rel_path = path.as_bytes();
+        let rel_path = &rel_path[rel_path.iter().take_while(|&&b| b == b'/').count()..];
+        let rel_path = OsStr::from_bytes(if rel_path.is_empty() { b"." } else { rel_path });
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         // EAGAIN: a rename raced the lookup; the kernel asks for a retry.
         let fd = (0..3).find_map(|_| {
@@ -282,7 +288,7 @@ impl Root {
     }
 
     /// Where an opened directory is inside the root, from the kernel's name for it.
-    fn rel_of(&self, fd: &OwnedFd) -> Option<String> {
+    fn rel_of(&self, fd: &OwnedFd) -> Option<OsString> {
         let prefix = self.proc_name.as_ref()?;
         let name = readlinkat(CWD, fd_path(fd), Vec::new()).ok()?.into_bytes();
         let rest = name.strip_prefix(prefix.as_slice())?;
@@ -293,22 +299,27 @@ impl Root {
             _ if prefix.as_slice() == b"/" => rest,
             _ => return None,
         };
-        String::from_utf8(rest.to_vec()).ok()
+        Some(OsString::from_vec(rest.to_vec()))
     }
 
     /// Locates `path` for an operation on it: its directory reached inside the root, and its
     /// last name, followed if a symlink and `last` says so. The directory must exist.
-    pub fn locate(&self, path: &str, last: Last) -> Result<Located<'_>> {
-        self.locate_in(path, last, None)
+    pub fn locate(&self, path: impl AsRef<OsStr>, last: Last) -> Result<Located<'_>> {
+        self.locate_in(path.as_ref(), last, None)
     }
 
     /// [`Root::locate`], making missing directories on the way as `new` says.
-    pub fn locate_creating(&self, path: &str, last: Last, new: &NewDir) -> Result<Located<'_>> {
-        self.locate_in(path, last, Some(new))
+    pub fn locate_creating(
+        &self,
+        path: impl AsRef<OsStr>,
+        last: Last,
+        new: &NewDir,
+    ) -> Result<Located<'_>> {
+        self.locate_in(path.as_ref(), last, Some(new))
     }
 
-    fn locate_in(&self, path: &str, last: Last, create: Option<&NewDir>) -> Result<Located<'_>> {
-        let mut path = path.to_string();
+    fn locate_in(&self, path: &OsStr, last: Last, create: Option<&NewDir>) -> Result<Located<'_>> {
+        let mut path = path.to_owned();
         let mut links = 0;
         loop {
             let (parent, name) = match split_last(&path) {
@@ -338,16 +349,16 @@ impl Root {
                             path: here,
                         });
                     }
-                    path = if target.starts_with('/') {
+                    path = if target.as_bytes().starts_with(b"/") {
                         target
                     } else {
-                        format!("{}/{target}", dir.rel)
+                        join(&dir.rel, &target)
                     };
                     continue;
                 }
             }
             return Ok(Located {
-                name: Some(name.to_string()),
+                name: Some(name.to_owned()),
                 dir,
             });
         }
@@ -355,7 +366,7 @@ impl Root {
 
     /// The target of `name` in `dir` if it is a symlink (read through the very object
     /// looked at, so nothing can be swapped in between).
-    fn symlink_target(&self, dir: &Dir<'_>, name: &str) -> Result<Option<String>> {
+    fn symlink_target(&self, dir: &Dir<'_>, name: &OsStr) -> Result<Option<OsString>> {
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = match openat(&dir.fd, name, flags, Mode::empty()) {
             Ok(fd) => fd,
@@ -368,12 +379,12 @@ impl Root {
     /// The walk: from the root's descriptor one component at a time, each opened
     /// `O_PATH|O_NOFOLLOW` relative to the one before, symlinks read from the opened link
     /// and followed by hand, `..` going back to the directory before (never above the root).
-    fn walk(&self, path: &str, what: Walk<'_>, stop: Option<Stop<'_>>) -> Result<Walked<'_>> {
+    fn walk(&self, path: &OsStr, what: Walk<'_>, stop: Option<Stop<'_>>) -> Result<Walked<'_>> {
         let mut stack: Vec<Dir<'_>> = vec![self.top()?];
-        let mut todo: Vec<String> = components(path).rev().map(str::to_owned).collect();
+        let mut todo: Vec<OsString> = components(path).rev().map(OsStr::to_owned).collect();
         // With `Walk::Resolve`, what is past the first missing (or non-directory) component,
         // kept lexically.
-        let mut tail: Vec<String> = Vec::new();
+        let mut tail: Vec<OsString> = Vec::new();
         let mut links = 0;
         let mut retries = 0;
         while let Some(part) = todo.pop() {
@@ -407,7 +418,7 @@ impl Root {
                 });
             }
             let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let fd = match openat(&cur.fd, part.as_str(), flags, Mode::empty()) {
+            let fd = match openat(&cur.fd, part.as_os_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => match what {
                     Walk::Resolve { .. } => {
@@ -463,10 +474,10 @@ impl Root {
                     let target = link_target(&fd)
                         .map_err(|e| cur.err("readlink", &part, e))?
                         .unwrap_or_default();
-                    if target.starts_with('/') {
+                    if target.as_bytes().starts_with(b"/") {
                         stack.truncate(1);
                     }
-                    todo.extend(components(&target).rev().map(str::to_owned));
+                    todo.extend(components(&target).rev().map(OsStr::to_owned));
                 }
                 _ => match what {
                     // A file in the middle of a path: whoever opens it will be told.
@@ -484,7 +495,7 @@ impl Root {
         let dir = stack
             .pop()
             .expect("the root stays at the bottom of the stack");
-        let rel = join(&dir.rel, &tail.join("/"));
+        let rel = tail.iter().fold(dir.rel.clone(), join);
         Ok(Walked {
             dir,
             rel,
@@ -496,8 +507,16 @@ impl Root {
     /// `stop` says is a boundary (a mount point whose contents are not the root's): returns
     /// where it stopped and the components still to go, as written. Always walks (the kernel
     /// can't be asked to stop).
-    pub fn resolve_until(&self, path: &str, stop: &dyn Fn(&str) -> bool) -> Result<Until> {
-        let walked = self.walk(path, Walk::Resolve { last: Last::Follow }, Some(stop))?;
+    pub fn resolve_until(
+        &self,
+        path: impl AsRef<OsStr>,
+        stop: &dyn Fn(&OsStr) -> bool,
+    ) -> Result<Until> {
+        let walked = self.walk(
+            path.as_ref(),
+            Walk::Resolve { last: Last::Follow },
+            Some(stop),
+        )?;
         Ok(match walked.stopped {
             Some(rest) => Until::Stopped {
                 at: walked.rel,
@@ -510,7 +529,7 @@ impl Root {
     // ---- operations by path -------------------------------------------------------------
 
     /// Metadata of `path` (its last component followed or not).
-    pub fn stat(&self, path: &str, last: Last) -> Result<Meta> {
+    pub fn stat(&self, path: impl AsRef<OsStr>, last: Last) -> Result<Meta> {
         let found = self.locate(path, last)?;
         match &found.name {
             None => found.dir.metadata(),
@@ -522,7 +541,7 @@ impl Root {
     }
 
     /// Metadata of `path` itself, `None` if nothing is there.
-    pub fn lstat(&self, path: &str) -> Result<Option<Meta>> {
+    pub fn lstat(&self, path: impl AsRef<OsStr>) -> Result<Option<Meta>> {
         match self.stat(path, Last::NoFollow) {
             Ok(meta) => Ok(Some(meta)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -531,7 +550,7 @@ impl Root {
     }
 
     /// Opens `path` for reading.
-    pub fn open_read(&self, path: &str, last: Last) -> Result<File> {
+    pub fn open_read(&self, path: impl AsRef<OsStr>, last: Last) -> Result<File> {
         let found = self.locate(path, last)?;
         match &found.name {
             Some(name) => found.dir.open(name, OFlags::RDONLY, 0),
@@ -550,7 +569,7 @@ impl Root {
 
     /// An `O_PATH` descriptor of what `path` names, for handing the object itself to the
     /// kernel (a bind mount's source): nothing looks the path up again after the check.
-    pub fn open_path(&self, path: &str, last: Last) -> Result<OwnedFd> {
+    pub fn open_path(&self, path: impl AsRef<OsStr>, last: Last) -> Result<OwnedFd> {
         let found = self.locate(path, last)?;
         match &found.name {
             Some(name) => found.dir.open_path("open", name),
@@ -564,32 +583,38 @@ impl Root {
 
     /// Opens `path` with `flags` (`O_NOFOLLOW` added: with [`Last::Follow`] the symlinks are
     /// already followed inside the root).
-    pub fn open_file(&self, path: &str, last: Last, flags: OFlags, mode: u32) -> Result<File> {
+    pub fn open_file(
+        &self,
+        path: impl AsRef<OsStr>,
+        last: Last,
+        flags: OFlags,
+        mode: u32,
+    ) -> Result<File> {
         let found = self.locate(path, last)?;
         found.dir.open(found.name("open")?, flags, mode)
     }
 
     /// Creates the regular file `path` (nothing may be there), parents made as `new` says.
-    pub fn create_file(&self, path: &str, mode: u32, new: &NewDir) -> Result<File> {
+    pub fn create_file(&self, path: impl AsRef<OsStr>, mode: u32, new: &NewDir) -> Result<File> {
         let found = self.locate_creating(path, Last::NoFollow, new)?;
         found.dir.create_file(found.name("create")?, mode)
     }
 
     /// Creates the directory `path` (its parent must exist) with exactly `mode`.
-    pub fn mkdir(&self, path: &str, mode: u32) -> Result<Dir<'_>> {
+    pub fn mkdir(&self, path: impl AsRef<OsStr>, mode: u32) -> Result<Dir<'_>> {
         let found = self.locate(path, Last::NoFollow)?;
         let name = found.name("mkdir")?;
         found.dir.mkdir(name, mode)
     }
 
     /// `ln -s target path`.
-    pub fn symlink(&self, target: &str, path: &str) -> Result<()> {
+    pub fn symlink(&self, target: impl AsRef<OsStr>, path: impl AsRef<OsStr>) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         found.dir.symlink(target, found.name("symlink")?)
     }
 
     /// Hard-links `existing` (not followed) as `path`.
-    pub fn hardlink(&self, existing: &str, path: &str) -> Result<()> {
+    pub fn hardlink(&self, existing: impl AsRef<OsStr>, path: impl AsRef<OsStr>) -> Result<()> {
         let from = self.locate(existing, Last::NoFollow)?;
         let to = self.locate(path, Last::NoFollow)?;
         to.dir
@@ -597,20 +622,20 @@ impl Root {
     }
 
     /// Renames `from` to `to` (neither followed).
-    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+    pub fn rename(&self, from: impl AsRef<OsStr>, to: impl AsRef<OsStr>) -> Result<()> {
         let a = self.locate(from, Last::NoFollow)?;
         let b = self.locate(to, Last::NoFollow)?;
         a.dir.rename(a.name("rename")?, &b.dir, b.name("rename")?)
     }
 
     /// Removes the non-directory `path`.
-    pub fn unlink(&self, path: &str) -> Result<()> {
+    pub fn unlink(&self, path: impl AsRef<OsStr>) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         found.dir.unlink(found.name("unlink")?)
     }
 
     /// Removes `path` and everything below it; nothing there is fine.
-    pub fn remove_all(&self, path: &str) -> Result<()> {
+    pub fn remove_all(&self, path: impl AsRef<OsStr>) -> Result<()> {
         match self.locate(path, Last::NoFollow) {
             Ok(found) => found.dir.remove_all(found.name("remove")?),
             Err(e) if e.is_not_found() => Ok(()),
@@ -619,7 +644,7 @@ impl Root {
     }
 
     /// `lchown`.
-    pub fn chown(&self, path: &str, uid: u32, gid: u32) -> Result<()> {
+    pub fn chown(&self, path: impl AsRef<OsStr>, uid: u32, gid: u32) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         match &found.name {
             Some(name) => found.dir.chown(name, uid, gid),
@@ -628,7 +653,7 @@ impl Root {
     }
 
     /// The full 12 mode bits of `path`, followed to what it names.
-    pub fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+    pub fn chmod(&self, path: impl AsRef<OsStr>, mode: u32) -> Result<()> {
         let found = self.locate(path, Last::Follow)?;
         match &found.name {
             Some(name) => found.dir.chmod(name, mode),
@@ -637,7 +662,7 @@ impl Root {
     }
 
     /// Times of `path` itself (a symlink too).
-    pub fn utimens(&self, path: &str, atime: Time, mtime: Time) -> Result<()> {
+    pub fn utimens(&self, path: impl AsRef<OsStr>, atime: Time, mtime: Time) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         match &found.name {
             Some(name) => found.dir.utimens(name, atime, mtime),
@@ -647,7 +672,13 @@ impl Root {
 
     /// Sets an extended attribute of what `path` resolves to (with [`Last::NoFollow`], of a
     /// symlink itself).
-    pub fn set_xattr(&self, path: &str, last: Last, key: &str, value: &[u8]) -> Result<()> {
+    pub fn set_xattr(
+        &self,
+        path: impl AsRef<OsStr>,
+        last: Last,
+        key: &str,
+        value: &[u8],
+    ) -> Result<()> {
         let found = self.locate(path, last)?;
         match &found.name {
             Some(name) => found.dir.set_xattr(name, key, value),
@@ -656,7 +687,12 @@ impl Root {
     }
 
     /// An extended attribute of what `path` resolves to.
-    pub fn get_xattr(&self, path: &str, last: Last, key: &str) -> Result<Option<Vec<u8>>> {
+    pub fn get_xattr(
+        &self,
+        path: impl AsRef<OsStr>,
+        last: Last,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>> {
         let found = self.locate(path, last)?;
         match &found.name {
             Some(name) => found.dir.get_xattr(name, key),
@@ -665,7 +701,7 @@ impl Root {
     }
 
     /// The extended attribute names of what `path` resolves to.
-    pub fn list_xattrs(&self, path: &str, last: Last) -> Result<Vec<String>> {
+    pub fn list_xattrs(&self, path: impl AsRef<OsStr>, last: Last) -> Result<Vec<String>> {
         let found = self.locate(path, last)?;
         match &found.name {
             Some(name) => found.dir.list_xattrs(name),
@@ -674,24 +710,24 @@ impl Root {
     }
 
     /// The target of the symlink `path`.
-    pub fn readlink(&self, path: &str) -> Result<std::ffi::OsString> {
+    pub fn readlink(&self, path: impl AsRef<OsStr>) -> Result<OsString> {
         let found = self.locate(path, Last::NoFollow)?;
         found.dir.readlink(found.name("readlink")?)
     }
 
     /// The names in the directory `path`.
-    pub fn read_dir(&self, path: &str) -> Result<Vec<std::ffi::OsString>> {
+    pub fn read_dir(&self, path: impl AsRef<OsStr>) -> Result<Vec<OsString>> {
         self.dir(path)?.read_dir()
     }
 
     /// A fifo, or [`Error::DeviceRefused`] for a device.
-    pub fn mknod(&self, path: &str, node: Node, mode: u32) -> Result<()> {
+    pub fn mknod(&self, path: impl AsRef<OsStr>, node: Node, mode: u32) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         found.dir.mknod(found.name("mknod")?, node, mode)
     }
 
     /// An overlayfs whiteout (character device 0:0) at `path`.
-    pub fn whiteout(&self, path: &str) -> Result<()> {
+    pub fn whiteout(&self, path: impl AsRef<OsStr>) -> Result<()> {
         let found = self.locate(path, Last::NoFollow)?;
         found.dir.whiteout(found.name("whiteout")?)
     }
@@ -705,20 +741,22 @@ impl AsFd for Root {
 
 /// Splits a path into (what comes before the last component, the last component); `None`
 /// when the path ends in `.`, `..` or names the root (then the whole path is a directory).
-fn split_last(path: &str) -> Option<(&str, &str)> {
-    let trimmed = path.trim_end_matches('/');
-    let (parent, name) = match trimmed.rsplit_once('/') {
-        Some((parent, name)) => (if parent.is_empty() { "/" } else { parent }, name),
-        None => ("", trimmed),
+fn split_last(path: &OsStr) -> Option<(&OsStr, &OsStr)> {
+    let bytes = path.as_bytes();
+    let trimmed = &bytes[..bytes.len() - bytes.iter().rev().take_while(|&&b| b == b'/').count()];
+    let (parent, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &trimmed[1..]),
+        Some(at) => (&trimmed[..at], &trimmed[at + 1..]),
+        None => (&b""[..], trimmed),
     };
     match name {
-        "" | "." | ".." => None,
-        name => Some((parent, name)),
+        b"" | b"." | b".." => None,
+        name => Some((OsStr::from_bytes(parent), OsStr::from_bytes(name))),
     }
 }
 
 /// Makes the directory `name` in `dir` as `new` says; one that appeared meanwhile is fine.
-fn make_dir(dir: &Dir<'_>, name: &str, new: &NewDir) -> Result<()> {
+fn make_dir(dir: &Dir<'_>, name: &OsStr, new: &NewDir) -> Result<()> {
     let made = match dir.mkdir(name, new.mode) {
         Ok(made) => made,
         Err(e) if e.errno() == Some(Errno::EXIST) => return Ok(()),
@@ -734,15 +772,11 @@ fn make_dir(dir: &Dir<'_>, name: &str, new: &NewDir) -> Result<()> {
 
 /// The target of the symlink `fd` was opened on (`O_PATH|O_NOFOLLOW`); `None` if it is not
 /// one.
-fn link_target(fd: &OwnedFd) -> std::result::Result<Option<String>, Errno> {
+fn link_target(fd: &OwnedFd) -> std::result::Result<Option<OsString>, Errno> {
     let stat = fstat(fd)?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
         return Ok(None);
     }
     let target = readlinkat(fd, "", Vec::new())?;
-    Ok(Some(
-        std::ffi::OsStr::from_bytes(target.as_bytes())
-            .to_string_lossy()
-            .into_owned(),
-    ))
+    Ok(Some(OsString::from_vec(target.into_bytes())))
 }

@@ -246,7 +246,7 @@ fn attack_root(r: &Root, path: &str) {
     for p in [path, "up", "link", "a/b", "f", "o"] {
         let _ = r.chmod(p, 0o777);
         let _ = r.utimens(p, Time::secs(0), Time::secs(0));
-        let _ = r.remove_all(&format!("{p}/secret"));
+        let _ = r.remove_all(format!("{p}/secret"));
     }
 }
 
@@ -363,12 +363,12 @@ fn race_against_the_root() {
         race(&format!("root {resolver:?}"), 1000, |scene, i| {
             let r = Root::open_with(&scene.root, resolver, Links::InRoot).unwrap();
             let new = NewDir::default();
-            let _ = r.create_file(&format!("d/f{i}"), 0o644, &new);
-            let _ = r.mkdir_all(&format!("d/sub{i}/x"), &new);
+            let _ = r.create_file(format!("d/f{i}"), 0o644, &new);
+            let _ = r.mkdir_all(format!("d/sub{i}/x"), &new);
             let _ = r.chmod("d/secret", 0o777);
             let _ = r.utimens("d/secret", Time::secs(0), Time::secs(0));
             let _ = r.set_xattr("d/secret", Last::Follow, "user.x", b"x");
-            let _ = r.hardlink("d/secret", &format!("h{i}"));
+            let _ = r.hardlink("d/secret", format!("h{i}"));
             let _ = r.remove_all("d/secret");
             let _ = r.unlink("e/secret");
         });
@@ -497,38 +497,61 @@ fn reader_reuses_the_directory_and_refuses_swapped_links() {
     }
 }
 
-/// A symlink's target is bytes and is written as the archive has it; a hard link whose target
-/// is not UTF-8 names no entry and is refused, saying why.
+/// Names are bytes on Linux: entries, symlink targets and hard-link targets that are not
+/// UTF-8 are written byte for byte (a directory, a file in it, a symlink and a hard link to
+/// the file), through both resolvers; an error about such an entry names it with escapes.
 #[test]
-fn link_targets_that_are_not_utf8() {
+fn names_that_are_not_utf8_are_extracted_byte_for_byte() {
+    use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
-    let tar_of = |kind: tar::EntryType, name: &str, target: &[u8]| {
+    let entry = |kind: tar::EntryType, name: &[u8], target: &[u8]| {
         let mut h = tar::Header::new_old();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
         h.as_old_mut().linkname[..target.len()].copy_from_slice(target);
         h.set_entry_type(kind);
-        h.set_mode(0o777);
+        h.set_mode(0o755);
         h.set_size(0);
         h.set_cksum();
-        let mut out = h.as_bytes().to_vec();
-        out.resize(out.len() + 1024, 0);
-        out
+        h.as_bytes().to_vec()
     };
-    let target = b"caf\xe9/menu";
+    let mut tar = [
+        entry(tar::EntryType::Directory, b"caf\xe9/", b""),
+        entry(tar::EntryType::Regular, b"caf\xe9/menu\xff", b""),
+        entry(tar::EntryType::Symlink, b"link\xfe", b"caf\xe9/menu\xff"),
+        entry(tar::EntryType::Link, b"hard\xfe", b"caf\xe9/menu\xff"),
+    ]
+    .concat();
+    tar.resize(tar.len() + 1024, 0);
+    let host = |dir: &Path, name: &[u8]| dir.join(OsStr::from_bytes(name));
     for resolver in Resolver::ALL {
         let dir = tempfile::tempdir().unwrap();
         let r = Root::open_with(dir.path(), resolver, Links::Refuse).unwrap();
-        let tar = tar_of(tar::EntryType::Symlink, "link", target);
         extract::extract(&r, "", tar.as_slice(), &layer_rules(), &mut NoHooks).unwrap();
-        let got = fs::read_link(dir.path().join("link")).unwrap();
-        assert_eq!(got.as_os_str().as_bytes(), target, "{resolver:?}");
+        let file = fs::symlink_metadata(host(dir.path(), b"caf\xe9/menu\xff")).unwrap();
+        assert!(file.is_file(), "{resolver:?}");
+        assert_eq!(
+            file.nlink(),
+            2,
+            "{resolver:?}: the hard link is a second name"
+        );
+        let hard = fs::symlink_metadata(host(dir.path(), b"hard\xfe")).unwrap();
+        assert_eq!(hard.ino(), file.ino(), "{resolver:?}");
+        let got = fs::read_link(host(dir.path(), b"link\xfe")).unwrap();
+        assert_eq!(
+            got.as_os_str().as_bytes(),
+            b"caf\xe9/menu\xff",
+            "{resolver:?}"
+        );
 
-        let tar = tar_of(tar::EntryType::Link, "hard", target);
+        // A link to a name the archive never wrote is refused, naming both with escapes.
+        let mut bad = entry(tar::EntryType::Link, b"again\xfe", b"gone\xff");
+        bad.resize(bad.len() + 1024, 0);
         let err =
-            extract::extract(&r, "", tar.as_slice(), &layer_rules(), &mut NoHooks).unwrap_err();
-        assert!(
-            err.to_string().contains("not UTF-8") && err.to_string().contains("hard"),
-            "{resolver:?}: {err}"
+            extract::extract(&r, "", bad.as_slice(), &layer_rules(), &mut NoHooks).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "hard link \"again\\xfe\" to \"gone\\xff\": which is not an earlier entry of this layer",
+            "{resolver:?}"
         );
     }
 }

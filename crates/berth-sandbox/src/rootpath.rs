@@ -2,9 +2,10 @@
 //! are followed but clamped to the root (by berth-rootfs), so nothing the image contains can
 //! send the sandbox's own file operations out onto the host.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use berth_rootfs::{Dir, Last, Links, Resolver, Root, Time, Until};
@@ -39,14 +40,14 @@ pub(crate) enum Resolved {
 #[derive(Debug, Default)]
 pub(crate) struct Stubs {
     /// Paths relative to the root, in creation order.
-    created: Vec<(String, Kind)>,
+    created: Vec<(OsString, Kind)>,
     /// Pre-existing directories that got a stub, to put back as they were.
     parents: Vec<Parent>,
 }
 
 #[derive(Debug)]
 struct Parent {
-    rel: String,
+    rel: OsString,
     /// Times before the sandbox created anything in it.
     before: FileTimes,
     /// Its mtime once the sandbox's stubs were in it: if it still has it after the run,
@@ -71,16 +72,16 @@ pub(crate) fn prepare(
     stubs: Option<&mut Stubs>,
 ) -> Result<Resolved, String> {
     let rootfs = Root::open(root).map_err(|e| e.to_string())?;
-    let stop_rels: Vec<String> = stops
+    let stop_rels: Vec<&OsStr> = stops
         .iter()
         .filter_map(|s| s.strip_prefix(root).ok())
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| s.as_os_str())
         .collect();
-    let index_of = |rel: &str| {
+    let index_of = |rel: &OsStr| {
         stops
             .iter()
             .zip(&stop_rels)
-            .position(|(stop, stop_rel)| stop_rel == rel && stop.starts_with(root))
+            .position(|(stop, stop_rel)| *stop_rel == rel && stop.starts_with(root))
     };
     let rel = match rootfs
         .resolve_until(path, &|rel| index_of(rel).is_some())
@@ -92,7 +93,6 @@ pub(crate) fn prepare(
                 return Err("the path climbs out of an earlier mount with '..'".to_string());
             }
             let index = index_of(&at).unwrap_or_default();
-            let rest = rest.into_iter().map(OsString::from).collect();
             return Ok(Resolved::Inside { index, rest });
         }
     };
@@ -134,18 +134,23 @@ pub(crate) fn existing(root: &Path, path: &str) -> Option<PathBuf> {
 /// nothing swapped in meanwhile is followed.
 fn create(
     rootfs: &Root,
-    rel: &str,
+    rel: &OsStr,
     kind: Kind,
     mut stubs: Option<&mut Stubs>,
 ) -> Result<PathBuf, String> {
     let strict = rootfs
         .with_links(Links::Refuse)
         .map_err(|e| e.to_string())?;
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&[u8]> = rel
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let joined = |parts: &[&[u8]]| OsStr::from_bytes(&parts.join(&b'/')).to_owned();
     // The deepest existing directory.
     let mut have = 0;
     while have < parts.len() {
-        let prefix = parts[..=have].join("/");
+        let prefix = joined(&parts[..=have]);
         match strict.lstat(&prefix).map_err(|e| e.to_string())? {
             Some(m) if m.is_dir() => have += 1,
             Some(_) => {
@@ -157,18 +162,19 @@ fn create(
             None => break,
         }
     }
-    let existing = parts[..have].join("/");
+    let existing = joined(&parts[..have]);
     let mut dir = strict.dir(&existing).map_err(|e| e.to_string())?;
     if let Some(stubs) = stubs.as_deref_mut() {
         stubs.remember_parent(&dir);
     }
     let last = parts.len() - 1;
     for (i, name) in parts.iter().enumerate().skip(have) {
+        let name = OsStr::from_bytes(name);
         let this = if i == last { kind } else { Kind::Dir };
         let cannot = |e: berth_rootfs::Error| {
             format!(
                 "cannot create {}: {e}",
-                strict.host_of(&dir.path_of(name)).display()
+                strict.host_of(dir.path_of(name)).display()
             )
         };
         let next = match this {
@@ -205,7 +211,7 @@ impl Stubs {
         }
         if let Ok(m) = dir.metadata() {
             self.parents.push(Parent {
-                rel: dir.rel().to_string(),
+                rel: dir.rel().to_owned(),
                 before: times_of(&m),
                 after: None,
             });

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE manifests (
@@ -108,6 +108,18 @@ CREATE TABLE build_cache (
 ) WITHOUT ROWID;
 ";
 
+/// Version 4: which repositories of which registry hold a blob (see `blob_locations.rs`).
+const SCHEMA_V4: &str = "
+CREATE TABLE blob_locations (
+    registry   TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    seen       INTEGER NOT NULL,
+    PRIMARY KEY (registry, digest, repository)
+) WITHOUT ROWID;
+CREATE INDEX blob_locations_seen ON blob_locations(seen);
+";
+
 /// An image record: a root manifest or index the store keeps, and its tags.
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
@@ -179,6 +191,9 @@ impl Meta {
         }
         if version < 3 {
             tx.execute_batch(SCHEMA_V3).map_err(db)?;
+        }
+        if version < 4 {
+            tx.execute_batch(SCHEMA_V4).map_err(db)?;
         }
         if version < SCHEMA_VERSION {
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))

@@ -18,6 +18,12 @@ pub struct Store {
     meta: Mutex<Meta>,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
 /// One platform's image, resolved from a tag or digest.
 #[derive(Debug, Clone)]
 pub struct ResolvedImage {

@@ -361,3 +361,71 @@ fn a_cache_hit_writes_its_last_use_only_when_that_is_old() {
         "an old use is brought up to date"
     );
 }
+
+#[test]
+fn blob_locations_come_most_recent_first_and_wrong_ones_go() {
+    use berth_store::{BlobLocation, REPOSITORIES_PER_BLOB};
+    let (_d, store) = store();
+    let layer = Digest::sha256(b"layer");
+    let at = |repo: &str| BlobLocation {
+        registry: "localhost:5000".into(),
+        repository: repo.into(),
+        digest: layer.clone(),
+    };
+    let mut meta = store.meta();
+    let known =
+        |meta: &berth_store::meta::Meta| meta.blob_repositories("localhost:5000", &layer).unwrap();
+    meta.record_blob_locations(&[at("team/a")], &[]).unwrap();
+    std::thread::sleep(Duration::from_millis(3));
+    meta.record_blob_locations(&[at("team/b")], &[]).unwrap();
+    assert_eq!(known(&meta), ["team/b", "team/a"]);
+    assert!(
+        meta.blob_repositories("localhost:5001", &layer)
+            .unwrap()
+            .is_empty(),
+        "another registry knows nothing of it"
+    );
+
+    // Seen again: first again. Proven wrong: gone, even when seen elsewhere at once.
+    std::thread::sleep(Duration::from_millis(3));
+    meta.record_blob_locations(&[at("team/a")], &[]).unwrap();
+    assert_eq!(known(&meta), ["team/a", "team/b"]);
+    std::thread::sleep(Duration::from_millis(3));
+    meta.record_blob_locations(&[at("team/c")], &[at("team/a")])
+        .unwrap();
+    assert_eq!(known(&meta), ["team/c", "team/b"]);
+
+    // Bounded per blob: the most recently seen stay.
+    let many: Vec<BlobLocation> = (0..20).map(|i| at(&format!("many/{i:02}"))).collect();
+    std::thread::sleep(Duration::from_millis(3));
+    meta.record_blob_locations(&many, &[]).unwrap();
+    let kept = known(&meta);
+    assert_eq!(kept.len(), REPOSITORIES_PER_BLOB, "{kept:?}");
+    assert!(kept.iter().all(|r| r.starts_with("many/")), "{kept:?}");
+}
+
+#[test]
+fn a_store_of_the_previous_schema_gains_blob_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    drop(Store::open(&root).unwrap());
+    let conn = rusqlite::Connection::open(root.join("berth.db")).unwrap();
+    conn.execute_batch("DROP TABLE blob_locations; PRAGMA user_version = 3")
+        .unwrap();
+    drop(conn);
+    let store = Store::open(&root).unwrap();
+    let layer = Digest::sha256(b"layer");
+    let at = berth_store::BlobLocation {
+        registry: "localhost:5000".into(),
+        repository: "team/a".into(),
+        digest: layer.clone(),
+    };
+    store.meta().record_blob_locations(&[at], &[]).unwrap();
+    assert_eq!(
+        store
+            .meta()
+            .blob_repositories("localhost:5000", &layer)
+            .unwrap(),
+        ["team/a"]
+    );
+}

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use berth_oci::media_type::{self, Kind};
 use berth_oci::{Descriptor, Digest, ImageManifest, MAX_CONFIG_SIZE, Manifest, Platform};
+use berth_store::Store;
 use futures::TryStreamExt;
 
+use crate::locations::Locations;
 use crate::progress::{Event, Progress};
 use crate::stream::Counting;
-use crate::{ImageDestination, ImageSource, Root, TransportError};
+use crate::{ImageDestination, ImageSource, Mount, Origin, Root, TransportError};
 
 /// Which platforms of a multi-platform image to copy.
 // One value per copy: its size doesn't matter.
@@ -29,6 +31,11 @@ pub struct CopyOptions {
     pub platforms: Platforms,
     /// Blobs moved at once.
     pub jobs: usize,
+    /// The store whose record of which registry repositories hold which blobs the copy reads
+    /// (a blob missing at a registry destination is mounted from one of them rather than
+    /// uploaded) and adds what it learns to. Without one, only the source's own repository is
+    /// mounted from.
+    pub blob_locations: Option<Arc<Store>>,
 }
 
 impl Default for CopyOptions {
@@ -36,6 +43,7 @@ impl Default for CopyOptions {
         CopyOptions {
             platforms: Platforms::All,
             jobs: 4,
+            blob_locations: None,
         }
     }
 }
@@ -47,6 +55,10 @@ struct Ctx<'a> {
     progress: Arc<dyn Progress>,
     /// Blobs already written in this copy.
     done: Mutex<HashSet<Digest>>,
+    /// The registry repositories source and destination are, if they are.
+    src_origin: Option<Origin>,
+    dst_origin: Option<Origin>,
+    locations: Locations,
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -67,20 +79,34 @@ pub async fn copy(
         opts,
         progress,
         done: Mutex::new(HashSet::new()),
+        src_origin: src.origin(),
+        dst_origin: dst.origin(),
+        locations: Locations::new(opts.blob_locations.clone()),
     };
-    let mut written = Vec::new();
-    for root in roots {
-        let descriptor = ctx.copy_root(root.descriptor).await?;
-        written.push(Root {
-            descriptor,
-            names: root.names,
+    let copied = ctx.copy_roots(roots).await;
+    // What was seen holds whether the copy got through or not.
+    if let Err(e) = ctx.locations.save() {
+        ctx.progress.event(Event::Warning {
+            message: &format!("remembering where the blobs are: {e}"),
         });
     }
-    dst.commit(&written).await?;
-    Ok(written)
+    copied
 }
 
 impl Ctx<'_> {
+    async fn copy_roots(&self, roots: Vec<Root>) -> Result<Vec<Root>, TransportError> {
+        let mut written = Vec::new();
+        for root in roots {
+            let descriptor = self.copy_root(root.descriptor).await?;
+            written.push(Root {
+                descriptor,
+                names: root.names,
+            });
+        }
+        self.dst.commit(&written).await?;
+        Ok(written)
+    }
+
     /// Copies what a root names; returns the descriptor of what was written.
     fn copy_root(&self, desc: Descriptor) -> BoxFuture<'_, Result<Descriptor, TransportError>> {
         Box::pin(async move {
@@ -244,30 +270,27 @@ impl Ctx<'_> {
     }
 
     async fn copy_blob(&self, desc: &Descriptor) -> Result<(), TransportError> {
+        // A manifest of the source's repository lists the blob: the repository holds it.
+        if let Some(src) = &self.src_origin {
+            self.locations.held(src, &desc.digest);
+        }
         let seen = self
             .done
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&desc.digest);
         if seen || self.dst.has_blob(desc).await? {
+            if let Some(dst) = &self.dst_origin {
+                self.locations.held(dst, &desc.digest);
+            }
             self.progress.event(Event::BlobExists {
                 digest: &desc.digest,
                 size: desc.size,
             });
             return Ok(());
         }
-        if let Some(origin) = self.src.origin() {
-            if self.dst.mount_blob(desc, &origin).await? {
-                self.progress.event(Event::BlobMounted {
-                    digest: &desc.digest,
-                    size: desc.size,
-                });
-                self.done
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(desc.digest.clone());
-                return Ok(());
-            }
+        if self.mount_blob(desc).await? {
+            return Ok(());
         }
         self.progress.event(Event::BlobStart {
             digest: &desc.digest,
@@ -291,10 +314,51 @@ impl Ctx<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(desc.digest.clone());
+        if let Some(dst) = &self.dst_origin {
+            self.locations.held(dst, &desc.digest);
+        }
         self.progress.event(Event::BlobDone {
             digest: &desc.digest,
         });
         Ok(())
+    }
+
+    /// Mounts a blob the destination lacks from another repository of its registry known to
+    /// hold it, trying the best few; returns whether one worked. A repository the registry
+    /// proves wrong is forgotten (the source's own is not: it holds every blob it lists).
+    async fn mount_blob(&self, desc: &Descriptor) -> Result<bool, TransportError> {
+        let Some(dst) = &self.dst_origin else {
+            return Ok(false);
+        };
+        // Found missing there: whatever was known of it is wrong.
+        self.locations.wrong(dst, &desc.digest);
+        let candidates = self
+            .locations
+            .candidates(dst, self.src_origin.as_ref(), &desc.digest)?;
+        for from in candidates {
+            match self.dst.mount_blob(desc, &from).await? {
+                Mount::Mounted => {
+                    self.locations.held(&from, &desc.digest);
+                    self.locations.held(dst, &desc.digest);
+                    self.done
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(desc.digest.clone());
+                    self.progress.event(Event::BlobMounted {
+                        digest: &desc.digest,
+                        size: desc.size,
+                        from: &from.repository,
+                    });
+                    return Ok(true);
+                }
+                Mount::Missing if Some(&from) != self.src_origin.as_ref() => {
+                    self.locations.wrong(&from, &desc.digest);
+                }
+                Mount::Missing => {}
+                Mount::Declined => self.locations.declined(&from),
+            }
+        }
+        Ok(false)
     }
 
     async fn put_manifest(

@@ -14,6 +14,7 @@ mod error;
 mod files;
 pub mod layout;
 pub mod local;
+mod locations;
 pub mod progress;
 mod stream;
 mod tar_index;
@@ -52,17 +53,46 @@ pub trait ImageSource: Send + Sync {
     async fn blob(&self, desc: &Descriptor) -> Result<BlobStream, TransportError>;
 
     /// Where in a registry the images come from, if they do: a destination in the same
-    /// registry can mount blobs instead of copying them.
+    /// registry can mount blobs from there instead of copying them.
     fn origin(&self) -> Option<Origin> {
         None
     }
 }
 
 /// A repository in a registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// The registry as the user names it (`host[:port]`), normalised: lower case, and Docker
+    /// Hub's other names as `docker.io`.
     pub registry: String,
     pub repository: String,
+}
+
+impl Origin {
+    pub fn new(registry: &str, repository: &str) -> Origin {
+        let registry = registry.to_ascii_lowercase();
+        let registry = match registry.as_str() {
+            "index.docker.io" | "registry-1.docker.io" => berth_oci::reference::DOCKER_HUB.into(),
+            _ => registry,
+        };
+        Origin {
+            registry,
+            repository: repository.to_string(),
+        }
+    }
+}
+
+/// What a registry did with a request to mount a blob from another repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mount {
+    /// The blob is linked into the destination: nothing to upload.
+    Mounted,
+    /// The registry says the other repository does not hold the blob (it started an upload
+    /// instead, or answered 404).
+    Missing,
+    /// Not done, for a reason that says nothing about the other repository: no right to read
+    /// it, or a registry that doesn't mount.
+    Declined,
 }
 
 /// What a destination can hold.
@@ -90,13 +120,22 @@ pub trait ImageDestination: Send + Sync {
         }
     }
 
+    /// Where in a registry the images go, if they do: blobs other repositories of that
+    /// registry hold can be mounted instead of uploaded.
+    fn origin(&self) -> Option<Origin> {
+        None
+    }
+
     /// Whether the blob is already there, so the copy can skip it.
     async fn has_blob(&self, desc: &Descriptor) -> Result<bool, TransportError>;
 
-    /// Links a blob another repository of the same registry has, without moving its bytes;
-    /// returns whether it could.
-    async fn mount_blob(&self, _desc: &Descriptor, _from: &Origin) -> Result<bool, TransportError> {
-        Ok(false)
+    /// Links a blob another repository of the same registry has, without moving its bytes.
+    async fn mount_blob(
+        &self,
+        _desc: &Descriptor,
+        _from: &Origin,
+    ) -> Result<Mount, TransportError> {
+        Ok(Mount::Declined)
     }
 
     /// Writes a blob, checking it against the descriptor as it arrives; on a mismatch nothing
@@ -124,4 +163,20 @@ pub(crate) fn check_bytes(
             digest: desc.digest.clone(),
             mismatch,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn an_origin_names_its_registry_one_way() {
+        for host in ["Localhost:5000", "localhost:5000"] {
+            assert_eq!(Origin::new(host, "team/a").registry, "localhost:5000");
+        }
+        for host in ["docker.io", "index.docker.io", "registry-1.docker.io"] {
+            assert_eq!(Origin::new(host, "library/x").registry, "docker.io");
+        }
+        assert_eq!(Origin::new("a.example:443", "x").registry, "a.example:443");
+    }
 }

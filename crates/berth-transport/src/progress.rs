@@ -16,8 +16,12 @@ pub enum Event<'a> {
     BlobDone { digest: &'a Digest },
     /// A blob was already at the destination.
     BlobExists { digest: &'a Digest, size: u64 },
-    /// A blob was linked from another repository of the same registry.
-    BlobMounted { digest: &'a Digest, size: u64 },
+    /// A blob was linked from another repository (`from`) of the same registry.
+    BlobMounted {
+        digest: &'a Digest,
+        size: u64,
+        from: &'a str,
+    },
     /// Something the user should know, though the copy goes on.
     Warning { message: &'a str },
     /// A manifest or index is written.

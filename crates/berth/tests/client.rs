@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth_oci::Digest;
-use test_support::{Berth, BerthRegistry, Podman, Registry, busybox_rootfs, json, require, run_ok};
+use test_support::registry::{Image, oci_image};
+use test_support::{
+    Berth, BerthRegistry, Exchange, Fault, FaultProxy, Podman, Registry, busybox_rootfs, json,
+    require, run_ok,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -513,4 +517,245 @@ fn secrets_never_reach_the_log_and_tls_trusts_ca_cert() {
     // Without the CA the certificate is refused, and the error says what to do.
     let err = c.fails(&["push", "app:1", &format!("{host}/tls/app:2")]);
     assert!(err.contains("--ca-cert"), "{err}");
+}
+
+/// Writes `image` as an OCI layout in `dir` under the name `1`; returns its `oci:` location.
+fn layout(dir: &Path, image: &Image) -> String {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    for b in &image.blobs {
+        fs::write(blobs.join(b.digest.hex()), &b.bytes).unwrap();
+    }
+    fs::write(blobs.join(image.digest.hex()), &image.bytes).unwrap();
+    let mut root = image.descriptor();
+    root["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": "1" });
+    let index = serde_json::json!({ "schemaVersion": 2, "manifests": [root] });
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    format!("oci:{}:1", dir.display())
+}
+
+/// Runs a transfer with `--json`; returns its events.
+fn events(c: &Berth, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = args.to_vec();
+    all.insert(1, "--json");
+    c.ok(&all).lines().map(json).collect()
+}
+
+/// The repositories each blob was mounted from, in the order of the events.
+fn mounted_from(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "blob_mounted")
+        .map(|e| e["from"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Requests that move blob bytes: an upload started without a mount, a chunk, a last PUT.
+fn uploads(sent: &[Exchange]) -> Vec<String> {
+    sent.iter()
+        .filter(|e| {
+            let upload = e.path.contains("/blobs/uploads/");
+            (e.method == "POST" && upload && !e.path.contains("mount="))
+                || (matches!(e.method.as_str(), "PATCH" | "PUT") && upload)
+        })
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+/// Mount requests from `repo`, with the status each got.
+fn mounts_from(sent: &[Exchange], repo: &str) -> Vec<Option<u16>> {
+    let from = format!("from={repo}");
+    sent.iter()
+        .filter(|e| e.method == "POST" && e.path.contains("mount=") && e.path.ends_with(&from))
+        .map(|e| e.status)
+        .collect()
+}
+
+/// `DELETE` over plain HTTP/1.0; returns the status.
+fn http_delete(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "DELETE {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// A push to a second repository of a registry mounts every blob from the first, with no
+/// upload: whether the image comes from the store (`push`) or a layout (`copy`), and whether
+/// the store learnt where the blobs are by pushing them or by pulling them. Requests are
+/// counted by a proxy in front of berth registry and the distribution registry.
+#[test]
+fn a_push_mounts_what_another_repository_of_the_registry_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = BerthRegistry::start(BIN, &dir.path().join("berth-registry"), None);
+    let distribution = Registry::start();
+    let image = oci_image(4);
+    let src = layout(&dir.path().join("layout"), &image);
+    let digest = image.digest.to_string();
+    let blobs = image.blobs.len();
+    for (kind, upstream) in [("berth", &berth.addr), ("distribution", &distribution.addr)] {
+        let proxy = FaultProxy::start(upstream, vec![]);
+        let reg = &proxy.addr;
+        let c = Berth::client(BIN, dir.path(), &format!("{kind}-pusher"));
+        let first = events(&c, &["copy", &src, &format!("docker://{reg}/team/a:1")]);
+        assert!(mounted_from(&first).is_empty(), "{kind}: {first:?}");
+        assert!(uploads(&proxy.exchanges()).len() >= blobs, "{kind}");
+
+        // From a layout: every blob mounted from where the store saw it, nothing uploaded.
+        let before = proxy.exchanges().len();
+        let second = events(&c, &["copy", &src, &format!("docker://{reg}/team/b:1")]);
+        assert_eq!(mounted_from(&second), vec!["team/a"; blobs], "{kind}");
+        let sent = &proxy.exchanges()[before..];
+        assert_eq!(uploads(sent), Vec::<String>::new(), "{kind}");
+        assert_eq!(
+            mounts_from(sent, "team/a"),
+            vec![Some(201); blobs],
+            "{kind}"
+        );
+
+        // A pull teaches another store where the blobs are: its push mounts them too.
+        let c2 = Berth::client(BIN, dir.path(), &format!("{kind}-puller"));
+        c2.ok(&["pull", "-q", &format!("{reg}/team/b:1")]);
+        let before = proxy.exchanges().len();
+        let pushed = events(
+            &c2,
+            &[
+                "push",
+                &format!("{reg}/team/b:1"),
+                &format!("{reg}/team/c:1"),
+            ],
+        );
+        assert_eq!(mounted_from(&pushed), vec!["team/b"; blobs], "{kind}");
+        assert_eq!(uploads(&proxy.exchanges()[before..]), Vec::<String>::new());
+        assert_eq!(pushed.last().unwrap()["digest"], digest, "{kind}");
+        assert_eq!(
+            c.ok(&["resolve", &format!("{upstream}/team/c:1")]).trim(),
+            format!("{upstream}/team/c:1@{digest}"),
+            "{kind}"
+        );
+    }
+}
+
+/// A registry that won't mount from a repository the store remembers still gets the image,
+/// uploaded, and the remembered repository is forgotten: the distribution registry with the
+/// first repository's blobs deleted, and berth registry behind a proxy that answers every
+/// mount with 202 (an upload started instead).
+#[test]
+fn a_refused_mount_uploads_and_forgets_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = oci_image(3);
+    let src = layout(&dir.path().join("layout"), &image);
+    let digest = image.digest.to_string();
+    let blobs = image.blobs.len();
+    let arrived = |reg: &str, repo: &str| {
+        let name = format!("{reg}-{repo}").replace([':', '/', '.'], "-");
+        let puller = Berth::client(BIN, dir.path(), &name);
+        let out = puller.ok(&["pull", "-q", &format!("{reg}/{repo}:1")]);
+        assert_eq!(out.trim(), format!("Pulled {reg}/{repo}:1@{digest}"));
+        assert!(puller.ok(&["fsck"]).contains("all good"));
+    };
+
+    // Distribution: team/a's blobs deleted after the store saw them there.
+    let distribution = Registry::start();
+    let proxy = FaultProxy::start(&distribution.addr, vec![]);
+    let reg = &proxy.addr;
+    let c = Berth::client(BIN, dir.path(), "distribution");
+    c.ok(&["copy", "-q", &src, &format!("docker://{reg}/team/a:1")]);
+    let forget = |repo: &str| {
+        for b in &image.blobs {
+            let path = format!("/v2/{repo}/blobs/{}", b.digest);
+            assert_eq!(http_delete(&distribution.addr, &path), 202, "{path}");
+        }
+    };
+    forget("team/a");
+    let before = proxy.exchanges().len();
+    let out = events(&c, &["copy", &src, &format!("docker://{reg}/team/c:1")]);
+    assert!(mounted_from(&out).is_empty(), "{out:?}");
+    let sent = &proxy.exchanges()[before..];
+    assert_eq!(mounts_from(sent, "team/a"), vec![Some(202); blobs]);
+    assert!(!uploads(sent).is_empty());
+    arrived(&distribution.addr, "team/c");
+    // team/a is forgotten: the next push tries team/c alone.
+    forget("team/c");
+    let before = proxy.exchanges().len();
+    c.ok(&["copy", "-q", &src, &format!("docker://{reg}/team/d:1")]);
+    let sent = &proxy.exchanges()[before..];
+    assert_eq!(
+        mounts_from(sent, "team/a"),
+        vec![],
+        "team/a was proven wrong"
+    );
+    assert_eq!(mounts_from(sent, "team/c"), vec![Some(202); blobs]);
+    arrived(&distribution.addr, "team/d");
+
+    // berth registry behind a proxy that turns every mount into "202, upload it".
+    let berth = BerthRegistry::start(BIN, &dir.path().join("berth-registry"), None);
+    let refuse = Fault::Status {
+        path_contains: "mount=",
+        methods: &["POST"],
+        status: 202,
+        retry_after: None,
+        times: usize::MAX,
+    };
+    let proxy = FaultProxy::start(&berth.addr, vec![refuse]);
+    let reg = &proxy.addr;
+    let c = Berth::client(BIN, dir.path(), "berth");
+    c.ok(&["copy", "-q", &src, &format!("docker://{reg}/team/a:1")]);
+    let out = events(&c, &["copy", &src, &format!("docker://{reg}/team/b:1")]);
+    assert!(mounted_from(&out).is_empty(), "{out:?}");
+    assert_eq!(proxy.fired(0), blobs);
+    arrived(&berth.addr, "team/b");
+    let before = proxy.exchanges().len();
+    c.ok(&["copy", "-q", &src, &format!("docker://{reg}/team/c:1")]);
+    let sent = &proxy.exchanges()[before..];
+    assert_eq!(
+        mounts_from(sent, "team/a"),
+        vec![],
+        "team/a was proven wrong"
+    );
+    assert_eq!(mounts_from(sent, "team/b"), vec![Some(202); blobs]);
+    // Once the registry mounts again, the repository the blobs were last uploaded to serves.
+    proxy.set_plan(vec![]);
+    let out = events(&c, &["copy", &src, &format!("docker://{reg}/team/d:1")]);
+    assert_eq!(mounted_from(&out), vec!["team/c"; blobs]);
+}
+
+/// With token auth, a mount asks for the right to pull the source repository too; a user
+/// without it still pushes the image, uploaded.
+#[test]
+fn a_mount_needs_the_right_to_pull_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "s3cret"), ("bob", "b0b")]);
+    let reg = BerthRegistry::start(
+        BIN,
+        &dir.path().join("registry"),
+        Some(&format!(
+            "[auth]\nmode = \"token\"\nhtpasswd = \"{}\"\n\n\
+             [[auth.rules]]\nusers = [\"alice\"]\nrepositories = [\"team/**\"]\nactions = [\"pull\", \"push\"]\n\n\
+             [[auth.rules]]\nusers = [\"bob\"]\nrepositories = [\"bob/**\"]\nactions = [\"pull\", \"push\"]\n",
+            users.display()
+        )),
+    );
+    let c = Berth::client(BIN, dir.path(), "token");
+    let digest = import(&c, dir.path(), "app:1");
+    assert!(c.login(&reg.addr, "alice", "s3cret").status.success());
+    c.ok(&["push", "-q", "app:1", &format!("{}/team/a:1", reg.addr)]);
+    let out = events(&c, &["push", "app:1", &format!("{}/team/b:1", reg.addr)]);
+    assert_eq!(mounted_from(&out), ["team/a", "team/a"], "{out:?}");
+
+    assert!(c.login(&reg.addr, "bob", "b0b").status.success());
+    let target = format!("{}/bob/app:1", reg.addr);
+    let out = events(&c, &["push", "app:1", &target]);
+    assert!(mounted_from(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        out.iter().filter(|e| e["event"] == "blob_done").count(),
+        2,
+        "{out:?}"
+    );
+    assert_eq!(
+        c.ok(&["resolve", &target]).trim(),
+        format!("{target}@{digest}")
+    );
 }

@@ -1,5 +1,6 @@
 //! `berth registry` with the real clients: skopeo, podman, buildah, docker and oras, each
-//! checked by digest and bytes, with and without authentication.
+//! checked by digest and bytes, with and without authentication; and Go's net/http on the
+//! answers given before a request body is read.
 
 use std::fs;
 use std::path::Path;
@@ -563,6 +564,48 @@ print(open("pulled/sbom.json").read(), file=sys.stderr)
     assert_eq!(
         fs::read_to_string(e.dir.path().join("pulled/sbom.json")).unwrap(),
         r#"{"bom": "berth"}"#
+    );
+}
+
+/// Go's net/http, the client containerd, skopeo and the conformance suite are built on, gets
+/// every answer the registry gives before reading a body (416, 404, 401, 413, 400), never a
+/// `write: broken pipe`, and sends its next request over the same connection; a 24 MiB body
+/// gets its answer and `Connection: close` (tests/go/early_answers.go, run 20 rounds).
+#[test]
+fn go_net_http_keeps_its_connection_through_early_answers() {
+    require("go");
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd(dir.path(), &[("alice", "s3cret")]);
+    let config = format!(
+        "[auth]\nmode = \"basic\"\nhtpasswd = \"{users}\"\n[[auth.rules]]\nusers = [\"alice\"]\nrepositories = [\"**\"]\nactions = [\"pull\", \"push\"]\n"
+    );
+    let reg = BerthRegistry::start(BIN, &dir.path().join("registry"), Some(&config));
+    let client = dir.path().join("early_answers");
+    // Offline and standard library only; the build cache stays with cargo's, so later runs
+    // take a second.
+    run_ok(
+        Command::new("go")
+            .args(["build", "-o"])
+            .arg(&client)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/early_answers.go"))
+            .env(
+                "GOCACHE",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build"),
+            )
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "")
+            .env("CGO_ENABLED", "0"),
+    );
+    let out = Command::new(&client)
+        .args([&format!("http://{}", reg.addr), "alice", "s3cret", "20"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Go's net/http against early answers:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -31,7 +31,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -182,8 +182,8 @@ impl FaultProxy {
             exchanges: Vec::new(),
         }));
         let shared = state.clone();
-        let server = crate::background::Background::spawn("fault-proxy", move |stopped| {
-            serve(listener, shared, stopped)
+        let server = crate::background::Background::http("fault-proxy", listener, move |req| {
+            handle(shared.clone(), req)
         });
         FaultProxy {
             addr,
@@ -211,33 +211,6 @@ impl FaultProxy {
     /// Every request so far, in the order they arrived.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.state().exchanges.clone()
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    state: Arc<Mutex<State>>,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
-) {
-    let listener = TcpListener::from_std(listener).expect("a tokio listener");
-    loop {
-        let stream = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-            // Errors end the connection: that is how faults close it.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 

@@ -4,11 +4,13 @@
 //! A missing peer is a failed test, not a skipped one: `scripts/test` installs them all.
 
 mod background;
+mod debian;
 mod fault_proxy;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod tree;
 
+pub use debian::{debian_rootfs, push_debian_base};
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
 
 use std::fs;
@@ -612,12 +614,32 @@ pub fn tls_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
-/// The shared test corpus beside the checkout, if it is there.
+/// The shared test corpus `name`: in ../shared/corpus beside the checkout, as CI lays it out,
+/// or in $BERTH_CORPUS when that is set (a checkout elsewhere, such as a git worktree).
+///
+/// Absent, it is a failure naming the place, so that CI never passes without it; with
+/// BERTH_ALLOW_MISSING_CORPUS=1 it is `None` instead, said on stderr, and the caller skips.
 pub fn corpus(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(name);
-    p.is_dir().then(|| p.canonicalize().unwrap())
+    let root = match std::env::var_os("BERTH_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    };
+    let dir = root.join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("BERTH_ALLOW_MISSING_CORPUS").as_deref() == Ok("1") {
+        eprintln!(
+            "corpus {} is absent; skipped (BERTH_ALLOW_MISSING_CORPUS=1)",
+            dir.display()
+        );
+        return None;
+    }
+    panic!(
+        "corpus {} is absent: this test needs ../shared/corpus beside the checkout, or \
+         BERTH_CORPUS=DIR naming it (set BERTH_ALLOW_MISSING_CORPUS=1 to skip without it)",
+        dir.display()
+    );
 }
 
 /// The body of a JSON document as a value, for assertions.

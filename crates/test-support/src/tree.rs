@@ -4,15 +4,19 @@
 //! A snapshot records what a user of the image would notice: each path's type, permission
 //! bits (with setuid, setgid and sticky), owner, group, the SHA-256 of a file's bytes, a
 //! symlink's target, and which paths are hard links to one another. It leaves out times,
-//! which no two builds share.
+//! which no two builds share. Names and targets are bytes, as on Linux: a name that is not
+//! UTF-8 is compared exactly, and shown with `\xNN` escapes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use berth_rootfs::path::{is_within, join, shown};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -27,7 +31,7 @@ pub enum Kind {
     Dir,
     /// A symbolic link and its target, as written (not resolved).
     Symlink {
-        target: String,
+        target: OsString,
     },
     Fifo,
     Socket,
@@ -44,7 +48,7 @@ impl fmt::Display for Kind {
         match self {
             Kind::File { size, sha256 } => write!(f, "file {size} B sha256:{}", &sha256[..12]),
             Kind::Dir => write!(f, "dir"),
-            Kind::Symlink { target } => write!(f, "symlink -> {target}"),
+            Kind::Symlink { target } => write!(f, "symlink -> {}", shown(target)),
             Kind::Fifo => write!(f, "fifo"),
             Kind::Socket => write!(f, "socket"),
             Kind::CharDevice { rdev } => write!(f, "char device {rdev:#x}"),
@@ -77,9 +81,9 @@ impl fmt::Display for Node {
 /// and the groups of paths that share an inode.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tree {
-    pub nodes: BTreeMap<String, Node>,
+    pub nodes: BTreeMap<OsString, Node>,
     /// Each group holds two or more paths of one inode, sorted; groups are sorted too.
-    pub hardlinks: BTreeSet<Vec<String>>,
+    pub hardlinks: BTreeSet<Vec<OsString>>,
 }
 
 /// Reading a tree failed at `path`.
@@ -102,8 +106,8 @@ impl Tree {
     /// Files are read for their hash even when their mode forbids it: tests run as root.
     pub fn snapshot(root: &Path) -> Result<Tree, SnapshotError> {
         let mut tree = Tree::default();
-        let mut inodes: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
-        walk(root, "", &mut tree, &mut inodes)?;
+        let mut inodes: BTreeMap<(u64, u64), Vec<OsString>> = BTreeMap::new();
+        walk(root, OsStr::new(""), &mut tree, &mut inodes)?;
         tree.hardlinks = inodes
             .into_values()
             .filter(|paths| paths.len() > 1)
@@ -115,21 +119,19 @@ impl Tree {
         Ok(tree)
     }
 
-    pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path.trim_start_matches('/'))
+    pub fn get(&self, path: impl AsRef<OsStr>) -> Option<&Node> {
+        self.nodes.get(relative(path.as_ref()))
     }
 
     /// Removes `path` and everything below it (from the hard-link groups too).
-    pub fn remove(&mut self, path: &str) {
-        let path = path.trim_matches('/');
-        let below = format!("{path}/");
-        self.nodes
-            .retain(|p, _| p != path && !p.starts_with(&below));
+    pub fn remove(&mut self, path: impl AsRef<OsStr>) {
+        let path = relative(path.as_ref());
+        self.nodes.retain(|p, _| !is_within(p, path));
         self.hardlinks = std::mem::take(&mut self.hardlinks)
             .into_iter()
             .map(|g| {
                 g.into_iter()
-                    .filter(|p| p != path && !p.starts_with(&below))
+                    .filter(|p| !is_within(p, path))
                     .collect::<Vec<_>>()
             })
             .filter(|g| g.len() > 1)
@@ -137,31 +139,49 @@ impl Tree {
     }
 
     /// Whether `path` is a directory with nothing in it.
-    pub fn is_empty_dir(&self, path: &str) -> bool {
-        let path = path.trim_matches('/');
-        let below = format!("{path}/");
+    pub fn is_empty_dir(&self, path: impl AsRef<OsStr>) -> bool {
+        let path = relative(path.as_ref());
         self.get(path).is_some_and(|n| n.kind == Kind::Dir)
-            && !self.nodes.keys().any(|p| p.starts_with(&below))
+            && !self.nodes.keys().any(|p| p != path && is_within(p, path))
     }
 
     /// One line per path, `ls -l`-like, for failure messages.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (path, node) in &self.nodes {
-            out.push_str(&format!("/{path}: {node}\n"));
+            out.push_str(&format!("/{}: {node}\n", shown(path)));
         }
         for group in &self.hardlinks {
-            out.push_str(&format!("hard links: {}\n", group.join(" = ")));
+            out.push_str(&format!("hard links: {}\n", group_text(group)));
         }
         out
     }
 }
 
+/// `path` without its leading and trailing `/`.
+fn relative(path: &OsStr) -> &OsStr {
+    let bytes = path.as_bytes();
+    let start = bytes.iter().take_while(|&&b| b == b'/').count();
+    let end = bytes.len()
+        - bytes[start..]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'/')
+            .count();
+    OsStr::from_bytes(&bytes[start..end])
+}
+
+/// A hard-link group as `a = b = c`.
+fn group_text(group: &[OsString]) -> String {
+    let names: Vec<String> = group.iter().map(|p| shown(p).to_string()).collect();
+    names.join(" = ")
+}
+
 fn walk(
     dir: &Path,
-    prefix: &str,
+    prefix: &OsStr,
     tree: &mut Tree,
-    inodes: &mut BTreeMap<(u64, u64), Vec<String>>,
+    inodes: &mut BTreeMap<(u64, u64), Vec<OsString>>,
 ) -> Result<(), SnapshotError> {
     let error = |path: &Path| {
         let path = path.to_path_buf();
@@ -174,12 +194,7 @@ fn walk(
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
+        let rel = join(prefix, entry.file_name());
         let meta = fs::symlink_metadata(&path).map_err(error(&path))?;
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
@@ -187,7 +202,7 @@ fn walk(
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).map_err(error(&path))?;
             Kind::Symlink {
-                target: target.to_string_lossy().into_owned(),
+                target: target.into_os_string(),
             }
         } else if ft.is_file() {
             let bytes = fs::read(&path).map_err(error(&path))?;
@@ -234,11 +249,12 @@ fn hex(bytes: &[u8]) -> String {
 /// `expected` and `actual` name the two sides in the lines (e.g. "buildkit", "berth").
 pub fn diff(expected_name: &str, expected: &Tree, actual_name: &str, actual: &Tree) -> Vec<String> {
     let mut lines = Vec::new();
-    let paths: BTreeSet<&String> = expected.nodes.keys().chain(actual.nodes.keys()).collect();
+    let paths: BTreeSet<&OsString> = expected.nodes.keys().chain(actual.nodes.keys()).collect();
     for path in paths {
+        let shown_path = shown(path);
         match (expected.nodes.get(path), actual.nodes.get(path)) {
-            (Some(e), None) => lines.push(format!("/{path}: only in {expected_name} ({e})")),
-            (None, Some(a)) => lines.push(format!("/{path}: only in {actual_name} ({a})")),
+            (Some(e), None) => lines.push(format!("/{shown_path}: only in {expected_name} ({e})")),
+            (None, Some(a)) => lines.push(format!("/{shown_path}: only in {actual_name} ({a})")),
             (Some(e), Some(a)) if e != a => {
                 let mut what = Vec::new();
                 if e.kind != a.kind {
@@ -251,7 +267,7 @@ pub fn diff(expected_name: &str, expected: &Tree, actual_name: &str, actual: &Tr
                     what.push(format!("owner {}:{} vs {}:{}", e.uid, e.gid, a.uid, a.gid));
                 }
                 lines.push(format!(
-                    "/{path}: {} ({expected_name} vs {actual_name})",
+                    "/{shown_path}: {} ({expected_name} vs {actual_name})",
                     what.join(", ")
                 ));
             }
@@ -261,13 +277,13 @@ pub fn diff(expected_name: &str, expected: &Tree, actual_name: &str, actual: &Tr
     for group in expected.hardlinks.difference(&actual.hardlinks) {
         lines.push(format!(
             "hard links {} in {expected_name}, not in {actual_name}",
-            group.join(" = ")
+            group_text(group)
         ));
     }
     for group in actual.hardlinks.difference(&expected.hardlinks) {
         lines.push(format!(
             "hard links {} in {actual_name}, not in {expected_name}",
-            group.join(" = ")
+            group_text(group)
         ));
     }
     lines
@@ -287,10 +303,11 @@ pub const CONFIG_FIELDS: &[&str] = &[
     "Healthcheck",
     "Shell",
     "OnBuild",
+    "ArgsEscaped",
 ];
 
 /// The differences between two `Config` objects over [`CONFIG_FIELDS`], one line each.
-/// A missing field, `null`, `""`, `[]` and `{}` all mean "not set" and compare equal.
+/// A missing field, `null`, `false`, `""`, `[]` and `{}` all mean "not set" and compare equal.
 pub fn config_diff(
     expected_name: &str,
     expected: &Value,
@@ -313,52 +330,51 @@ fn unset_as_null(v: Option<&Value>) -> Value {
         Some(Value::String(s)) if s.is_empty() => Value::Null,
         Some(Value::Array(a)) if a.is_empty() => Value::Null,
         Some(Value::Object(o)) if o.is_empty() => Value::Null,
+        Some(Value::Bool(false)) => Value::Null,
         Some(v) => v.clone(),
     }
 }
 
-/// The differences between two images' `history` arrays (from their config blobs): how
-/// many entries, and which of them are `empty_layer` (made no layer), e.g. `L L E E L E`.
+/// The differences between two images' `history` arrays (from their config blobs), entry by
+/// entry: its `created_by`, its `comment` and whether it is an `empty_layer` (made no layer).
+/// One message with both histories, the entries that differ marked, when any does.
 pub fn history_diff(
     expected_name: &str,
     expected: &[Value],
     actual_name: &str,
     actual: &[Value],
 ) -> Vec<String> {
-    let pattern = |h: &[Value]| -> String {
-        h.iter()
-            .map(|e| {
-                if e.get("empty_layer").and_then(Value::as_bool) == Some(true) {
-                    "E"
-                } else {
-                    "L"
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+    let entry = |e: &Value| -> String {
+        let empty = e.get("empty_layer").and_then(Value::as_bool) == Some(true);
+        let text = |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        format!(
+            "{} {:?} (comment {:?})",
+            if empty { "E" } else { "L" },
+            text("created_by"),
+            text("comment")
+        )
     };
-    let (e, a) = (pattern(expected), pattern(actual));
+    let e: Vec<String> = expected.iter().map(entry).collect();
+    let a: Vec<String> = actual.iter().map(entry).collect();
     if e == a {
         return Vec::new();
     }
-    let created_by = |h: &[Value]| -> String {
-        h.iter()
-            .map(|e| {
-                format!(
-                    "    {}",
-                    e.get("created_by").and_then(Value::as_str).unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    vec![format!(
-        "history: {expected_name} has {} entries [{e}], {actual_name} has {} [{a}] (L = layer, E = empty_layer)\n  {expected_name}:\n{}\n  {actual_name}:\n{}",
-        expected.len(),
-        actual.len(),
-        created_by(expected),
-        created_by(actual)
-    )]
+    let mut lines = vec![format!(
+        "history: {expected_name} has {} entries, {actual_name} has {} (L = layer, E = empty_layer):",
+        e.len(),
+        a.len()
+    )];
+    for i in 0..e.len().max(a.len()) {
+        match (e.get(i), a.get(i)) {
+            (Some(x), Some(y)) if x == y => lines.push(format!("    = {x}")),
+            (x, y) => {
+                let none = "(none)".to_string();
+                lines.push(format!("    {expected_name}: {}", x.unwrap_or(&none)));
+                lines.push(format!("    {actual_name}: {}", y.unwrap_or(&none)));
+            }
+        }
+    }
+    vec![lines.join("\n")]
 }
 
 #[cfg(test)]
@@ -401,9 +417,40 @@ mod tests {
         );
         assert_eq!(
             t.hardlinks,
-            BTreeSet::from([vec!["a-link".to_string(), "d/a".to_string()]])
+            BTreeSet::from([vec![OsString::from("a-link"), OsString::from("d/a")]])
         );
         assert!(diff("x", &t, "y", &t).is_empty());
+    }
+
+    /// Names and targets are bytes: two trees whose names differ only in bytes that are not
+    /// UTF-8 are told apart, and the difference is shown with escapes.
+    #[test]
+    fn names_that_are_not_utf8_are_compared_as_bytes() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let name = |dir: &Path, bytes: &[u8]| dir.join(OsStr::from_bytes(bytes));
+        fs::write(name(one.path(), b"bad\xff"), "x").unwrap();
+        fs::write(name(two.path(), b"bad\xfe"), "x").unwrap();
+        symlink(OsStr::from_bytes(b"to\xff"), one.path().join("link")).unwrap();
+        symlink(OsStr::from_bytes(b"to\xfe"), two.path().join("link")).unwrap();
+        let (a, b) = (
+            Tree::snapshot(one.path()).unwrap(),
+            Tree::snapshot(two.path()).unwrap(),
+        );
+        assert!(a.get(OsStr::from_bytes(b"/bad\xff")).is_some());
+        let lines = diff("one", &a, "two", &b);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("/bad\\xfe: only in two (file 1 B"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("/bad\\xff: only in one (file 1 B"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[2],
+            "/link: symlink -> to\\xff vs symlink -> to\\xfe (one vs two)"
+        );
     }
 
     #[test]
@@ -458,6 +505,16 @@ mod tests {
         ];
         assert!(history_diff("bk", &h1, "berth", &h1).is_empty());
         let d = history_diff("bk", &h1, "berth", &h2);
-        assert!(d[0].contains("[L E]") && d[0].contains("[L L]"), "{d:?}");
+        assert!(
+            d[0].contains("bk: E \"ENV\"") && d[0].contains("berth: L \"\""),
+            "{d:?}"
+        );
+        // The same shape with other words, or another comment, differs too.
+        let mut h3 = h1.clone();
+        h3[1]["created_by"] = "ENV A=1".into();
+        assert_eq!(history_diff("bk", &h1, "berth", &h3).len(), 1);
+        let mut h4 = h1.clone();
+        h4[0]["comment"] = "buildkit.dockerfile.v0".into();
+        assert_eq!(history_diff("bk", &h1, "berth", &h4).len(), 1);
     }
 }

@@ -333,8 +333,9 @@ pub struct Command {
     pub argv: Vec<String>,
     /// A heredoc run as a script file: (name, body), mounted at `/dev/pipes/<name>`.
     pub script: Option<(String, String)>,
-    /// The command as written, for the history.
-    written: String,
+    /// The command as BuildKit records it in the history: what runs, except that a `#!`
+    /// heredoc is recorded as BuildKit runs it, through the shell (`/bin/sh -c /dev/pipes/EOF`).
+    recorded: Vec<String>,
 }
 
 impl Command {
@@ -347,7 +348,7 @@ impl Command {
             ShellOrExec::Exec(argv) => Command {
                 argv: argv.clone(),
                 script: None,
-                written: serde_json::to_string(argv).unwrap_or_default(),
+                recorded: argv.clone(),
             },
             ShellOrExec::Shell(text) => {
                 let with_shell = |body: String| {
@@ -358,17 +359,23 @@ impl Command {
                 let only_heredoc = heredocs.len() == 1 && is_heredoc_marker(text.trim());
                 match heredocs.first() {
                     // `RUN <<EOF` with a #! line: the body is the program.
-                    Some(h) if only_heredoc && h.content.starts_with("#!") => Command {
-                        argv: vec![format!("/dev/pipes/{}", h.name)],
-                        script: Some((h.name.clone(), h.content.clone())),
-                        written: format!("{text}\n{}{}", h.content, h.name),
-                    },
+                    Some(h) if only_heredoc && h.content.starts_with("#!") => {
+                        let path = format!("/dev/pipes/{}", h.name);
+                        Command {
+                            argv: vec![path.clone()],
+                            script: Some((h.name.clone(), h.content.clone())),
+                            recorded: with_shell(path),
+                        }
+                    }
                     // `RUN <<EOF`: the body is the shell script.
-                    Some(h) if only_heredoc => Command {
-                        argv: with_shell(h.content.clone()),
-                        script: None,
-                        written: format!("{text}\n{}{}", h.content, h.name),
-                    },
+                    Some(h) if only_heredoc => {
+                        let argv = with_shell(h.content.clone());
+                        Command {
+                            recorded: argv.clone(),
+                            argv,
+                            script: None,
+                        }
+                    }
                     // Heredocs inside a command: the shell reads them itself.
                     _ => {
                         let mut body = text.clone();
@@ -377,9 +384,10 @@ impl Command {
                             body.push_str(&h.content);
                             body.push_str(&h.name);
                         }
+                        let argv = with_shell(body);
                         Command {
-                            written: body.clone(),
-                            argv: with_shell(body),
+                            recorded: argv.clone(),
+                            argv,
                             script: None,
                         }
                     }
@@ -388,12 +396,9 @@ impl Command {
         }
     }
 
-    /// The command as the image history shows it.
-    pub fn history(&self) -> String {
-        match self.argv.first() {
-            Some(_) if self.written.starts_with('[') => self.written.clone(),
-            _ => format!("/bin/sh -c {}", self.written),
-        }
+    /// The image history line of the `RUN`, with the build args in scope.
+    pub fn history(&self, build_args: &[(String, String)]) -> String {
+        berth_dockerfile::history::run(build_args, &self.recorded)
     }
 }
 
@@ -441,6 +446,7 @@ mod tests {
             &sh(),
         );
         assert_eq!(c.argv, vec!["/dev/pipes/EOF"]);
+        assert_eq!(c.history(&[]), "RUN /bin/sh -c /dev/pipes/EOF # buildkit");
         assert_eq!(c.script.unwrap().1, "#!/bin/busybox sh\necho a\n");
 
         let c = Command::of(

@@ -316,7 +316,7 @@ fn drop_unchanged_dirs(entries: &mut Vec<berth_layer::entry::Entry>, lowers: &[P
     };
     // Children come after their parents: walk backwards, so a directory is judged after
     // everything under it.
-    let mut keep_parents: HashSet<String> = HashSet::new();
+    let mut keep_parents: HashSet<std::ffi::OsString> = HashSet::new();
     let mut keep = vec![true; entries.len()];
     for (i, e) in entries.iter().enumerate().rev() {
         let is_dir = matches!(e.kind, berth_layer::entry::Kind::Dir);
@@ -324,8 +324,9 @@ fn drop_unchanged_dirs(entries: &mut Vec<berth_layer::entry::Entry>, lowers: &[P
             keep[i] = false;
             continue;
         }
-        if let Some((parent, _)) = e.path.rsplit_once('/') {
-            keep_parents.insert(parent.to_string());
+        let (parent, _) = berth_rootfs::path::split(&e.path);
+        if !parent.is_empty() {
+            keep_parents.insert(parent.to_owned());
         }
     }
     let mut flags = keep.into_iter();

@@ -7,6 +7,7 @@
 //! their layers.
 
 use berth_dockerfile::describe::{AddStep, CopySource, CopyStep, FileSource, RunStep};
+use berth_dockerfile::history;
 use berth_dockerfile::ignore::Patterns;
 use berth_dockerfile::instructions::{Mount, Network};
 use berth_sandbox::NetworkMode;
@@ -72,7 +73,7 @@ impl Solver<'_> {
             "mounts": mounts_key,
             "network": format!("{network:?}"),
         });
-        let history = format!("RUN {} # buildkit", command.history());
+        let history = command.history(&run.build_args);
         Ok(Planned {
             key: keys::step(&state.key, &definition, &state.platform),
             slot: None,
@@ -248,13 +249,21 @@ impl Solver<'_> {
                     keys::step(&state.key, &same_step, &state.platform)
                 )
             });
-        let mut words: Vec<String> = paths.clone();
-        words.extend(inline.iter().map(|(n, _)| n.clone()));
-        words.push(t.dest.to_string());
+        let heredocs: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
+        let history = history::Transfer {
+            keyword: t.keyword,
+            parents: t.parents,
+            chown: t.chown,
+            chmod: t.chmod,
+            paths: &paths,
+            heredocs: &heredocs,
+            dest: t.dest,
+        }
+        .line();
         Ok(Planned {
             key,
             slot,
-            history: format!("{} {} # buildkit", t.keyword, words.join(" ")),
+            history,
             op: Op::Copy(CopyOp {
                 keyword: t.keyword,
                 from: source,

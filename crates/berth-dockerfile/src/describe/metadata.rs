@@ -24,14 +24,16 @@ pub fn step(ins: &Instruction, vars: &dyn Vars, escape: char) -> Result<Option<S
         Instruction::Env(p) => Step::Env(pairs(p)?),
         Instruction::Label(p) => Step::Label(pairs(p)?),
         Instruction::Expose(specs) => {
+            // In BuildKit's order, which its history line shows: the words as written,
+            // sorted, then each expanded and spelled out (a range stays in port order).
+            let mut specs: Vec<&String> = specs.iter().collect();
+            specs.sort();
             let mut ports = Vec::new();
             for spec in specs {
                 for w in lexer.words(spec, vars).map_err(|e| e.message)? {
                     ports.extend(values::ports(&w)?);
                 }
             }
-            ports.sort();
-            ports.dedup();
             Step::Expose(ports)
         }
         Instruction::User(u) => Step::User(word(u)?),

@@ -129,7 +129,7 @@ pub enum Step {
     /// declared without a value from anywhere.
     Arg(Vec<(String, Option<String>)>),
     Label(Vec<(String, String)>),
-    /// `port/proto`, ranges spelled out.
+    /// `port/proto`, ranges spelled out, in BuildKit's order (the words as written, sorted).
     Expose(Vec<String>),
     User(String),
     Workdir(String),
@@ -156,6 +156,11 @@ pub struct RunStep {
     pub security: Option<Security>,
     /// The process environment: image `ENV` and `ARG` values, in order of definition.
     pub env: Vec<(String, String)>,
+    /// The build args in scope, as BuildKit lists them before the command in the history
+    /// (`RUN |2 A=1 B=2 …`): every `ARG` this stage (or the stage it is built `FROM`)
+    /// declared, once each in order of first declaration, with its value now (an `ENV` of
+    /// the same name wins; empty when it has none).
+    pub build_args: Vec<(String, String)>,
 }
 
 /// A source of `COPY`/`ADD`, expanded.
@@ -268,6 +273,8 @@ struct RawStage {
 #[derive(Clone)]
 struct Outcome {
     vars: Env,
+    /// The names its `ARG`s declared, in order: the stages built from it inherit them.
+    args: Vec<String>,
     platform: Platform,
     onbuild: Vec<ast::Instruction>,
 }
@@ -697,11 +704,13 @@ impl Context<'_> {
         outcomes: &BTreeMap<usize, Outcome>,
     ) -> Result<(Stage, Outcome), DescribeError> {
         let raw = &stages[index];
+        let mut args = Vec::new();
         let (mut vars, platform, triggers) = match base {
             Base::Stage(parent) => {
                 let Some(p) = outcomes.get(parent) else {
                     return Err(at(raw.from.lines, "base stage was not resolved"));
                 };
+                args = p.args.clone();
                 (
                     p.vars.clone(),
                     explicit.clone().unwrap_or_else(|| p.platform.clone()),
@@ -764,7 +773,7 @@ impl Context<'_> {
             if let Instruction::Onbuild(o) = &ins.value {
                 onbuild.push(o.trigger.clone());
             }
-            let step = self.step(index, stages, ins, &mut vars)?;
+            let step = self.step(index, stages, ins, &mut vars, &mut args)?;
             steps.push(Located {
                 lines: ins.lines,
                 value: step,
@@ -782,19 +791,22 @@ impl Context<'_> {
             stage,
             Outcome {
                 vars,
+                args,
                 platform,
                 onbuild,
             },
         ))
     }
 
-    /// One instruction against the variables as they are before it; updates them after.
+    /// One instruction against the variables as they are before it; updates them (and
+    /// `args`, the names of the stage's `ARG`s) after.
     fn step(
         &self,
         current: usize,
         stages: &[RawStage],
         ins: &Located<Instruction>,
         vars: &mut Env,
+        args: &mut Vec<String>,
     ) -> Result<Step, DescribeError> {
         let lines = ins.lines;
         let snapshot = vars.clone();
@@ -812,6 +824,9 @@ impl Context<'_> {
                     };
                     if let Some(v) = &value {
                         vars.set(&d.name, v);
+                    }
+                    if !args.contains(&d.name) {
+                        args.push(d.name.clone());
                     }
                     out.push((d.name.clone(), value));
                 }
@@ -843,6 +858,13 @@ impl Context<'_> {
                     network: r.network,
                     security: r.security,
                     env: snapshot.0.clone(),
+                    build_args: args
+                        .iter()
+                        .map(|name| {
+                            let value = snapshot.get(name).unwrap_or_default();
+                            (name.clone(), value.to_string())
+                        })
+                        .collect(),
                 })
             }
             Instruction::Copy(c) => {

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use berth_layer::entry::{Entry, Kind};
+use berth_rootfs::path::shown;
 use tar::{EntryType, Header};
 
 pub const MTIME: u64 = 1_600_000_000;
@@ -92,8 +93,8 @@ pub fn describe(e: &Entry) -> String {
     let kind = match &e.kind {
         Kind::Dir => "dir".to_string(),
         Kind::File { size, .. } => format!("file {size}"),
-        Kind::Symlink { target } => format!("symlink -> {target}"),
-        Kind::Hardlink { target } => format!("hardlink -> {target}"),
+        Kind::Symlink { target } => format!("symlink -> {}", shown(target)),
+        Kind::Hardlink { target } => format!("hardlink -> {}", shown(target)),
         Kind::CharDevice { major, minor } => format!("char {major}:{minor}"),
         Kind::BlockDevice { major, minor } => format!("block {major}:{minor}"),
         Kind::Fifo => "fifo".to_string(),
@@ -105,7 +106,7 @@ pub fn describe(e: &Entry) -> String {
         .collect();
     format!(
         "{} {kind} {:o} {}:{} {} [{}]",
-        e.path,
+        shown(&e.path),
         e.mode,
         e.uid,
         e.gid,

@@ -64,6 +64,24 @@ pub async fn get(
     Ok(with_user(response, &who))
 }
 
+/// GET or HEAD by a reference that is neither a tag nor a digest: no manifest has that name,
+/// so it is not found (404; the spec gives a manifest's GET and HEAD no other failure), after
+/// the same authorization as any pull.
+pub async fn get_unnameable(
+    req: &Request<'_>,
+    name: &str,
+    refusal: &ApiError,
+) -> ApiResult<Response> {
+    req.authorize(Need::Repo(name, Action::Pull))?;
+    Err(unknown(
+        req,
+        name,
+        Code::ManifestUnknown,
+        format!("no manifest of {name} is named so: {}", refusal.message),
+    )
+    .await)
+}
+
 /// A stored manifest's bytes, from the cache or checked against their digest on disk.
 async fn manifest_bytes(req: &Request<'_>, digest: &Digest) -> ApiResult<Bytes> {
     if let Some(bytes) = req.app.manifests.get(digest) {
@@ -105,7 +123,6 @@ pub async fn put(
 ) -> ApiResult<Response> {
     let who = req.authorize(Need::Repo(name, Action::Push))?;
     if super::content_length(req.headers).is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
-        super::drain(req, body.into_data_stream(), 0).await;
         return Err(too_large());
     }
     let bytes = read_body(req, body, MAX_MANIFEST_SIZE, too_large).await?;

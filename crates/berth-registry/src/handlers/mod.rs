@@ -150,6 +150,10 @@ async fn handle(
         (&M::DELETE, Route::Manifest { name, reference }) => {
             manifests::delete(req, &name, &reference).await
         }
+        (&M::GET | &M::HEAD, Route::BadReference { name, refusal }) => {
+            manifests::get_unnameable(req, &name, &refusal).await
+        }
+        (&M::PUT | &M::DELETE, Route::BadReference { refusal, .. }) => Err(*refusal),
         (&M::GET | &M::HEAD, Route::Blob { name, digest }) => {
             blobs::get(req, &name, &digest, method == M::HEAD).await
         }
@@ -177,10 +181,6 @@ pub fn with_user(mut response: Response, who: &Identity) -> Response {
 pub fn push_need(name: &str) -> Need<'_> {
     Need::Repo(name, Action::Push)
 }
-
-/// How much of a body too large to take is still read (and dropped) before refusing it: a
-/// client still sending when the connection closes sees a broken pipe, not the refusal.
-const DRAIN_MAX: usize = 64 << 20;
 
 /// The next chunk of a request body; an error once the client has sent nothing for `idle`
 /// (a body trickling in, or stalled, must not hold a connection and a session for ever).
@@ -210,28 +210,12 @@ pub async fn read_body(
     while let Some(chunk) = next_chunk(&mut stream, idle).await {
         let chunk = chunk.map_err(|why| ApiError::bad_request(Code::BlobUploadInvalid, why))?;
         if buf.len() + chunk.len() > limit {
-            drain(req, stream, buf.len() + chunk.len()).await;
+            // What is left of the body is read by `unread::settle`, so the answer arrives.
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
-}
-
-/// Reads and drops the rest of a body (up to [`DRAIN_MAX`] in all, while it keeps coming),
-/// so the answer to it reaches the client.
-pub async fn drain(
-    req: &Request<'_>,
-    mut stream: impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
-    mut read: usize,
-) {
-    let idle = req.app.config.limits.idle_timeout;
-    while read <= DRAIN_MAX {
-        match next_chunk(&mut stream, idle).await {
-            Some(Ok(chunk)) => read += chunk.len(),
-            _ => break,
-        }
-    }
 }
 
 /// The declared Content-Length, if any.

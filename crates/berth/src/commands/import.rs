@@ -49,7 +49,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
     }
     let imported = imported.with_context(|| format!("importing {}", args.source))?;
     for skipped in &imported.skipped {
-        eprintln!("berth: warning: skipped {skipped}: a socket can't be stored in a layer");
+        eprintln!(
+            "berth: warning: skipped {}: a socket can't be stored in a layer",
+            berth_rootfs::path::shown(skipped)
+        );
     }
     if !args.quiet {
         if let Some(name) = &name {

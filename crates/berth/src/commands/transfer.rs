@@ -79,6 +79,7 @@ pub(crate) fn run(
     let reporter = Arc::new(Reporter::for_output(output));
     let opts = CopyOptions {
         platforms,
+        blob_locations: blob_locations(ctx, source, dest),
         ..CopyOptions::default()
     };
     ctx.runtime()?
@@ -89,6 +90,21 @@ pub(crate) fn run(
             anyhow::Ok(copy_images(src.as_ref(), dst.as_ref(), roots, &opts, reporter).await?)
         })
         .with_context(|| format!("copying {source} to {dest}"))
+}
+
+/// The store's record of which registry repositories hold which blobs, for a copy from or to
+/// a registry: pushes mount what it knows instead of uploading, and every such copy adds to
+/// it. A copy between layouts and registries uses it too, when the store opens; without one
+/// the copy goes on, with nothing to mount from but its own source.
+fn blob_locations(
+    ctx: &Context,
+    source: &Location,
+    dest: &Location,
+) -> Option<Arc<berth_store::Store>> {
+    if !source.is_registry() && !dest.is_registry() {
+        return None;
+    }
+    ctx.store().ok()
 }
 
 /// The result: one line per image copied (`REF@digest`), or a JSON object.

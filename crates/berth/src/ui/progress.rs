@@ -69,8 +69,8 @@ impl Progress for Reporter {
             (Reporter::Plain, Event::BlobExists { digest, .. }) => {
                 eprintln!("Copying blob {} exists", short(digest));
             }
-            (Reporter::Plain, Event::BlobMounted { digest, .. }) => {
-                eprintln!("Copying blob {} mounted", short(digest));
+            (Reporter::Plain, Event::BlobMounted { digest, from, .. }) => {
+                eprintln!("Copying blob {} mounted from {from}", short(digest));
             }
             (Reporter::Plain, Event::ManifestWritten { digest, .. }) => {
                 eprintln!("Writing manifest {} done", short(digest));
@@ -105,8 +105,8 @@ impl Progress for Reporter {
                     Event::BlobExists { digest, .. } => {
                         let _ = multi.println(format!("{} exists", short(digest)));
                     }
-                    Event::BlobMounted { digest, .. } => {
-                        let _ = multi.println(format!("{} mounted", short(digest)));
+                    Event::BlobMounted { digest, from, .. } => {
+                        let _ = multi.println(format!("{} mounted from {from}", short(digest)));
                     }
                     Event::ManifestWritten { digest, .. } => {
                         let _ = multi.println(format!("manifest {} written", short(digest)));
@@ -136,8 +136,8 @@ fn json_event(event: &Event<'_>) -> Option<serde_json::Value> {
         Event::BlobExists { digest, size } => {
             json!({ "event": "blob_exists", "digest": digest.to_string(), "size": size })
         }
-        Event::BlobMounted { digest, size } => {
-            json!({ "event": "blob_mounted", "digest": digest.to_string(), "size": size })
+        Event::BlobMounted { digest, size, from } => {
+            json!({ "event": "blob_mounted", "digest": digest.to_string(), "size": size, "from": from })
         }
         Event::ManifestWritten { digest, media_type } => {
             json!({ "event": "manifest_written", "digest": digest.to_string(), "mediaType": media_type })

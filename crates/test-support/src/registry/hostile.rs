@@ -27,8 +27,6 @@ use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 type AnswerBody = BoxBody<Bytes, Infallible>;
 
@@ -148,9 +146,10 @@ impl HostileRegistry {
         let received = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Script> = Arc::new(script);
         let log = received.clone();
-        let server = crate::background::Background::spawn("hostile-registry", move |stopped| {
-            serve(listener, script, log, stopped)
-        });
+        let server =
+            crate::background::Background::http("hostile-registry", listener, move |req| {
+                answer(script.clone(), log.clone(), req)
+            });
         HostileRegistry {
             addr,
             received,
@@ -172,35 +171,6 @@ impl HostileRegistry {
             .into_iter()
             .filter(|r| r.path.contains(part))
             .collect()
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    script: Arc<Script>,
-    received: Arc<Mutex<Vec<Received>>>,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
-) {
-    let listener = TcpListener::from_std(listener).expect("a tokio listener");
-    loop {
-        let stream = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let (script, received) = (script.clone(), received.clone());
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                answer(script.clone(), received.clone(), req)
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 
