@@ -99,7 +99,7 @@ pub fn write_layer<W: Write + Send>(
         LayerCompression::Gzip => {
             let gz = ParallelGzip::reusing(out, default_threads(), reuse);
             let (gz, stats) = write_tar_marking(entries, opts, gz, report, &mut |gz, path| {
-                gz.entry_starts(path.as_bytes())
+                gz.entry_starts(std::os::unix::ffi::OsStrExt::as_bytes(path))
             })?;
             let reused = gz.reused;
             let (out, chunks) = gz.finish_with_chunks().map_err(LayerError::Write)?;

@@ -77,7 +77,7 @@ pub(crate) fn write_tar_marking<W: Write>(
     opts: &TarOptions,
     out: W,
     report: &dyn Fn(u64),
-    mark: &mut dyn FnMut(&mut W, &str) -> io::Result<()>,
+    mark: &mut dyn FnMut(&mut W, &std::ffi::OsStr) -> io::Result<()>,
 ) -> Result<(W, TarStats), LayerError> {
     let mut done = 0;
     let hashed = HashingWriter::new(out, Algorithm::Sha256);
