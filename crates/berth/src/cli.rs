@@ -113,6 +113,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Check Dockerfiles: BuildKit's checks, hadolint's DL rules and berth's own
     Lint(crate::commands::lint::LintArgs),
+    /// Make and manage signing keys, in cosign's formats
+    #[command(subcommand)]
+    Key(crate::commands::key::KeyCommand),
 }
 
 #[derive(Args, Debug)]

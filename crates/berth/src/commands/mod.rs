@@ -4,6 +4,7 @@ pub mod history;
 pub mod images;
 pub mod import;
 pub mod inspect;
+pub mod key;
 pub mod lint;
 pub mod load;
 pub mod login;
