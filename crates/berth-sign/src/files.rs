@@ -18,6 +18,8 @@ pub enum FileError {
     },
     #[error("{path}: {source}")]
     Key { path: PathBuf, source: KeyError },
+    #[error("{dir}: no such directory to write {path} in")]
+    NoDirectory { dir: PathBuf, path: PathBuf },
     #[error("{path} already exists; pass --force to replace it")]
     Exists { path: PathBuf },
 }
@@ -113,7 +115,13 @@ fn write_atomically(
         .prefix(".berth-key-")
         .permissions(Permissions::from_mode(mode))
         .tempfile_in(dir)
-        .map_err(io)?;
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => FileError::NoDirectory {
+                dir: dir.to_owned(),
+                path: path.to_owned(),
+            },
+            _ => io(source),
+        })?;
     file.write_all(contents).map_err(io)?;
     file.as_file().sync_all().map_err(io)?;
     let persisted = match overwrite {

@@ -4,7 +4,9 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::der::pem::{self, LineEnding};
 use p256::pkcs8::der::{Decode as _, asn1::ObjectIdentifier};
-use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
+use p256::pkcs8::{
+    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
+};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
@@ -16,6 +18,7 @@ pub const ENCRYPTED_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 const ENCRYPTED_COSIGN_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 const PKCS8_LABEL: &str = "PRIVATE KEY";
 const SEC1_LABEL: &str = "EC PRIVATE KEY";
+const PUBLIC_LABEL: &str = "PUBLIC KEY";
 
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -30,6 +33,8 @@ pub enum KeyError {
          {ENCRYPTED_COSIGN_LABEL:?}, {PKCS8_LABEL:?} or {SEC1_LABEL:?}"
     )]
     UnsupportedPem(String),
+    #[error("PEM type {0:?} is not a public key; expected {PUBLIC_LABEL:?}")]
+    NotPublicKey(String),
     #[error("encrypted key envelope is malformed: {0}")]
     Envelope(String),
     #[error("encrypted key uses KDF {0:?}; only {kdf:?} is supported", kdf = encrypted::KDF_NAME)]
@@ -144,6 +149,31 @@ impl PrivateKey {
 }
 
 impl PublicKey {
+    /// Reads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), as in cosign's `.pub` files. Only P-256
+    /// keys are accepted.
+    pub fn from_pem(pem_text: &str) -> Result<Self, KeyError> {
+        let (label, der) =
+            pem::decode_vec(pem_text.as_bytes()).map_err(|e| KeyError::Pem(e.to_string()))?;
+        if label != PUBLIC_LABEL {
+            return Err(KeyError::NotPublicKey(label.to_string()));
+        }
+        let info = p256::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(&der)
+            .map_err(|e| KeyError::Der(e.to_string()))?;
+        if info.algorithm.oid != EC_PUBLIC_KEY {
+            return Err(KeyError::UnsupportedAlgorithm(algorithm_name(
+                info.algorithm.oid,
+            )));
+        }
+        let curve = info
+            .algorithm
+            .parameters_oid()
+            .map_err(|e| KeyError::Der(format!("EC key without a named curve: {e}")))?;
+        require_p256(curve)?;
+        VerifyingKey::from_public_key_der(&der)
+            .map(Self)
+            .map_err(|e| KeyError::Der(e.to_string()))
+    }
+
     /// PEM `PUBLIC KEY` (SubjectPublicKeyInfo), the form of cosign's `.pub` files.
     pub fn to_pem(&self) -> String {
         self.0

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use berth_sign::{
-    FileError, KeyError, KeyPairPaths, Overwrite, PrivateKey, read_private_key, write_key_pair,
+    FileError, KeyError, KeyPairPaths, Overwrite, PrivateKey, PublicKey, read_private_key,
+    write_key_pair,
 };
 
 const PASSWORD: &[u8] = b"hello";
@@ -252,6 +253,9 @@ fn generated_key_pair_opens_in_python_and_is_written_safely() {
     let public_pem = std::fs::read_to_string(&paths.public).unwrap();
     assert!(public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
     assert_eq!(public_pem, key.public_key().to_pem());
+    let read_back = PublicKey::from_pem(&public_pem).unwrap();
+    assert_eq!(read_back, key.public_key());
+    assert!(read_back.verify(b"m", &key.sign(b"m")));
 
     // berth reads back what it wrote.
     let again = read_private_key(&paths.private, password).unwrap();
@@ -294,4 +298,28 @@ fn generated_key_pair_opens_in_python_and_is_written_safely() {
         .collect();
     names.sort();
     assert_eq!(names, ["cosign.key", "cosign.pub"]);
+
+    // A prefix in a directory that does not exist is named as such.
+    let nowhere = KeyPairPaths::from_prefix(&dir.path().join("missing/cosign"));
+    let err = write_key_pair(&nowhere, &key, password, Overwrite::Never)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("missing: no such directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_public_key_file_must_hold_a_p256_public_key() {
+    let Some(path) = vector("validecpkcs8.pem") else {
+        return;
+    };
+    let private_pem = std::fs::read_to_string(path).unwrap();
+    let err = PublicKey::from_pem(&private_pem).err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("\"PRIVATE KEY\" is not a public key"),
+        "{err}"
+    );
 }
