@@ -98,16 +98,7 @@ impl PrivateKey {
     fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
         let info =
             p256::pkcs8::PrivateKeyInfo::from_der(der).map_err(|e| KeyError::Der(e.to_string()))?;
-        if info.algorithm.oid != EC_PUBLIC_KEY {
-            return Err(KeyError::UnsupportedAlgorithm(algorithm_name(
-                info.algorithm.oid,
-            )));
-        }
-        let curve = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|e| KeyError::Der(format!("EC key without a named curve: {e}")))?;
-        require_p256(curve)?;
+        require_p256_algorithm(&info.algorithm)?;
         SigningKey::from_pkcs8_der(der)
             .map(Self)
             .map_err(|e| KeyError::Der(e.to_string()))
@@ -159,16 +150,7 @@ impl PublicKey {
         }
         let info = p256::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(&der)
             .map_err(|e| KeyError::Der(e.to_string()))?;
-        if info.algorithm.oid != EC_PUBLIC_KEY {
-            return Err(KeyError::UnsupportedAlgorithm(algorithm_name(
-                info.algorithm.oid,
-            )));
-        }
-        let curve = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|e| KeyError::Der(format!("EC key without a named curve: {e}")))?;
-        require_p256(curve)?;
+        require_p256_algorithm(&info.algorithm)?;
         VerifyingKey::from_public_key_der(&der)
             .map(Self)
             .map_err(|e| KeyError::Der(e.to_string()))
@@ -186,6 +168,22 @@ impl PublicKey {
         Signature::from_der(signature_der)
             .is_ok_and(|signature| self.0.verify(message, &signature).is_ok())
     }
+}
+
+/// Checks a PKCS#8 or SPKI algorithm identifier names ECDSA on P-256, naming what it is
+/// otherwise.
+fn require_p256_algorithm(
+    algorithm: &p256::pkcs8::spki::AlgorithmIdentifierRef<'_>,
+) -> Result<(), KeyError> {
+    if algorithm.oid != EC_PUBLIC_KEY {
+        return Err(KeyError::UnsupportedAlgorithm(algorithm_name(
+            algorithm.oid,
+        )));
+    }
+    let curve = algorithm
+        .parameters_oid()
+        .map_err(|e| KeyError::Der(format!("EC key without a named curve: {e}")))?;
+    require_p256(curve)
 }
 
 fn require_p256(curve: ObjectIdentifier) -> Result<(), KeyError> {
