@@ -113,6 +113,31 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Check Dockerfiles: BuildKit's checks, hadolint's DL rules and berth's own
     Lint(crate::commands::lint::LintArgs),
+    /// List the packages an image or a directory holds, as a CycloneDX or SPDX document
+    Sbom(SbomArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    /// What to describe: an image in the store (name, digest or ID), or dir:PATH for a
+    /// directory holding a root file system
+    pub target: String,
+    /// Write the document to this file (whole or not at all) [default: standard output]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cyclonedx")]
+    pub format: SbomFormat,
+    /// For a multi-platform image, the platform to describe [default: this host's]
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SbomFormat {
+    /// CycloneDX 1.6 JSON
+    Cyclonedx,
+    /// SPDX 2.3 JSON
+    SpdxJson,
 }
 
 #[derive(Args, Debug)]
