@@ -1,5 +1,5 @@
-//! A catalogue as an SBOM document: CycloneDX 1.6 JSON ([`Format::CycloneDx`]) or SPDX 2.3
-//! JSON ([`Format::SpdxJson`]).
+//! A catalogue as an SBOM document: CycloneDX 1.6 JSON ([`Format::CycloneDx`]), SPDX 2.3
+//! JSON ([`Format::SpdxJson`]) or berth's own JSON ([`Format::BerthJson`]).
 //!
 //! The document describes one subject (an image by name and manifest digest, or a
 //! directory) as its root, which depends on (CycloneDX `dependsOn`) or contains (SPDX
@@ -8,6 +8,7 @@
 //! time is given by the caller ([`creation_time`] reads `SOURCE_DATE_EPOCH`), so the same
 //! catalogue gives the same bytes.
 
+mod berth_json;
 mod cyclonedx;
 mod licence;
 mod spdx_json;
@@ -47,6 +48,8 @@ pub enum Format {
     CycloneDx,
     /// SPDX 2.3, JSON.
     SpdxJson,
+    /// berth's own JSON: the catalogue field for field (`schema: berth-sbom/1`).
+    BerthJson,
 }
 
 impl fmt::Display for Format {
@@ -54,6 +57,7 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::CycloneDx => "cyclonedx",
             Format::SpdxJson => "spdx-json",
+            Format::BerthJson => "berth-json",
         })
     }
 }
@@ -93,6 +97,9 @@ pub fn write(
     let doc = match format {
         Format::CycloneDx => cyclonedx::document(subject, &packages, &created),
         Format::SpdxJson => spdx_json::document(subject, &packages, &created),
+        Format::BerthJson => {
+            berth_json::document(subject, catalog.distro.as_ref(), &packages, &created)
+        }
     };
     let mut out = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
     out.push(b'\n');

@@ -113,7 +113,7 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Check Dockerfiles: BuildKit's checks, hadolint's DL rules and berth's own
     Lint(crate::commands::lint::LintArgs),
-    /// List the packages an image or a directory holds, as a CycloneDX or SPDX document
+    /// List the packages an image or a directory holds, as a CycloneDX, SPDX or berth JSON document
     Sbom(SbomArgs),
 }
 
@@ -138,6 +138,8 @@ pub enum SbomFormat {
     Cyclonedx,
     /// SPDX 2.3 JSON
     SpdxJson,
+    /// berth's own JSON: each package's type, arch, purl, source, licences, evidence and layer
+    BerthJson,
 }
 
 #[derive(Args, Debug)]

@@ -1,4 +1,4 @@
-//! `berth sbom [dir:PATH | IMAGE] [-o FILE] [--format cyclonedx|spdx-json]`
+//! `berth sbom [dir:PATH | IMAGE] [-o FILE] [--format cyclonedx|spdx-json|berth-json]`
 
 use std::io::Write as _;
 use std::path::Path;
@@ -20,6 +20,7 @@ pub fn run(ctx: &Context, args: SbomArgs) -> anyhow::Result<()> {
     let format = match args.format {
         SbomFormat::Cyclonedx => Format::CycloneDx,
         SbomFormat::SpdxJson => Format::SpdxJson,
+        SbomFormat::BerthJson => Format::BerthJson,
     };
     let doc = berth_sbom::write(format, &subject, &found, created);
     match &args.output {
