@@ -116,6 +116,33 @@ pub enum Command {
     /// Make and manage signing keys, in cosign's formats
     #[command(subcommand)]
     Key(crate::commands::key::KeyCommand),
+    /// List the packages an image or a directory holds, as a CycloneDX, SPDX or berth JSON document
+    Sbom(SbomArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    /// What to describe: an image in the store (name, digest or ID), or dir:PATH for a
+    /// directory holding a root file system
+    pub target: String,
+    /// Write the document to this file (whole or not at all) [default: standard output]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cyclonedx")]
+    pub format: SbomFormat,
+    /// For a multi-platform image, the platform to describe [default: this host's]
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SbomFormat {
+    /// CycloneDX 1.6 JSON
+    Cyclonedx,
+    /// SPDX 2.3 JSON
+    SpdxJson,
+    /// berth's own JSON: each package's type, arch, purl, source, licences, evidence and layer
+    BerthJson,
 }
 
 #[derive(Args, Debug)]

@@ -89,6 +89,7 @@ fn run(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Tags(args) => commands::remote::tags(ctx, args),
         Command::Delete(args) => commands::remote::delete(ctx, args),
         Command::Key(cmd) => commands::key::run(cmd),
+        Command::Sbom(args) => commands::sbom::run(ctx, args),
         Command::Lint(_) => unreachable!("berth lint runs before the store is opened"),
     }
 }

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod remote;
 pub mod rmi;
 pub mod save;
+pub mod sbom;
 pub mod tag;
 pub mod transfer;
 
