@@ -1,6 +1,5 @@
 //! `berth sbom [dir:PATH | IMAGE] [-o FILE] [--format cyclonedx|spdx-json|berth-json]`
 
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -24,7 +23,9 @@ pub fn run(ctx: &Context, args: SbomArgs) -> anyhow::Result<()> {
     };
     let doc = berth_sbom::write(format, &subject, &found, created);
     match &args.output {
-        Some(path) => write_file(path, &doc),
+        // Whole or not at all, as the store writes its own files.
+        Some(path) => berth_store::blobs::write_atomic(path, &doc)
+            .with_context(|| format!("writing the SBOM to {}", path.display())),
         // print! (not a write) so that `berth sbom … | head` ends quietly, as main arranges.
         None => {
             print!("{}", String::from_utf8_lossy(&doc));
@@ -79,20 +80,4 @@ fn image(ctx: &Context, name: &str, platform: Option<&str>) -> anyhow::Result<(S
         digest: image.manifest_digest.clone(),
     };
     Ok((subject, found))
-}
-
-/// Writes `doc` to `path` whole or not at all: a temporary file beside it, renamed over it.
-fn write_file(path: &Path, doc: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.write_all(doc)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
