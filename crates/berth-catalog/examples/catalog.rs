@@ -1,6 +1,6 @@
 //! Prints the catalogue of a directory or of an OCI layout's image, one package a line
-//! (type, name, version, purl, layer): what scripts/bench/catalog times against Syft until
-//! `berth sbom` exists.
+//! (type, name, version, purl, layer): the catalogers alone, without a document around them
+//! (scripts/bench/sbom times `berth sbom`).
 //!
 //!   cargo run --release -p berth-catalog --example catalog -- dir PATH
 //!   cargo run --release -p berth-catalog --example catalog -- oci-dir LAYOUT

@@ -7,6 +7,7 @@ use crate::error::{ParseError, Result, clip};
 use crate::fs::{File, Filesystem, Wanted};
 use crate::model::{Distro, Package, PackageType, SourcePackage};
 use crate::purl::of_os_package;
+use crate::relations::{Database, Needs};
 
 pub const INSTALLED: &str = "lib/apk/db/installed";
 pub const WANTED: [Wanted; 1] = [Wanted::File(INSTALLED)];
@@ -22,6 +23,11 @@ pub struct Entry {
     pub license: Option<String>,
     /// The package this one was built with (`o:`), its "source".
     pub origin: Option<String>,
+    /// What it depends on (`D:`: package names, `so:` libraries, `cmd:` commands), without
+    /// version constraints; conflicts (`!name`) are no dependency and are left out.
+    pub depends: Vec<String>,
+    /// What it provides besides its name (`p:`), without versions.
+    pub provides: Vec<String>,
 }
 
 /// Parses an apk `installed` database.
@@ -86,11 +92,25 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ParseError> {
             'A' => set(&mut entry.architecture),
             'L' => set(&mut entry.license),
             'o' => set(&mut entry.origin),
-            _ => {} // checksums, sizes, dependencies, file lists: not catalogued yet
+            'D' => entry.depends = names(value),
+            'p' => entry.provides = names(value),
+            _ => {} // checksums, sizes, file lists: not catalogued yet
         }
     }
     entries.extend(finish(&mut current)?);
     Ok(entries)
+}
+
+/// The names in a `D:` or `p:` value: blank-separated, each without its version constraint
+/// (`musl>=1.2`, `so:libc.musl-x86_64.so.1=1`, `foo~1.2`); conflicts (`!foo`) left out.
+fn names(value: &str) -> Vec<String> {
+    value
+        .split_whitespace()
+        .filter(|name| !name.starts_with('!'))
+        .filter_map(|name| name.split(['<', '>', '=', '~']).next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The apk database of `fs`, if it has one.
@@ -139,20 +159,43 @@ pub fn packages(file: &File, distro: Option<&Distro>) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
+/// What each package of database `file` provides and requires, by name.
+pub(crate) fn needs(file: &File) -> Result<Database> {
+    let entries = parse(&file.bytes).map_err(|e| file.parse_error(e.line, e.why))?;
+    let needs = entries
+        .into_iter()
+        .map(|entry| {
+            let (provides, requires) = (entry.provides, entry.depends);
+            Needs::os_package(
+                entry.package,
+                Some(entry.version),
+                entry.architecture,
+                provides,
+                requires,
+            )
+        })
+        .collect();
+    Ok(Database::new(PackageType::Apk, file, false, needs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_entries_and_their_fields() {
-        let text = "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\nL:MIT\no:musl\nF:lib\nR:libc.musl-x86_64.so.1\n\n\
-                    P:ssl_client\nV:3.3.2-r0\nA:x86_64\nL:MIT AND BSD-2-Clause\no:openssl\n";
+        let text = "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\nL:MIT\no:musl\np:so:libc.musl-x86_64.so.1=1\n\
+                    F:lib\nR:libc.musl-x86_64.so.1\n\n\
+                    P:ssl_client\nV:3.3.2-r0\nA:x86_64\nL:MIT AND BSD-2-Clause\no:openssl\n\
+                    D:musl>=1.2 so:libcrypto.so.3 !old-ssl tzdata~2024\n";
         let entries = parse(text.as_bytes()).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].line, 1);
         assert_eq!(entries[0].package, "musl");
         assert_eq!(entries[1].origin.as_deref(), Some("openssl"));
         assert_eq!(entries[1].license.as_deref(), Some("MIT AND BSD-2-Clause"));
+        assert_eq!(entries[0].provides, ["so:libc.musl-x86_64.so.1"]);
+        assert_eq!(entries[1].depends, ["musl", "so:libcrypto.so.3", "tzdata"]);
     }
 
     #[test]

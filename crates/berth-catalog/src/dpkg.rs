@@ -9,6 +9,7 @@ use crate::error::{ParseError, Result, clip};
 use crate::fs::{File, Filesystem, Wanted};
 use crate::model::{Distro, Package, PackageType, SourcePackage};
 use crate::purl::of_os_package;
+use crate::relations::{Database, Needs};
 
 pub const STATUS: &str = "var/lib/dpkg/status";
 pub const STATUS_D: &str = "var/lib/dpkg/status.d";
@@ -40,6 +41,11 @@ pub struct Entry {
     pub source: Option<(String, Option<String>)>,
     /// `Status:` as written (`install ok installed`); absent in some `status.d` files.
     pub status: Option<String>,
+    /// The names of the packages `Depends` and `Pre-Depends` name, every alternative of a
+    /// `a | b` choice among them (see [`relation_names`]).
+    pub depends: Vec<String>,
+    /// The virtual packages `Provides` names.
+    pub provides: Vec<String>,
 }
 
 impl Entry {
@@ -136,7 +142,16 @@ impl Stanza {
             why: "the entry has no Package field".into(),
         })?;
         let source = take("source").map(|s| parse_source(&s, line)).transpose()?;
+        let relations = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .filter_map(|name| take(name))
+                .flat_map(|value| relation_names(&value))
+                .collect()
+        };
         Ok(Some(Entry {
+            depends: relations(&["depends", "pre-depends"]),
+            provides: relations(&["provides"]),
             line,
             version: take("version"),
             architecture: take("architecture"),
@@ -145,6 +160,21 @@ impl Stanza {
             source,
         }))
     }
+}
+
+/// The package names a relationship field (`Depends`, `Provides`…) names: each of its
+/// comma-separated relations, each alternative of a `|` choice, without the version
+/// (`(>= 1.2)`), architecture (`[amd64]`) or build-profile (`<!nocheck>`) restrictions and
+/// without an architecture qualifier (`python3:any` is `python3`, as dpkg satisfies it).
+pub fn relation_names(value: &str) -> Vec<String> {
+    value
+        .split([',', '|'])
+        .filter_map(|relation| {
+            let name = relation.split(['(', '[', '<', '>', '=']).next()?.trim();
+            let name = name.split_once(':').map_or(name, |(name, _)| name);
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// `Source: name` or `Source: name (version)`.
@@ -236,6 +266,26 @@ pub fn packages(file: &File, distro: Option<&Distro>) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
+/// What each package database `file` lists as present provides and requires, by name.
+pub(crate) fn needs(file: &File) -> Result<Database> {
+    let entries = parse(&file.bytes).map_err(|e| file.parse_error(e.line, e.why))?;
+    let needs = entries
+        .into_iter()
+        .filter(Entry::is_present)
+        .map(|entry| {
+            let (provides, requires) = (entry.provides, entry.depends);
+            Needs::os_package(
+                entry.package,
+                entry.version,
+                entry.architecture,
+                provides,
+                requires,
+            )
+        })
+        .collect();
+    Ok(Database::new(PackageType::Deb, file, false, needs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,9 +306,23 @@ mod tests {
             entries[1].source,
             Some(("bash".into(), Some("5.2.15-2".into())))
         );
+        assert!(entries[0].depends.is_empty());
         let present: Vec<_> = entries.iter().filter(|e| e.is_present()).collect();
         assert_eq!(present.len(), 2);
         assert_eq!(entries[3].version, None);
+    }
+
+    #[test]
+    fn reads_relations_as_names() {
+        let text = "Package: a\nVersion: 1\nPre-Depends: libc6 (>= 2.34)\n\
+                    Depends: debconf (>= 0.5) | debconf-2.0, python3:any, x [amd64] <!nocheck>\n\
+                    Provides: awk, mail-transport-agent (= 1.0)\n";
+        let entry = &parse(text.as_bytes()).unwrap()[0];
+        assert_eq!(
+            entry.depends,
+            ["debconf", "debconf-2.0", "python3", "x", "libc6"]
+        );
+        assert_eq!(entry.provides, ["awk", "mail-transport-agent"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::io;
 
+use crate::fs::File;
 use crate::model::LayerRef;
 
 /// An error of a cataloguing run. Files are named as paths inside the image (`/var/lib/…`).
@@ -39,14 +40,30 @@ pub enum CatalogError {
     /// A path that goes through too many symlinks inside the image.
     #[error("/{path}: too many levels of symbolic links inside the image (more than 40)")]
     TooManyLinks { path: String },
-    /// A package database that is not what its format says.
-    #[error("/{path}:{line}{}: {why}", in_layer(.layer))]
+    /// A package database (or a language package's metadata) that is not what its format
+    /// says; line 0 when the fault is not on one line.
+    #[error("/{path}{}{}: {why}", at_line(*.line), in_layer(.layer))]
     Parse {
         path: String,
         line: usize,
         layer: Option<LayerRef>,
         why: String,
     },
+    /// A package database or executable, without lines, that is not what its format says.
+    #[error("/{path}{}: {why}", in_layer(.layer))]
+    Format {
+        path: String,
+        layer: Option<LayerRef>,
+        why: String,
+    },
+}
+
+/// `:LINE`, or nothing for line 0 (an error of the whole file).
+fn at_line(line: usize) -> String {
+    match line {
+        0 => String::new(),
+        line => format!(":{line}"),
+    }
 }
 
 fn in_layer(layer: &Option<LayerRef>) -> String {
@@ -73,3 +90,13 @@ pub(crate) fn clip(s: &str) -> String {
 
 /// The crate's result.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// The error for a file that is not what its format says, where the format has no lines
+/// (an SQLite database, an executable).
+pub(crate) fn format_error(file: &File, why: String) -> CatalogError {
+    CatalogError::Format {
+        path: file.path.clone(),
+        layer: file.layer.clone(),
+        why,
+    }
+}

@@ -5,11 +5,13 @@
 //! Each layer is streamed once, on as many threads as there are cores: every entry's name and
 //! kind is noted (a few dozen bytes each, so that symlinks resolve and deletions apply), and
 //! the bytes of the files the catalogers asked for ([`Wanted`]) are kept, each bounded by
-//! [`MAX_FILE`]. The layers are then merged in order, keeping every version of a wanted
+//! [`MAX_FILE`]; of an executable, only what the cataloger's extractor returned, the
+//! executable itself being held for that call alone. The layers are then merged in order, keeping every version of a wanted
 //! file, so a cataloger can tell which layer added a package. A wanted path that only
 //! resolves through a symlink to a file nobody asked for (`etc/os-release ->
 //! ../usr/lib/os-release` when only the first was wanted) is read by one more pass over the
-//! single layer that wrote the target.
+//! single layer that wrote the target. With a [`LayerCache`] ([`ImageFs::read_cached`]), a
+//! layer scanned before is taken from there, its blob only read through its digest check.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader, Read};
@@ -22,7 +24,10 @@ use berth_oci::{Compression, Digest};
 use berth_rootfs::MAX_LINKS;
 
 use crate::error::{CatalogError, Result};
-use crate::fs::{File, Filesystem, MAX_FILE, Version, Wanted};
+use crate::fs::{
+    ELF_MAGIC, Extract, File, Filesystem, MAX_EXECUTABLE, MAX_FILE, Version, Wanted, extractors,
+};
+use crate::layer_cache::LayerCache;
 use crate::model::LayerRef;
 
 /// Prefix of a whiteout's name in a layer.
@@ -36,6 +41,12 @@ pub type OpenLayer<'a> = Box<dyn Fn() -> io::Result<Box<dyn Read + Send + 'a>> +
 /// One layer of an image, bottom first: its diff ID and a way to read its blob.
 pub struct Layer<'a> {
     pub diff_id: Digest,
+    /// The digest of the blob `open` reads, when the caller checks it: what makes the layer's
+    /// scan fit to be cached.
+    blob: Option<Digest>,
+    /// Whether the blob lives where berth checked it against its digest as it was written
+    /// (berth's own store), so that a cached scan of it is trusted without reading it again.
+    checked_at_rest: bool,
     open: OpenLayer<'a>,
 }
 
@@ -49,17 +60,43 @@ impl<'a> Layer<'a> {
     {
         Layer {
             diff_id,
+            blob: None,
+            checked_at_rest: false,
             open: Box::new(move || Ok(Box::new(open()?) as Box<dyn Read + Send + 'a>)),
         }
+    }
+
+    /// The same layer, its blob named by `digest`, which `open`'s reader checks the bytes
+    /// against (failing the read, or telling the caller, when they differ). Only such a layer's
+    /// scan is cached ([`ImageFs::read_cached`]); a cached layer's blob is still read through
+    /// once, for that check, but not decompressed or parsed.
+    pub fn with_blob(mut self, digest: Digest) -> Layer<'a> {
+        self.blob = Some(digest);
+        self
+    }
+
+    /// The same layer, its blob in berth's own store, which checked it against its digest as
+    /// it was written (`berth fsck` checks it again). A cached scan of such a blob is trusted
+    /// without reading the blob: the cache lies under the same root as the store, so whoever
+    /// could alter the blob could alter the cached scan too, and reading it again would guard
+    /// against nothing the store does not. Blobs of other places (an OCI layout, an archive, a
+    /// registry) are read through their check on every hit.
+    pub fn checked_at_rest(mut self) -> Layer<'a> {
+        self.checked_at_rest = true;
+        self
     }
 }
 
 /// What one path is in the merged image.
-#[derive(Debug, Clone)]
-enum Kind {
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
     Dir,
     /// A regular file; its bytes when they were wanted.
     File(Option<Arc<[u8]>>),
+    /// A file kept as a [`Wanted::Reduced`] extractor reduced it.
+    Reduced(Arc<[u8]>),
+    /// An executable, with what each extractor (by its index in the wanted list) kept of it.
+    Executable(Vec<(usize, Arc<[u8]>)>),
     Symlink(String),
     /// A hard link to `target`, an earlier entry of the same layer.
     Hardlink(String),
@@ -74,12 +111,64 @@ struct Node {
 }
 
 /// What one entry of a layer does to the merged image.
-enum Change {
+#[derive(Debug, PartialEq)]
+pub(crate) enum Change {
     Put(String, Kind),
     /// `.wh.NAME`: NAME and everything under it, from lower layers, is gone.
     Whiteout(String),
     /// `DIR/.wh..wh..opq`: what lower layers had in DIR is gone.
     Opaque(String),
+    /// A file a [`Wanted::Matching`] test accepted, left out: why.
+    Skipped(String),
+}
+
+/// Which entries of a layer a scan keeps.
+enum Select<'w> {
+    /// What the catalogers declared.
+    Wanted(&'w [Wanted]),
+    /// This one path, read again.
+    Path(&'w str),
+}
+
+/// How a file asked for by name is kept.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// A package database: whole, refused by name past the limit.
+    Whole,
+    /// A file found by a test on its name: whole, left out with a warning past the limit.
+    Found,
+    /// As `Found`, then reduced by the extractor.
+    Reduced(Extract),
+}
+
+impl Select<'_> {
+    fn keep(&self, path: &str) -> Option<Keep> {
+        match self {
+            Select::Path(p) => (path == *p).then_some(Keep::Whole),
+            Select::Wanted(wanted) => {
+                let hits: Vec<&Wanted> = wanted.iter().filter(|w| w.matches(path)).collect();
+                // Whole wins over reduced: a cataloger that reads the whole file gets it.
+                if hits.iter().any(|w| !w.is_found_anywhere()) {
+                    Some(Keep::Whole)
+                } else if hits.iter().any(|w| matches!(w, Wanted::Matching(_))) {
+                    Some(Keep::Found)
+                } else {
+                    hits.iter().find_map(|w| match w {
+                        Wanted::Reduced(_, reduce) => Some(Keep::Reduced(*reduce)),
+                        _ => None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The extractors of executables, with their index in the wanted list.
+    fn extractors(&self) -> Vec<(usize, Extract)> {
+        match self {
+            Select::Path(_) => Vec::new(),
+            Select::Wanted(wanted) => extractors(wanted),
+        }
+    }
 }
 
 /// An image's layers, merged, with the wanted files' bytes in memory.
@@ -88,6 +177,9 @@ pub struct ImageFs<'a> {
     nodes: BTreeMap<String, Node>,
     /// Every version of each wanted file, oldest first.
     history: HashMap<String, Vec<Version>>,
+    wanted: Vec<Wanted>,
+    /// Files a test on their name accepted but left out, and why.
+    skipped: Vec<String>,
     limit: u64,
 }
 
@@ -97,19 +189,41 @@ impl<'a> ImageFs<'a> {
         ImageFs::read_with_limit(layers, wanted, MAX_FILE)
     }
 
+    /// As [`ImageFs::read`], taking each layer's scan from `cache` when it holds one and
+    /// staging the scans of the others there. The caller commits them
+    /// ([`LayerCache::commit`]) once every blob read has passed its digest check.
+    pub fn read_cached(
+        layers: Vec<Layer<'a>>,
+        wanted: &[Wanted],
+        cache: &LayerCache,
+    ) -> Result<ImageFs<'a>> {
+        ImageFs::read_inner(layers, wanted, MAX_FILE, Some(cache))
+    }
+
     /// As [`ImageFs::read`], keeping at most `limit` bytes of one file.
     pub fn read_with_limit(
         layers: Vec<Layer<'a>>,
         wanted: &[Wanted],
         limit: u64,
     ) -> Result<ImageFs<'a>> {
+        ImageFs::read_inner(layers, wanted, limit, None)
+    }
+
+    fn read_inner(
+        layers: Vec<Layer<'a>>,
+        wanted: &[Wanted],
+        limit: u64,
+        cache: Option<&LayerCache>,
+    ) -> Result<ImageFs<'a>> {
         let mut fs = ImageFs {
             layers,
             nodes: BTreeMap::new(),
             history: HashMap::new(),
+            wanted: wanted.to_vec(),
+            skipped: Vec::new(),
             limit,
         };
-        let scans = fs.scan_all(wanted)?;
+        let scans = fs.scan_all(wanted, cache)?;
         for (index, changes) in scans.into_iter().enumerate() {
             for change in changes {
                 fs.apply(index, change);
@@ -126,7 +240,7 @@ impl<'a> ImageFs<'a> {
     }
 
     /// Scans every layer, on up to one thread per core; the changes come back in layer order.
-    fn scan_all(&self, wanted: &[Wanted]) -> Result<Vec<Vec<Change>>> {
+    fn scan_all(&self, wanted: &[Wanted], cache: Option<&LayerCache>) -> Result<Vec<Vec<Change>>> {
         let count = self.layers.len();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -142,8 +256,7 @@ impl<'a> ImageFs<'a> {
                         if index >= count {
                             break;
                         }
-                        let keep = |path: &str| wanted.iter().any(|w| w.matches(path));
-                        let scanned = self.scan(index, &keep);
+                        let scanned = self.scan_or_recall(index, wanted, cache);
                         let failed = scanned.is_err();
                         results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(scanned);
                         if failed {
@@ -168,9 +281,43 @@ impl<'a> ImageFs<'a> {
         Ok(scans)
     }
 
+    /// Layer `index`'s scan: from the cache when it holds it, else read (and staged there).
+    fn scan_or_recall(
+        &self,
+        index: usize,
+        wanted: &[Wanted],
+        cache: Option<&LayerCache>,
+    ) -> Result<Vec<Change>> {
+        let layer = &self.layers[index];
+        let key = cache
+            .zip(layer.blob.as_ref())
+            .map(|(cache, blob)| (cache, cache.key(&layer.diff_id, blob, wanted, self.limit)));
+        if let Some(changes) = key.as_ref().and_then(|(cache, key)| cache.get(key)) {
+            if layer.checked_at_rest {
+                return Ok(changes);
+            }
+            // Anywhere else the blob is still read to its end, neither decompressed nor parsed: its reader
+            // checks the digest, so a blob altered since its scan was kept fails as it would
+            // uncached, instead of being described by what it used to hold.
+            let io_err = |source| CatalogError::Layer {
+                layer: self.layer_ref(index),
+                source,
+            };
+            let mut blob = (layer.open)().map_err(io_err)?;
+            io::copy(&mut blob, &mut io::sink()).map_err(io_err)?;
+            return Ok(changes);
+        }
+        let changes = self.scan(index, &Select::Wanted(wanted))?;
+        if let Some((cache, key)) = key {
+            cache.stage(key, &changes);
+        }
+        Ok(changes)
+    }
+
     /// Streams layer `index` once: every entry's change to the image, with the bytes of the
-    /// files `keep` accepts.
-    fn scan(&self, index: usize, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Change>> {
+    /// files `select` keeps.
+    fn scan(&self, index: usize, select: &Select) -> Result<Vec<Change>> {
+        let extractors = select.extractors();
         let layer = self.layer_ref(index);
         let io_err = |source| CatalogError::Layer {
             layer: layer.clone(),
@@ -184,7 +331,11 @@ impl<'a> ImageFs<'a> {
                 compression,
             })?;
         let input = BufReader::with_capacity(256 * 1024, io::Cursor::new(head).chain(blob));
-        let mut archive = tar::Archive::new(compression.decoder(input).map_err(io_err)?);
+        // Decompressed into large buffers: tar reads headers 512 bytes and skipped files' data
+        // 8 KiB at a time, and each call into the decoder costs a window update.
+        let decoded =
+            BufReader::with_capacity(256 * 1024, compression.decoder(input).map_err(io_err)?);
+        let mut archive = tar::Archive::new(decoded);
         let mut changes = Vec::new();
         for entry in archive.entries().map_err(io_err)? {
             let mut entry = entry.map_err(io_err)?;
@@ -214,10 +365,25 @@ impl<'a> ImageFs<'a> {
             use tar::EntryType as T;
             let kind = match entry.header().entry_type() {
                 T::Directory => Kind::Dir,
-                T::Regular | T::Continuous | T::GNUSparse if keep(&path) => {
-                    Kind::File(Some(self.read_entry(&mut entry, &path, &layer)?))
-                }
-                T::Regular | T::Continuous | T::GNUSparse => Kind::File(None),
+                T::Regular | T::Continuous | T::GNUSparse => match select.keep(&path) {
+                    Some(Keep::Found | Keep::Reduced(_)) if entry.size() > self.limit => {
+                        changes.push(Change::Skipped(format!(
+                            "/{path} (in {layer}): {} bytes, more than the {} bytes berth reads of one file; left out",
+                            entry.size(),
+                            self.limit
+                        )));
+                        Kind::File(None)
+                    }
+                    Some(Keep::Reduced(reduce)) => {
+                        match reduce(&self.read_entry(&mut entry, &path, &layer)?) {
+                            Some(kept) => Kind::Reduced(Arc::from(kept)),
+                            None => Kind::File(None),
+                        }
+                    }
+                    Some(_) => Kind::File(Some(self.read_entry(&mut entry, &path, &layer)?)),
+                    None if extractors.is_empty() => Kind::File(None),
+                    None => extract(&mut entry, &extractors).map_err(io_err)?,
+                },
                 T::Symlink => match entry.link_name_bytes() {
                     Some(target) => Kind::Symlink(String::from_utf8_lossy(&target).into_owned()),
                     None => Kind::Other,
@@ -231,7 +397,7 @@ impl<'a> ImageFs<'a> {
                             entry: format!("{raw} (a hard link to {target})"),
                         })?;
                         match kept_earlier(&changes, &clean) {
-                            Some(bytes) if keep(&path) => Kind::File(Some(bytes)),
+                            Some(bytes) if select.keep(&path).is_some() => Kind::File(Some(bytes)),
                             _ => Kind::Hardlink(clean),
                         }
                     }
@@ -285,6 +451,7 @@ impl<'a> ImageFs<'a> {
             Change::Opaque(dir) => {
                 self.remove_below(index, &dir, false);
             }
+            Change::Skipped(why) => self.skipped.push(why),
             Change::Put(path, kind) => {
                 let replaces_dir = matches!(
                     self.nodes.get(&path),
@@ -298,7 +465,7 @@ impl<'a> ImageFs<'a> {
                     self.remove_below(index, &path, false);
                 }
                 let bytes = match &kind {
-                    Kind::File(Some(bytes)) => Some(bytes.clone()),
+                    Kind::File(Some(bytes)) | Kind::Reduced(bytes) => Some(bytes.clone()),
                     _ => None,
                 };
                 if bytes.is_some() || self.history.contains_key(&path) {
@@ -390,7 +557,7 @@ impl<'a> ImageFs<'a> {
 
     /// The bytes of `path` as layer `index` wrote them, read again from that layer.
     fn reread(&self, index: usize, path: &str) -> Result<Option<Arc<[u8]>>> {
-        let changes = self.scan(index, &|p| p == path)?;
+        let changes = self.scan(index, &Select::Path(path))?;
         Ok(changes.into_iter().rev().find_map(|change| match change {
             Change::Put(p, Kind::File(bytes)) if p == path => bytes,
             _ => None,
@@ -401,12 +568,42 @@ impl<'a> ImageFs<'a> {
     fn bytes_of(&self, path: &str, node: &Node) -> Result<Option<Arc<[u8]>>> {
         match &node.kind {
             Kind::File(Some(bytes)) => Ok(Some(bytes.clone())),
-            Kind::File(None) => self.reread(node.layer, path),
+            Kind::File(None) | Kind::Reduced(_) | Kind::Executable(_) => {
+                self.reread(node.layer, path)
+            }
             // A hard link shares the bytes its target had in the same layer.
             Kind::Hardlink(target) => self.reread(node.layer, target),
             _ => Ok(None),
         }
     }
+}
+
+/// What the extractors keep of the current entry, read whole if it is an ELF executable no
+/// larger than [`MAX_EXECUTABLE`] (a larger one is passed over: no extractor reads it).
+fn extract<R: Read>(
+    entry: &mut tar::Entry<R>,
+    extractors: &[(usize, Extract)],
+) -> io::Result<Kind> {
+    let size = entry.size();
+    if size < ELF_MAGIC.len() as u64 || size > MAX_EXECUTABLE {
+        return Ok(Kind::File(None));
+    }
+    let mut bytes = vec![0; ELF_MAGIC.len()];
+    entry.read_exact(&mut bytes)?;
+    if bytes != ELF_MAGIC {
+        return Ok(Kind::File(None));
+    }
+    bytes.reserve_exact(size as usize - ELF_MAGIC.len());
+    entry.take(MAX_EXECUTABLE).read_to_end(&mut bytes)?;
+    let kept: Vec<(usize, Arc<[u8]>)> = extractors
+        .iter()
+        .filter_map(|(i, extract)| extract(&bytes).map(|b| (*i, Arc::from(b))))
+        .collect();
+    Ok(if kept.is_empty() {
+        Kind::File(None)
+    } else {
+        Kind::Executable(kept)
+    })
 }
 
 /// The bytes an earlier entry of the same layer kept for `path`, if it did.
@@ -464,5 +661,52 @@ impl Filesystem for ImageFs<'_> {
 
     fn versions(&self, file: &File) -> Vec<Version> {
         self.history.get(&file.path).cloned().unwrap_or_default()
+    }
+
+    fn found(&self, wanted: &Wanted) -> Result<Vec<File>> {
+        let file = |path: &String, node: &Node, bytes: &Arc<[u8]>| File {
+            path: path.clone(),
+            bytes: bytes.clone(),
+            layer: Some(self.layer_ref(node.layer)),
+        };
+        let found = match wanted {
+            Wanted::Matching(accepts) => self
+                .nodes
+                .iter()
+                .filter_map(|(path, node)| match &node.kind {
+                    Kind::File(Some(bytes)) if accepts(path) => Some(file(path, node, bytes)),
+                    _ => None,
+                })
+                .collect(),
+            Wanted::Reduced(accepts, _) => self
+                .nodes
+                .iter()
+                .filter_map(|(path, node)| match &node.kind {
+                    Kind::Reduced(bytes) if accepts(path) => Some(file(path, node, bytes)),
+                    _ => None,
+                })
+                .collect(),
+            Wanted::Executables(_) => {
+                let Some(index) = self.wanted.iter().position(|w| w.same(wanted)) else {
+                    return Ok(Vec::new());
+                };
+                self.nodes
+                    .iter()
+                    .filter_map(|(path, node)| match &node.kind {
+                        Kind::Executable(kept) => kept
+                            .iter()
+                            .find(|(i, _)| *i == index)
+                            .map(|(_, bytes)| file(path, node, bytes)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            Wanted::File(_) | Wanted::Children(_) => Vec::new(),
+        };
+        Ok(found)
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        self.skipped.clone()
     }
 }

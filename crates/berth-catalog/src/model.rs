@@ -55,14 +55,59 @@ pub enum PackageType {
     Deb,
     /// Alpine and its derivatives: the apk database.
     Apk,
+    /// Fedora, RHEL and their kin, openSUSE: the rpm database.
+    Rpm,
+    /// Python distributions: `*.dist-info/METADATA`, `*.egg-info`.
+    Python,
+    /// Node packages: `package.json` under `node_modules`, and lockfiles in directories.
+    Npm,
+    /// Java archives (jar, war, ear), and the Maven artifacts bundled in them.
+    JavaArchive,
+    /// A Go module compiled into an executable (its build info), and the Go standard library.
+    GoModule,
+    /// A Rust crate compiled into an executable built with cargo-auditable.
+    RustCrate,
 }
 
 impl PackageType {
-    /// The name Syft and the purl specification use for the type.
+    /// The name Syft uses for the type (for OS packages, also the purl's type).
     pub fn as_str(self) -> &'static str {
         match self {
             PackageType::Deb => "deb",
             PackageType::Apk => "apk",
+            PackageType::Python => "python",
+            PackageType::Npm => "npm",
+            PackageType::JavaArchive => "java-archive",
+            PackageType::Rpm => "rpm",
+            PackageType::GoModule => "go-module",
+            PackageType::RustCrate => "rust-crate",
+        }
+    }
+
+    /// The purl type: the package manager's name in the purl specification.
+    pub fn purl_type(self) -> &'static str {
+        match self {
+            PackageType::Deb => "deb",
+            PackageType::Apk => "apk",
+            PackageType::Rpm => "rpm",
+            PackageType::Python => "pypi",
+            PackageType::Npm => "npm",
+            PackageType::JavaArchive => "maven",
+            PackageType::GoModule => "golang",
+            PackageType::RustCrate => "cargo",
+        }
+    }
+
+    /// The programming language of a library package, as Syft names it; `None` for the
+    /// operating system's packages.
+    pub fn language(self) -> Option<&'static str> {
+        match self {
+            PackageType::Deb | PackageType::Apk | PackageType::Rpm => None,
+            PackageType::Python => Some("python"),
+            PackageType::Npm => Some("javascript"),
+            PackageType::JavaArchive => Some("java"),
+            PackageType::GoModule => Some("go"),
+            PackageType::RustCrate => Some("rust"),
         }
     }
 }
@@ -94,11 +139,13 @@ pub struct Package {
     /// The source package, as the database says or as its format defines when it is silent
     /// (a dpkg entry without `Source` is its own source, at its own version).
     pub source: Option<SourcePackage>,
-    /// Licences as the package metadata declares them (apk's `L:`); empty when it declares
-    /// none. dpkg declares none in its database (they live in `/usr/share/doc/*/copyright`,
-    /// not read yet).
+    /// Licences as the package metadata declares them (apk's `L:`; for dpkg, whose database
+    /// declares none, the names its `/usr/share/doc/NAME/copyright` gives); empty when it
+    /// declares none.
     pub licenses: Vec<String>,
-    /// The files that evidence the package: the database it is listed in.
+    /// The files that evidence the package: the database it is listed in, the metadata file
+    /// of a language package, the archive (`app.jar`, or `app.jar:BOOT-INF/lib/dep.jar`
+    /// inside it).
     pub evidence: Vec<String>,
     /// The layer that added it (the earliest layer from which it is listed continuously up to
     /// the image's final state); `None` for a directory.
@@ -111,4 +158,19 @@ pub struct Catalog {
     pub distro: Option<Distro>,
     /// In a fixed order: by type, name, version, architecture, then evidence.
     pub packages: Vec<Package>,
+    /// Which package needs which, where the metadata says (dpkg's `Depends`, apk's `D:`):
+    /// sorted, each pair once.
+    pub dependencies: Vec<Dependency>,
+    /// What was left out and why (a file too large, a malformed package manifest), for
+    /// people: a catalogue with warnings is still every package berth could read.
+    pub warnings: Vec<String>,
+}
+
+/// One package needing another: both are indices into [`Catalog::packages`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dependency {
+    /// The package that needs the other.
+    pub dependent: usize,
+    /// The package it needs (or one that provides what it needs).
+    pub dependency: usize,
 }

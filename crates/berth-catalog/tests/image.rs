@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use berth_catalog::{Catalog, DirFs, Filesystem, ImageFs, Layer, WANTED, catalog};
+use berth_catalog::{Catalog, DirFs, Filesystem, ImageFs, Layer, LayerCache, WANTED, catalog};
 use berth_layer::TarOptions;
 use berth_oci::{Compression, Digest};
 use test_support::run_ok;
@@ -298,4 +298,174 @@ fn merged_layers_read_as_the_kernel_stacks_them() {
     assert_eq!(find("berth-probe"), [("1.1-1", Some(2))]);
     assert_eq!(find("late-pkg"), [("3.0", Some(3)), ("3.0", Some(3))]);
     assert_eq!(find("via-link-pkg"), [("4.0", Some(3))]);
+}
+
+/// The layer cache gives the catalogue a fresh read gives, and never a stale or damaged one:
+/// a scan is kept only once committed, found again only by the same layer, build and wanted
+/// set, and a damaged entry is read as a miss. (A blob whose bytes change under the same
+/// digest is how this test sees which scan was used: berth's readers refuse such a blob.)
+#[test]
+fn the_layer_cache_gives_the_catalogue_a_fresh_read_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let os_release = "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"berth test\"\n";
+    let base = Tar::new()
+        .dir("usr/lib")
+        .file("usr/lib/os-release", os_release.as_bytes())
+        .link(
+            tar::EntryType::Symlink,
+            "etc/os-release",
+            "../usr/lib/os-release",
+        )
+        .file(
+            "var/lib/dpkg/status",
+            (stanza("base-pkg", "1.0") + &stanza("gone-pkg", "2.0")).as_bytes(),
+        )
+        .file(
+            "var/lib/dpkg/status.d/gone",
+            stanza("gone-pkg", "2.0").as_bytes(),
+        )
+        .finish();
+    let upper = |name: &str| {
+        Tar::new()
+            .file("var/lib/dpkg/status.d/.wh.gone", b"")
+            .file("var/lib/dpkg/status.d/top", stanza(name, "3.0").as_bytes())
+            .finish()
+    };
+    let blobs = [
+        blob(dir, "base", &base, Compression::Gzip),
+        blob(dir, "upper", &upper("top-pkg"), Compression::Gzip),
+    ];
+    let digests: Vec<Digest> = blobs
+        .iter()
+        .map(|b| Digest::sha256(&fs::read(&b.path).unwrap()))
+        .collect();
+    let cached_layers = || -> Vec<Layer<'static>> {
+        layers(&blobs)
+            .into_iter()
+            .zip(&digests)
+            .map(|(layer, digest)| layer.with_blob(digest.clone()))
+            .collect()
+    };
+    let names = |c: &Catalog| -> Vec<String> {
+        c.packages
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect()
+    };
+    let fresh = catalog(&ImageFs::read(layers(&blobs), &WANTED).unwrap()).unwrap();
+    assert_eq!(
+        names(&fresh),
+        ["base-pkg 1.0", "gone-pkg 2.0", "top-pkg 3.0"]
+    );
+
+    let entries = dir.join("cache");
+    let count = || fs::read_dir(&entries).map_or(0, |d| d.count());
+    let cache = LayerCache::new(&entries, "build 1", LayerCache::DEFAULT_CAP);
+    let read = |cache: &LayerCache| {
+        catalog(&ImageFs::read_cached(cached_layers(), &WANTED, cache).unwrap()).unwrap()
+    };
+    // A miss reads the layers; their scans are kept only once committed.
+    assert_eq!(read(&cache), fresh);
+    assert_eq!(count(), 0, "nothing kept before the commit");
+    cache.commit().unwrap();
+    assert_eq!(count(), 2, "one entry per layer");
+
+    // The upper layer's blob now holds another package under the same digest.
+    blob(dir, "upper", &upper("other-pkg"), Compression::Gzip);
+    let hit = read(&cache);
+    assert_eq!(hit, fresh, "both layers' scans come from the cache");
+
+    // A hit still reads its blob to the end, through the reader's checks: one that fails
+    // there (as a digest check does) fails the read.
+    struct FailsAtEnd;
+    impl Read for FailsAtEnd {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("the data is corrupt or was altered"))
+        }
+    }
+    let failing: Vec<Layer<'static>> = blobs
+        .iter()
+        .zip(&digests)
+        .map(|(b, digest)| {
+            let path = b.path.clone();
+            Layer::new(b.diff_id.clone(), move || {
+                Ok(fs::File::open(&path)?.chain(FailsAtEnd))
+            })
+            .with_blob(digest.clone())
+        })
+        .collect();
+    let err = ImageFs::read_cached(failing, &WANTED, &cache)
+        .err()
+        .expect("a blob failing its check fails a cached read");
+    assert!(err.to_string().contains("layer 0"), "{err}");
+    // Unless the blob is in berth's own store, checked as it was written: then the cached
+    // scan is used and the blob not opened at all.
+    let unopened: Vec<Layer<'static>> = blobs
+        .iter()
+        .zip(&digests)
+        .map(|(b, digest)| {
+            Layer::new(b.diff_id.clone(), || -> std::io::Result<fs::File> {
+                panic!("a stored blob whose scan is cached is not read")
+            })
+            .with_blob(digest.clone())
+            .checked_at_rest()
+        })
+        .collect();
+    let stored = catalog(&ImageFs::read_cached(unopened, &WANTED, &cache).unwrap()).unwrap();
+    assert_eq!(stored, fresh);
+
+    // Another build or another wanted set names other entries: the layers are read.
+    let rebuilt = LayerCache::new(&entries, "build 2", LayerCache::DEFAULT_CAP);
+    assert_eq!(
+        names(&read(&rebuilt)),
+        ["base-pkg 1.0", "gone-pkg 2.0", "other-pkg 3.0"]
+    );
+    let dpkg_only = &WANTED[2..4];
+    let c = ImageFs::read_cached(cached_layers(), dpkg_only, &cache).unwrap();
+    assert_eq!(
+        c.read("var/lib/dpkg/status.d/top")
+            .unwrap()
+            .unwrap()
+            .bytes
+            .as_ref(),
+        stanza("other-pkg", "3.0").as_bytes()
+    );
+
+    // Damaged entries (one truncated, one with a byte flipped) are misses, never a catalogue,
+    // and are removed; the commit writes them whole again.
+    let fresh_cache = LayerCache::new(dir.join("damaged"), "build 1", LayerCache::DEFAULT_CAP);
+    let _ = read(&fresh_cache);
+    fresh_cache.commit().unwrap();
+    let mut damaged: Vec<PathBuf> = fs::read_dir(dir.join("damaged"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    damaged.sort();
+    // Back to the package the layer was first read with: a scan read again shows it.
+    blob(dir, "upper", &upper("top-pkg"), Compression::Gzip);
+    let bytes = fs::read(&damaged[0]).unwrap();
+    fs::write(&damaged[0], &bytes[..bytes.len() / 2]).unwrap();
+    let mut bytes = fs::read(&damaged[1]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&damaged[1], bytes).unwrap();
+    assert_eq!(read(&fresh_cache), fresh);
+    assert!(
+        damaged.iter().all(|p| !p.exists()),
+        "damaged entries removed"
+    );
+    fresh_cache.commit().unwrap();
+    assert_eq!(fs::read_dir(dir.join("damaged")).unwrap().count(), 2);
+
+    // An entry larger than the cap is not kept; a cap smaller than two entries keeps one.
+    let small = LayerCache::new(dir.join("small"), "build 1", 1);
+    let _ = read(&small);
+    small.commit().unwrap();
+    assert_eq!(fs::read_dir(dir.join("small")).map_or(0, |d| d.count()), 0);
+    let total: u64 = damaged.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+    let one = LayerCache::new(dir.join("one"), "build 1", total - 1);
+    let _ = read(&one);
+    one.commit().unwrap();
+    assert_eq!(fs::read_dir(dir.join("one")).unwrap().count(), 1);
 }
