@@ -3,11 +3,13 @@
 //! Each advisory entry is judged in its ecosystem's own version order (berth-version):
 //! OSV ranges and version lists as the OSV schema says ([`ranges`]), distribution verdicts
 //! (the Debian security tracker's) by the distribution's *source* package and release, with
-//! dpkg's order for the fixed version. Findings that name the same flaw under two ids (a
+//! dpkg's order for the fixed version; language packages by their OSV ecosystem and the name
+//! it writes (`language.rs`). Findings that name the same flaw under two ids (a
 //! `GHSA-…` and its `CVE-…`) are merged into one. What cannot be judged (a version that does
 //! not read in its ecosystem's order, an ecosystem berth has no order for) is reported as
 //! [`Unjudged`], never guessed either way.
 
+mod language;
 mod ranges;
 
 use std::fmt;
@@ -15,6 +17,8 @@ use std::fmt;
 use berth_catalog::{Catalog, Distro, Package, PackageType, SourcePackage};
 use berth_version::{Ecosystem, compare};
 use berth_vulndb::{Advisory, Affected, Database, DistroState, Level, Versions};
+
+pub use language::{Lookup, ecosystem};
 
 /// A finding's status, as Trivy names them (its `Status` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +65,9 @@ pub struct Finding {
     pub installed: String,
     /// The source package and version it was matched by, for distribution packages.
     pub source: Option<SourcePackage>,
+    /// For a language package, the file that lists it (its first evidence: the metadata
+    /// file, lockfile, archive or executable), which tells apart two copies at one version.
+    pub path: Option<String>,
     /// The version that fixes it, when there is one.
     pub fixed_version: Option<String>,
     pub severity: Level,
@@ -78,6 +85,17 @@ pub struct Unjudged {
     pub why: String,
 }
 
+/// A package whose advisories the database could not give (its file is damaged): unjudged,
+/// not silently clean.
+fn unreadable(e: berth_vulndb::Error, package: &str, installed: &str) -> Unjudged {
+    Unjudged {
+        id: "(vulnerability database)".to_owned(),
+        package: package.to_owned(),
+        installed: installed.to_owned(),
+        why: e.to_string(),
+    }
+}
+
 /// What matching found: findings in package then id order, and what could not be judged.
 #[derive(Debug, Default, PartialEq)]
 pub struct Matches {
@@ -85,71 +103,113 @@ pub struct Matches {
     pub unjudged: Vec<Unjudged>,
 }
 
-/// Matches every package of `catalog` whose advisories `db` can hold, by *source* package
-/// and version: Debian's dpkg packages against the tracker's verdicts for the release
-/// (`Debian:<codename>`) and OSV's Debian records (`Debian:<VERSION_ID>`); Alpine's apk
-/// packages against secdb and OSV records for the release (`Alpine:v<major>.<minor>`).
+/// Matches every package of `catalog` whose advisories `db` can hold. Distribution packages
+/// by *source* package and version: Debian's dpkg packages against the tracker's verdicts for
+/// the release (`Debian:<codename>`) and OSV's Debian records (`Debian:<VERSION_ID>`); Alpine's
+/// apk packages against secdb and OSV records for the release (`Alpine:v<major>.<minor>`).
+/// Language packages by name and version against OSV records of their ecosystem (PyPI, npm,
+/// Maven, Go, crates.io; `language.rs`). rpm packages have no advisory source yet.
 pub fn catalog(db: &Database, catalog: &Catalog) -> Matches {
     let mut out = Matches::default();
-    let Some(distro) = &catalog.distro else {
-        return out;
-    };
     for package in &catalog.packages {
-        let source = source_of(package);
-        let mut found = Vec::new();
-        for ecosystem in distro_ecosystems(distro, package.package_type) {
-            for (advisory, affected) in db.lookup(&ecosystem, &source.name) {
-                match judge(affected, &source.version) {
-                    Ok(Some(verdict)) => found.push(finding(
-                        advisory,
-                        affected,
-                        verdict,
-                        &package.name,
-                        &package.version,
-                        Some(source.clone()),
-                    )),
-                    Ok(None) => {}
-                    Err(why) => out.unjudged.push(Unjudged {
-                        id: advisory.id.clone(),
-                        package: package.name.clone(),
-                        installed: package.version.clone(),
-                        why,
-                    }),
-                }
-            }
-        }
-        out.findings.extend(merge_aliases(found));
+        let Some(key) = lookup(catalog.distro.as_ref(), package) else {
+            continue;
+        };
+        let is_language = language::ecosystem(package.package_type).is_some();
+        let at = Installed {
+            package: &package.name,
+            installed: &package.version,
+            source: (!is_language).then(|| SourcePackage {
+                name: key.name.clone(),
+                version: key.version.clone(),
+            }),
+            path: is_language
+                .then(|| package.evidence.first().cloned())
+                .flatten(),
+        };
+        match_installed(db, &key, at, &mut out);
     }
-    out.findings
-        .sort_by(|a, b| (&a.package, &a.installed, &a.id).cmp(&(&b.package, &b.installed, &b.id)));
+    out.findings.sort_by(|a, b| {
+        (&a.package, &a.installed, &a.path, &a.id).cmp(&(&b.package, &b.installed, &b.path, &b.id))
+    });
     out
 }
 
 /// Matches one package of an OSV ecosystem (`crates.io`, `PyPI`, `Go`…) at `version`.
 pub fn package(db: &Database, ecosystem: &str, name: &str, version: &str) -> Matches {
     let mut out = Matches::default();
-    let mut found = Vec::new();
-    for (advisory, affected) in db.lookup(ecosystem, name) {
-        match judge(affected, version) {
-            Ok(Some(verdict)) => {
-                found.push(finding(advisory, affected, verdict, name, version, None))
-            }
-            Ok(None) => {}
-            Err(why) => out.unjudged.push(Unjudged {
-                id: advisory.id.clone(),
-                package: name.to_owned(),
-                installed: version.to_owned(),
-                why,
-            }),
-        }
-    }
-    out.findings = merge_aliases(found);
+    let key = Lookup {
+        ecosystems: vec![ecosystem.to_owned()],
+        name: name.to_owned(),
+        version: version.to_owned(),
+    };
+    let at = Installed {
+        package: name,
+        installed: version,
+        source: None,
+        path: None,
+    };
+    match_installed(db, &key, at, &mut out);
     out.findings.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
-/// The ecosystems a distribution's advisories for packages of `kind` are filed under.
-fn distro_ecosystems(distro: &Distro, kind: PackageType) -> Vec<String> {
+/// Where the advisories of `package` are filed and what they call it: for a distribution's
+/// package, the release's ecosystems and its source package; for a language package, its OSV
+/// ecosystem and name (`language.rs`). `None` when nothing can hold advisories for it (no
+/// distribution, an rpm package, a language package without a version to judge).
+pub fn lookup(distro: Option<&Distro>, package: &Package) -> Option<Lookup> {
+    if language::ecosystem(package.package_type).is_some() {
+        return language::lookup(package);
+    }
+    let ecosystems = distro_ecosystems(distro?, package.package_type);
+    if ecosystems.is_empty() {
+        return None;
+    }
+    let source = source_of(package);
+    Some(Lookup {
+        ecosystems,
+        name: source.name,
+        version: source.version,
+    })
+}
+
+/// The installed package a match reports.
+struct Installed<'a> {
+    package: &'a str,
+    installed: &'a str,
+    source: Option<SourcePackage>,
+    path: Option<String>,
+}
+
+/// Judges every advisory entry `key` finds, adding the findings (merged by alias) and what
+/// could not be judged to `out`.
+fn match_installed(db: &Database, key: &Lookup, at: Installed, out: &mut Matches) {
+    let mut found = Vec::new();
+    for ecosystem in &key.ecosystems {
+        let hits = db.lookup(ecosystem, &key.name).unwrap_or_else(|e| {
+            out.unjudged.push(unreadable(e, at.package, at.installed));
+            Vec::new()
+        });
+        for (advisory, affected) in hits {
+            match judge(affected, &key.version) {
+                Ok(Some(verdict)) => found.push(finding(advisory, affected, verdict, &at)),
+                Ok(None) => {}
+                Err(why) => out.unjudged.push(Unjudged {
+                    id: advisory.id.clone(),
+                    package: at.package.to_owned(),
+                    installed: at.installed.to_owned(),
+                    why,
+                }),
+            }
+        }
+    }
+    out.findings.extend(merge_aliases(found));
+}
+
+/// The database ecosystems that hold advisories for a `kind` package of `distro`
+/// (`Debian:bookworm` and `Debian:12`, `Alpine:v3.20`), in the order they are consulted.
+pub fn distro_ecosystems(distro: &Distro, kind: PackageType) -> Vec<String> {
     let mut out = Vec::new();
     match (distro.id.as_str(), kind) {
         ("debian", PackageType::Deb) => {
@@ -223,14 +283,7 @@ fn judge(affected: &Affected, version: &str) -> Result<Option<Verdict>, String> 
     })
 }
 
-fn finding(
-    advisory: &Advisory,
-    affected: &Affected,
-    verdict: Verdict,
-    package: &str,
-    installed: &str,
-    source: Option<SourcePackage>,
-) -> Finding {
+fn finding(advisory: &Advisory, affected: &Affected, verdict: Verdict, at: &Installed) -> Finding {
     // The entry's own severity (the tracker's urgency for the release) over the advisory's.
     let severity = if affected.severity.is_empty() {
         &advisory.severity
@@ -240,9 +293,10 @@ fn finding(
     Finding {
         id: advisory.id.clone(),
         aliases: advisory.aliases.clone(),
-        package: package.to_owned(),
-        installed: installed.to_owned(),
-        source,
+        package: at.package.to_owned(),
+        installed: at.installed.to_owned(),
+        source: at.source.clone(),
+        path: at.path.clone(),
         fixed_version: verdict.fixed,
         severity: severity.level(),
         severity_rating: severity.rating.clone(),

@@ -92,7 +92,8 @@ fn tracker_verdicts_become_trivy_statuses() {
         got,
         [
             ("libfoo1", v, "CVE-2020-0001", Status::Affected, None),
-            ("libfoo1", v, "CVE-2020-0002", Status::WillNotFix, None),
+            // <no-dsa>: no advisory planned, not "will not fix" (Trivy: affected).
+            ("libfoo1", v, "CVE-2020-0002", Status::Affected, None),
             ("libfoo1", v, "CVE-2020-0003", Status::FixDeferred, None),
             // The bookworm verdict, not trixie's; the DSA naming it is merged in.
             ("libfoo1", v, "CVE-2020-0005", Status::Fixed, Some("1.0-2")),

@@ -10,8 +10,12 @@
 //! | `resolved`, `fixed_version` `0` | `<not-affected>` | not kept |
 //! | `open`, urgency `end-of-life` | `<end-of-life>` | [`DistroState::EndOfLife`] |
 //! | `open`, no `nodsa` | `<unfixed>` | [`DistroState::Unfixed`] |
+//! | `open`, `nodsa`, no `nodsa_reason` | `<no-dsa>` | [`DistroState::Unfixed`] |
 //! | `open`, `nodsa_reason` `postponed` | `<postponed>` | [`DistroState::FixDeferred`] |
-//! | `open`, other `nodsa` | `<no-dsa>`, `<ignored>` | [`DistroState::WillNotFix`] |
+//! | `open`, `nodsa_reason` `ignored` | `<ignored>` | [`DistroState::WillNotFix`] |
+//!
+//! `<no-dsa>` is "no security advisory", not "no fix": such flaws are often fixed in a point
+//! release, so they stay plainly unfixed, as Trivy reports them (`affected`).
 //! | `undetermined` | not yet triaged | not kept (Trivy does not report it either) |
 //!
 //! Any other status is an error naming the package, issue and release: guessing could hide a
@@ -135,8 +139,9 @@ fn state(release: &Release) -> std::result::Result<Option<DistroState>, String> 
             // The release no longer gets fixes for this package.
             _ if release.urgency.as_deref() == Some("end-of-life") => Some(DistroState::EndOfLife),
             (_, "postponed") => Some(DistroState::FixDeferred),
-            (Some(_), _) | (None, "ignored") => Some(DistroState::WillNotFix),
-            (None, _) => Some(DistroState::Unfixed),
+            (_, "ignored") => Some(DistroState::WillNotFix),
+            // `<no-dsa>` without a reason, or plain `<unfixed>`.
+            _ => Some(DistroState::Unfixed),
         },
         "undetermined" => None,
         other => {

@@ -39,7 +39,7 @@ pub enum Error {
     OsvSchema { path: PathBuf, version: String },
     #[error(
         "{}: database format {found} was written by a newer berth (this one reads format {supported}); \
-         update berth or import the advisories again",
+         update berth, or replace the database with this one's `berth db update` or `berth db import`",
         .path.display()
     )]
     NewerFormat {
@@ -47,9 +47,21 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
-    #[error("no vulnerability database at {}; import advisories first", .path.display())]
+    #[error(
+        "{}: more than {limit} entries, more than berth reads of one zip of advisories",
+        .path.display()
+    )]
+    TooManyEntries { path: PathBuf, limit: usize },
+    #[error(
+        "no vulnerability database at {}; make one with `berth db update` (or `berth db import PATH`)",
+        .path.display()
+    )]
     Missing { path: PathBuf },
-    #[error("{}: not a berth vulnerability database ({why}); import the advisories again", .path.display())]
+    #[error(
+        "{}: not a berth vulnerability database this berth reads: {why}; make it anew with \
+         `berth db update` (or `berth db import PATH`)",
+        .path.display()
+    )]
     NotADatabase { path: PathBuf, why: String },
 }
 

@@ -83,9 +83,10 @@ pub enum Event {
 pub enum DistroState {
     /// Fixed in this version: older ones are affected.
     Fixed(String),
-    /// Affected, no fix yet (the tracker's `<unfixed>`).
+    /// Affected, no fix yet (the tracker's `<unfixed>`, and `<no-dsa>`: no advisory planned,
+    /// a point release may still fix it).
     Unfixed,
-    /// Affected, and the distribution does not intend to fix it (`<no-dsa>`, `<ignored>`).
+    /// Affected, and the distribution does not intend to fix it (`<ignored>`).
     WillNotFix,
     /// Affected, and the fix is postponed (`<postponed>`).
     FixDeferred,

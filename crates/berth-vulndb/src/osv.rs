@@ -13,6 +13,7 @@ use crate::model::{Advisory, Affected, Cvss, Event, Range, RangeKind, Severity, 
 pub(crate) struct Record {
     schema_version: Option<String>,
     id: String,
+    modified: Option<String>,
     withdrawn: Option<String>,
     aliases: Option<Vec<String>>,
     summary: Option<String>,
@@ -78,7 +79,9 @@ impl RecordEvent {
 
 /// What one record gives: an advisory, or the fact that it was withdrawn.
 pub(crate) enum Parsed {
-    Advisory(Advisory),
+    /// The advisory, and when the record was last modified (seconds since the Unix epoch),
+    /// where it says so in RFC 3339 as the schema asks.
+    Advisory(Advisory, Option<u64>),
     Withdrawn,
 }
 
@@ -131,13 +134,20 @@ fn convert(path: &Path, record: Record) -> Result<Parsed> {
         })?;
         affected.extend(entry);
     }
-    Ok(Parsed::Advisory(Advisory {
-        id: record.id,
-        aliases: record.aliases.unwrap_or_default(),
-        summary: record.summary.filter(|s| !s.is_empty()),
-        severity: severity(record.severity, record.database_specific.as_ref()),
-        affected,
-    }))
+    let modified = record
+        .modified
+        .and_then(|m| chrono::DateTime::parse_from_rfc3339(&m).ok())
+        .and_then(|m| u64::try_from(m.timestamp()).ok());
+    Ok(Parsed::Advisory(
+        Advisory {
+            id: record.id,
+            aliases: record.aliases.unwrap_or_default(),
+            summary: record.summary.filter(|s| !s.is_empty()),
+            severity: severity(record.severity, record.database_specific.as_ref()),
+            affected,
+        },
+        modified,
+    ))
 }
 
 /// One `affected[]` entry; `None` for one without a package (a `GIT`-only entry names a
