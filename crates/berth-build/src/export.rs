@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use berth_dockerfile::origin::BuildRecord;
 use berth_oci::{Descriptor, ImageConfig, ImageManifest, Reference, media_type};
 use berth_store::Store;
 
@@ -16,12 +17,17 @@ pub struct Built {
     pub config: Descriptor,
     pub image: ImageConfig,
     pub layers: Vec<LayerRef>,
+    /// Where each history entry came from in the Dockerfile (also in the store, filed under
+    /// the config's digest): what a provenance attestation or `--explain` reports.
+    pub record: BuildRecord,
 }
 
-/// Writes the image's config and manifest and records it (with `tags`) in the store.
+/// Writes the image's config and manifest and records it (with `tags`) in the store, with
+/// its build record (`dockerfile` is the Dockerfile's name as the build was given it).
 pub fn to_store(
     store: &Store,
     state: &StageState,
+    dockerfile: &str,
     labels: &std::collections::BTreeMap<String, String>,
     created: &str,
     tags: &[Reference],
@@ -49,6 +55,11 @@ pub fn to_store(
     let config_bytes = image.to_bytes_within_limit()?;
     let config = Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes);
     store.blobs().write_bytes(&config_bytes)?;
+    // Filed before the image is: once the image is visible, so is where it came from.
+    let record = BuildRecord::new(dockerfile.to_string(), state.origins.clone());
+    store
+        .meta()
+        .build_record_put(&config.digest, &record.to_json())?;
     let manifest_bytes = ImageManifest::new(
         config.clone(),
         state.layers.iter().map(|l| l.descriptor.clone()).collect(),
@@ -62,6 +73,7 @@ pub fn to_store(
         config,
         image,
         layers: state.layers.clone(),
+        record,
     })
 }
 

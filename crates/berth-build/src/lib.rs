@@ -68,5 +68,12 @@ pub fn build_with(
 ) -> Result<Built, BuildError> {
     let _lock = store.write_lock()?;
     let solved = solver::solve(store, req, bases, events, executor)?;
-    export::to_store(store, &solved.state, &req.labels, &solved.created, tags)
+    export::to_store(
+        store,
+        &solved.state,
+        &req.dockerfile_name,
+        &req.labels,
+        &solved.created,
+        tags,
+    )
 }

@@ -13,7 +13,8 @@
 //! Beside them: [`expand`] (shell-style word expansion), [`ignore`] (`.dockerignore`),
 //! [`config`] (how each instruction changes an image config, for the builder and for
 //! `berth import`), [`history`] (each step's history line, worded as BuildKit words it) and
-//! [`change`] (`--change` lines, read as Dockerfile instructions).
+//! [`change`] (`--change` lines, read as Dockerfile instructions), and [`origin`] (the build
+//! record: which instruction each history entry of a built image came from).
 
 pub mod ast;
 pub mod change;
@@ -25,4 +26,5 @@ pub mod go_fmt;
 pub mod history;
 pub mod ignore;
 pub mod instructions;
+pub mod origin;
 pub mod syntax;

@@ -5,7 +5,7 @@
 //!   blobs/sha256/<hex>   content-addressed blobs (the same shape as an OCI layout's blobs/)
 //!   ingest/              blobs being written; renamed into blobs/ once their digest checks out
 //!   berth.db             metadata: manifests and what they reference, images, tags, build cache,
-//!                        which registry repositories hold which blobs (SQLite)
+//!                        which registry repositories hold which blobs, build records (SQLite)
 //!   build/               the builder's unpacked layers, cache mounts and context indexes
 //!   lock                 writers share it, GC takes it alone
 //! ```
@@ -13,6 +13,7 @@
 mod blob_locations;
 pub mod blobs;
 mod build_cache;
+mod build_records;
 mod error;
 mod gc;
 mod layer_info;

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE manifests (
@@ -120,6 +120,15 @@ CREATE TABLE blob_locations (
 CREATE INDEX blob_locations_seen ON blob_locations(seen);
 ";
 
+/// Version 5: what the builder knows of the images it built (see `build_records.rs`).
+const SCHEMA_V5: &str = "
+CREATE TABLE build_records (
+    config TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    added  INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// An image record: a root manifest or index the store keeps, and its tags.
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
@@ -194,6 +203,9 @@ impl Meta {
         }
         if version < 4 {
             tx.execute_batch(SCHEMA_V4).map_err(db)?;
+        }
+        if version < 5 {
+            tx.execute_batch(SCHEMA_V5).map_err(db)?;
         }
         if version < SCHEMA_VERSION {
             tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
@@ -488,7 +500,8 @@ impl Meta {
         Ok(out)
     }
 
-    /// Forgets manifests and layer records not in `live`. Returns how many manifests went.
+    /// Forgets manifests, layer records and build records not in `live`. Returns how many
+    /// manifests went.
     pub fn forget_unreachable(&mut self, live: &HashSet<Digest>) -> Result<usize, StoreError> {
         let db = db_err(&self.path);
         let all = self.manifests()?;
@@ -526,17 +539,9 @@ impl Meta {
                 .execute("DELETE FROM manifests WHERE digest = ?1", [d.to_string()])
                 .map_err(db)?;
         }
-        let layers: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT digest FROM layers").map_err(db)?;
-            let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)?
-        };
-        for l in layers {
-            if !Digest::parse(&l).is_ok_and(|d| live.contains(&d)) {
-                tx.execute("DELETE FROM layers WHERE digest = ?1", [&l])
-                    .map_err(db)?;
-            }
-        }
+        forget_rows_not_in(&tx, "layers", "digest", live).map_err(db)?;
+        // A build record goes with the config blob it describes.
+        forget_rows_not_in(&tx, "build_records", "config", live).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(removed)
     }
@@ -592,6 +597,27 @@ impl Meta {
             .map(|_| ())
             .map_err(self.db())
     }
+}
+
+/// Deletes the rows of `table` whose digest `column` is not in `live` (or not a digest).
+fn forget_rows_not_in(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    column: &str,
+    live: &HashSet<Digest>,
+) -> rusqlite::Result<()> {
+    let keys: Vec<String> = {
+        let mut stmt = tx.prepare(&format!("SELECT {column} FROM {table}"))?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let delete = format!("DELETE FROM {table} WHERE {column} = ?1");
+    for key in keys {
+        if !Digest::parse(&key).is_ok_and(|d| live.contains(&d)) {
+            tx.execute(&delete, [&key])?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {

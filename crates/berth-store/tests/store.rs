@@ -124,6 +124,11 @@ fn gc_waits_for_writers_and_keeps_what_images_use() {
     store.blobs().write_bytes(b"kept layer").unwrap();
     store.put_manifest(&bytes, &desc).unwrap();
     store.add_image(&desc.digest, &[]).unwrap();
+    let config = serde_json::from_slice::<ImageManifest>(&bytes)
+        .unwrap()
+        .config
+        .digest;
+    store.meta().build_record_put(&config, "{}").unwrap();
     let stray = store.blobs().write_bytes(b"stray").unwrap();
 
     // A writer is running: GC must not touch its (so far unreferenced) blobs.
@@ -142,6 +147,11 @@ fn gc_waits_for_writers_and_keeps_what_images_use() {
     let report = store.gc(true, Duration::ZERO).unwrap().unwrap();
     assert_eq!(report.blobs_removed, 3);
     assert_eq!(report.manifests_forgotten, 1);
+    assert_eq!(
+        store.meta().build_record_get(&config).unwrap(),
+        None,
+        "the build record goes with its config"
+    );
 }
 
 #[test]
@@ -410,8 +420,10 @@ fn a_store_of_the_previous_schema_gains_blob_locations() {
     let root = dir.path().join("root");
     drop(Store::open(&root).unwrap());
     let conn = rusqlite::Connection::open(root.join("berth.db")).unwrap();
-    conn.execute_batch("DROP TABLE blob_locations; PRAGMA user_version = 3")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE blob_locations; DROP TABLE build_records; PRAGMA user_version = 3",
+    )
+    .unwrap();
     drop(conn);
     let store = Store::open(&root).unwrap();
     let layer = Digest::sha256(b"layer");
@@ -427,5 +439,23 @@ fn a_store_of_the_previous_schema_gains_blob_locations() {
             .blob_repositories("localhost:5000", &layer)
             .unwrap(),
         ["team/a"]
+    );
+}
+
+#[test]
+fn a_store_of_the_previous_schema_gains_build_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    drop(Store::open(&root).unwrap());
+    let conn = rusqlite::Connection::open(root.join("berth.db")).unwrap();
+    conn.execute_batch("DROP TABLE build_records; PRAGMA user_version = 4")
+        .unwrap();
+    drop(conn);
+    let store = Store::open(&root).unwrap();
+    let config = Digest::sha256(b"config");
+    store.meta().build_record_put(&config, "{}").unwrap();
+    assert_eq!(
+        store.meta().build_record_get(&config).unwrap().as_deref(),
+        Some("{}")
     );
 }

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-use berth_dockerfile::describe::{Base, Stage, Step};
+use berth_dockerfile::describe::{Base, FileSource, Stage, Step};
 use berth_dockerfile::frontend::Described;
+use berth_dockerfile::origin::{Origin, Source, StageRef};
 use berth_oci::{Descriptor, ImageConfig, Platform};
 use berth_store::{CachedLayer, CachedStep, Store};
 
@@ -40,6 +41,16 @@ pub struct StageState {
     /// When the stage's files last changed (Unix seconds): the time of the last step that
     /// changed them, as first run (a cached step keeps its time).
     pub time: i64,
+    /// Where each entry of `config.image.history` came from, in the same order.
+    pub origins: Vec<Origin>,
+}
+
+impl StageState {
+    /// Adds the history entry of a step, and where in the Dockerfile it came from.
+    fn record(&mut self, created: &str, created_by: String, empty_layer: bool, origin: Origin) {
+        self.config.record(created, created_by, empty_layer);
+        self.origins.push(origin);
+    }
 }
 
 /// The solved target: its final state.
@@ -175,6 +186,7 @@ impl Solver<'_> {
             .filter(|s| changes_files(&s.value))
             .count();
         let mut state = self.start(stage, &name, total)?;
+        let stage_ref = self.stage_ref(stage.index);
         let mut n = 1;
         for step in &stage.steps {
             if self.failed.load(Ordering::SeqCst) {
@@ -184,6 +196,16 @@ impl Solver<'_> {
                 file: self.req.dockerfile_name.clone(),
                 line: step.lines.start,
                 instruction: self.described.text(step.lines.start).to_string(),
+            };
+            let origin = Origin {
+                stage: stage_ref.clone(),
+                start_line: step.lines.start,
+                end_line: step.lines.end,
+                instruction: at.instruction.clone(),
+                source: match &step.value {
+                    Step::Copy(copy) => self.recorded_source(&copy.from),
+                    _ => None,
+                },
             };
             if let Some(history) = state.config.apply(&step.value) {
                 let workdir_created = match &step.value {
@@ -197,7 +219,7 @@ impl Solver<'_> {
                 };
                 if !history.is_empty() {
                     let stamp = self.stamp(state.time);
-                    state.config.record(&stamp, history, !workdir_created);
+                    state.record(&stamp, history, !workdir_created, origin);
                 }
                 continue;
             }
@@ -211,7 +233,7 @@ impl Solver<'_> {
             };
             let added = self.step(&mut state, &planned, &label, &at)?;
             let stamp = self.stamp(state.time);
-            state.config.record(&stamp, planned.history, !added);
+            state.record(&stamp, planned.history, !added, origin);
         }
         Ok(state)
     }
@@ -231,6 +253,7 @@ impl Solver<'_> {
                     key: keys::base("scratch", "", &stage.platform),
                     platform: stage.platform.clone(),
                     time: 0,
+                    origins: Vec::new(),
                 })
             }
             Base::Image { reference, .. } => {
@@ -238,6 +261,17 @@ impl Solver<'_> {
                 let step = self.begin(label(&format!("{reference}@{}", image.manifest_digest)));
                 let mut config = StageConfig::from_base(image.config.clone());
                 config.ensure_default_path();
+                // The base image's own history: all of it came with this FROM line.
+                let from = Origin {
+                    stage: self.stage_ref(stage.index),
+                    start_line: stage.lines.start,
+                    end_line: stage.lines.end,
+                    instruction: self.described.text(stage.lines.start).to_string(),
+                    source: Some(Source::Image {
+                        reference: reference.clone(),
+                    }),
+                };
+                let origins = vec![from; image.config.history.len()];
                 self.events.emit(Event::Done {
                     step,
                     elapsed: Default::default(),
@@ -255,6 +289,7 @@ impl Solver<'_> {
                     key: keys::base("image", &image.manifest_digest.to_string(), &stage.platform),
                     platform: stage.platform.clone(),
                     time,
+                    origins,
                 })
             }
             Base::Stage(parent) => {
@@ -354,6 +389,30 @@ impl Solver<'_> {
                 reference: reference.to_string(),
                 source: BaseError::NotResolved,
             })
+    }
+
+    /// Stage `index` as a build record names it.
+    fn stage_ref(&self, index: usize) -> StageRef {
+        StageRef {
+            index,
+            name: self
+                .described
+                .description
+                .stage(index)
+                .and_then(|s| s.name.clone()),
+        }
+    }
+
+    /// Where a `COPY --from` takes files, as a build record names it (`None` for the
+    /// context: the files come from the instruction itself).
+    fn recorded_source(&self, from: &FileSource) -> Option<Source> {
+        match from {
+            FileSource::Context => None,
+            FileSource::Stage(index) => Some(Source::Stage(self.stage_ref(*index))),
+            FileSource::Image(reference) => Some(Source::Image {
+                reference: reference.clone(),
+            }),
+        }
     }
 
     /// Announces a step; returns its number.
