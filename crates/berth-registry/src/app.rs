@@ -30,6 +30,8 @@ pub struct App {
     pub sessions: Sessions,
     pub metrics: Metrics,
     pub manifests: ManifestCache,
+    /// The signature policy enforced on pulls, when the configuration names one.
+    pub gate: Option<crate::gate::Gate>,
 }
 
 impl App {
@@ -44,6 +46,7 @@ impl App {
             auth,
             metrics: Metrics::default(),
             manifests: ManifestCache::default(),
+            gate: None,
         }
     }
 }

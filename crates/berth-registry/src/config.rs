@@ -57,6 +57,9 @@ pub struct Config {
     pub auth: Auth,
     #[serde(default)]
     pub policies: Vec<Policy>,
+    /// A signature policy (berth policy's file) enforced on pulls; see docs/sign.md.
+    #[serde(default)]
+    pub pull_policy: Option<PathBuf>,
     #[serde(default)]
     pub gc: Gc,
     #[serde(default)]
@@ -73,6 +76,7 @@ impl Default for Config {
             tls: None,
             auth: Auth::default(),
             policies: Vec::new(),
+            pull_policy: None,
             gc: Gc::default(),
             uploads: Uploads::default(),
             limits: Limits::default(),

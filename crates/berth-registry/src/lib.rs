@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod foreign;
+pub mod gate;
 mod handlers;
 pub mod maintenance;
 mod metadata;

@@ -74,6 +74,16 @@ impl Server {
         })
     }
 
+    /// Enforces `gate` on pulls (the policy the configuration's `pull-policy` names, which the
+    /// embedding program reads). A configuration naming a policy without a gate refuses every
+    /// gated pull rather than serve unchecked.
+    pub fn with_pull_gate(mut self, gate: Arc<dyn crate::gate::PullGate>) -> Server {
+        Arc::get_mut(&mut self.app)
+            .expect("the app is not shared before the server runs")
+            .gate = Some(crate::gate::Gate::new(gate));
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

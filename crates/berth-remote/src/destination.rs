@@ -277,7 +277,9 @@ impl RemoteDestination {
         Ok(range.map_or(0, |last| last + 1))
     }
 
-    async fn put_manifest_at(
+    /// PUTs manifest bytes under a tag or digest of this destination's repository, as they
+    /// are: artifacts (signatures, referrer indexes) are written this way besides images.
+    pub async fn put_manifest_at(
         &self,
         reference: &str,
         media_type: &str,

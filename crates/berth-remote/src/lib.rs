@@ -2,7 +2,7 @@
 //! resumable downloads, chunked uploads, cross-repository mounts, and registries as a place
 //! images are read from and written to (`docker://`), alongside the store, layouts and archives.
 
-mod body;
+pub mod body;
 pub mod challenge;
 pub mod client;
 pub mod credentials;

@@ -13,34 +13,111 @@ use crate::source::fetch_manifest;
 /// The most tags one listing returns: past it, the listing fails rather than grow without end.
 pub const MAX_TAGS: usize = 1_000_000;
 
-/// Every tag of a repository, `page` at a time, following `Link` headers on this registry.
-///
-/// The registry decides where the next page is, so berth bounds what it follows: only the
-/// path and query of a `Link` are used, on this registry (as skopeo does), so no other host
-/// is ever asked, let alone sent credentials; a page that starts after a tag already started
-/// after (its `last`) means the pages loop, and a page without tags has nothing to follow:
-/// either ends the listing; and at most [`MAX_TAGS`] tags are collected.
+/// Every tag of a repository, `page` at a time, following `Link` headers on this registry
+/// (see [`list_pages`]); at most [`MAX_TAGS`] tags are collected.
 pub async fn tags(
     registry: &Registry,
     repository: &Repository,
     page: usize,
 ) -> Result<Vec<String>, RemoteError> {
     let repo = repository.path();
-    let scopes = [Scope::pull(repo)];
-    let mut target = format!("/v2/{repo}/tags/list?n={page}");
-    let mut asked = HashSet::new();
     let mut all = Vec::new();
+    let listing = ListPages {
+        repo,
+        first: format!("/v2/{repo}/tags/list?n={page}"),
+        accept: None,
+        what: "listing tags",
+        absent_if_not_found: false,
+    };
+    list_pages(registry, listing, |body| {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let page: Page = serde_json::from_slice(body).map_err(|e| {
+            registry.error(
+                Some(repo),
+                Kind::Other,
+                format!("the tag list is not JSON: {e}"),
+            )
+        })?;
+        let tags = page.tags.unwrap_or_default();
+        let count = tags.len();
+        all.extend(tags);
+        if all.len() > MAX_TAGS {
+            return Err(registry.error(
+                Some(repo),
+                Kind::Other,
+                format!("the tag list goes on past {MAX_TAGS} tags"),
+            ));
+        }
+        Ok(count)
+    })
+    .await?;
+    // The spec wants them sorted; not every registry does (distribution 2.8 pages them
+    // backwards), so sort and drop repeats here.
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+/// A paged listing to read: tags, referrers.
+pub struct ListPages<'a> {
+    pub repo: &'a str,
+    /// The first page's path and query.
+    pub first: String,
+    pub accept: Option<&'a str>,
+    /// What is listed, for errors: "listing tags".
+    pub what: &'a str,
+    /// Whether a 404 on the first page means the registry has no such listing (the referrers
+    /// API) rather than an error.
+    pub absent_if_not_found: bool,
+}
+
+/// Whether the registry has the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Read,
+    Absent,
+}
+
+/// Reads a listing page by page, handing each page's body (at most [`MAX_LIST_PAGE`] bytes)
+/// to `page`, which says how many entries it held.
+///
+/// The registry decides where the next page is, so berth bounds what it follows: only the
+/// path and query of a `Link` are used, on this registry (as skopeo does), so no other host
+/// is ever asked, let alone sent credentials; a page that starts after an entry already
+/// started after (its `last`) means the pages loop, and a page without entries has nothing to
+/// follow: either ends the listing.
+pub async fn list_pages(
+    registry: &Registry,
+    listing: ListPages<'_>,
+    mut page: impl FnMut(&[u8]) -> Result<usize, RemoteError>,
+) -> Result<Listed, RemoteError> {
+    let repo = listing.repo;
+    let scopes = [Scope::pull(repo)];
+    let mut target = listing.first;
+    let mut asked = HashSet::new();
     loop {
         if !asked.insert(page_key(&target)) {
-            tracing::warn!(registry = registry.host(), repository = repo, %target, "the tag list's pages loop; ending it there");
+            tracing::warn!(registry = registry.host(), repository = repo, %target, "the listing's pages loop; ending it there");
             break;
         }
-        let response = registry
-            .send(&Request::new(Method::GET, target.clone(), &scopes))
-            .await?;
+        let mut request = Request::new(Method::GET, target.clone(), &scopes);
+        if let Some(accept) = listing.accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        let response = registry.send(&request).await?;
+        if listing.absent_if_not_found
+            && asked.len() == 1
+            && response.status() == StatusCode::NOT_FOUND
+        {
+            return Ok(Listed::Absent);
+        }
         if !response.status().is_success() {
             return Err(registry
-                .unexpected(Some(repo), "listing tags", response)
+                .unexpected(Some(repo), listing.what, response)
                 .await);
         }
         let next = response
@@ -50,43 +127,22 @@ pub async fn tags(
             .and_then(next_link)
             .and_then(|link| path_and_query(&link));
         let body = read_bounded(response, MAX_LIST_PAGE).await.map_err(|e| {
-            registry.error(Some(repo), Kind::Unavailable, format!("listing tags: {e}"))
-        })?;
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            tags: Option<Vec<String>>,
-        }
-        let page: Page = serde_json::from_slice(&body).map_err(|e| {
             registry.error(
                 Some(repo),
-                Kind::Other,
-                format!("the tag list is not JSON: {e}"),
+                Kind::Unavailable,
+                format!("{}: {e}", listing.what),
             )
         })?;
-        let tags = page.tags.unwrap_or_default();
-        let empty = tags.is_empty();
-        all.extend(tags);
-        if all.len() > MAX_TAGS {
-            return Err(registry.error(
-                Some(repo),
-                Kind::Other,
-                format!("the tag list goes on past {MAX_TAGS} tags"),
-            ));
-        }
+        let entries = page(&body)?;
         match next {
-            Some(n) if !empty => target = n,
+            Some(n) if entries > 0 => target = n,
             _ => break,
         }
     }
-    // The spec wants them sorted; not every registry does (distribution 2.8 pages them
-    // backwards), so sort and drop repeats here.
-    all.sort();
-    all.dedup();
-    Ok(all)
+    Ok(Listed::Read)
 }
 
-/// What names a page: the tag it starts after (`last`), or the whole target without one.
+/// What names a page: the entry it starts after (`last`), or the whole target without one.
 fn page_key(target: &str) -> String {
     let last = Url::parse("http://registry.invalid/")
         .and_then(|base| base.join(target))

@@ -163,6 +163,18 @@ impl PublicKey {
             .expect("a P-256 point always encodes")
     }
 
+    /// The hint a sigstore bundle names this key by: standard base64 of SHA-256 of its
+    /// SubjectPublicKeyInfo DER. Unauthenticated: only a label.
+    pub fn hint(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let der = self
+            .0
+            .to_public_key_der()
+            .expect("a P-256 point always encodes");
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(der.as_bytes()))
+    }
+
     /// Checks a DER ECDSA signature over SHA-256 of `message`.
     pub fn verify(&self, message: &[u8], signature_der: &[u8]) -> bool {
         Signature::from_der(signature_der)

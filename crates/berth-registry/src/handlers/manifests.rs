@@ -50,6 +50,9 @@ pub async fn get(
         )
         .await);
     };
+    if let Some(why) = pull_refusal(req, name, reference, &m.digest).await? {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, Code::Denied, why));
+    }
     let body = if head {
         Body::empty()
     } else {
@@ -62,6 +65,64 @@ pub async fn get(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(m.size));
     h.insert(header::ETAG, header_value(&format!("\"{}\"", m.digest)));
     Ok(with_user(response, &who))
+}
+
+/// Why the pull policy refuses manifest `digest` of `name`, if it does. Signature artifacts
+/// (by their legacy tag or their layers) are never refused; other manifests of a covered
+/// repository are judged once per digest until the next push to the repository.
+async fn pull_refusal(
+    req: &Request<'_>,
+    name: &str,
+    reference: &Reference,
+    digest: &Digest,
+) -> ApiResult<Option<String>> {
+    let Some(gate) = &req.app.gate else {
+        return Ok(req.app.config.pull_policy.as_ref().map(|p| {
+            format!(
+                "the registry's pull policy {} is not enforced by this server, so no pull is allowed",
+                p.display()
+            )
+        }));
+    };
+    if !gate.covers(name) {
+        return Ok(None);
+    }
+    if let Reference::Tag(tag) = reference
+        && is_legacy_artifact_tag(tag)
+    {
+        return Ok(None);
+    }
+    if crate::gate::is_signature_artifact(&manifest_bytes(req, digest).await?) {
+        return Ok(None);
+    }
+    let verdict = match gate.cached(name, digest) {
+        Some(verdict) => verdict,
+        None => {
+            let judge = gate.judge();
+            let (repo, d) = (name.to_string(), digest.clone());
+            let verdict = req
+                .app
+                .metadata
+                .run("judging a pull", move |store| {
+                    Ok(judge.judge(store, &repo, &d))
+                })
+                .await?;
+            gate.remember(name, digest, verdict.clone());
+            verdict
+        }
+    };
+    Ok(verdict
+        .err()
+        .map(|why| format!("pull of {name}@{digest} refused by the registry's policy: {why}")))
+}
+
+/// cosign's tags for an image's signatures, attestations and SBOMs: `sha256-<hex>.sig`.
+fn is_legacy_artifact_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-").is_some_and(|rest| {
+        [".sig", ".att", ".sbom"]
+            .iter()
+            .any(|suffix| rest.strip_suffix(suffix).is_some_and(|hex| hex.len() == 64))
+    })
 }
 
 /// GET or HEAD by a reference that is neither a tag nor a digest: no manifest has that name,
@@ -255,6 +316,9 @@ pub async fn put(
         }
     }
     req.app.manifests.put(&digest, bytes);
+    if let Some(gate) = &req.app.gate {
+        gate.forget(name);
+    }
 
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();

@@ -153,10 +153,17 @@ impl ImageSource for LayoutSource {
         // Entries of one image under several names become one root with all of them.
         let mut roots: Vec<Root> = Vec::new();
         for desc in &self.index.manifests {
-            if let Some(sel) = &self.selector {
-                if !matches_selector(desc, sel) {
+            match &self.selector {
+                Some(sel) if !matches_selector(desc, sel) => continue,
+                // Artifacts listed beside the images without a name (signatures, attestations:
+                // the layout's referrers) hang off an image; they are not images to read.
+                None if desc.artifact_type.is_some()
+                    && entry_name(desc).is_none()
+                    && desc.annotation(ANNOTATION_REF_NAME).is_none() =>
+                {
                     continue;
                 }
+                _ => {}
             }
             let name = entry_name(desc);
             match roots
