@@ -113,17 +113,36 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Check Dockerfiles: BuildKit's checks, hadolint's DL rules and berth's own
     Lint(crate::commands::lint::LintArgs),
+    /// The vulnerability database: update it from the advisory feeds, import files, status
+    #[command(subcommand)]
+    Db(crate::commands::db::DbCommand),
     /// Make and manage signing keys, in cosign's formats
     #[command(subcommand)]
     Key(crate::commands::key::KeyCommand),
     /// List the packages an image or a directory holds, as a CycloneDX, SPDX or berth JSON document
     Sbom(SbomArgs),
+    /// Find the vulnerable packages of an image or a directory: a CI gate with Trivy's flags and reports
+    Scan(crate::commands::scan::ScanArgs),
+    /// Check an image against a policy: signers, attestations, scan findings, base image
+    #[command(subcommand)]
+    Policy(crate::commands::policy::PolicyCommand),
+    /// Sign an image in a registry with a key, in cosign's formats
+    Sign(crate::commands::sign::SignArgs),
+    /// Sign an in-toto attestation (SBOM, provenance, ...) about an image in a registry
+    Attest(crate::commands::sign::AttestArgs),
+    /// Check an image's signatures with a public key, or keyless against a trusted root
+    Verify(crate::commands::verify::VerifyArgs),
+    /// Check an image's attestations with a public key, or keyless against a trusted root
+    VerifyAttestation(crate::commands::verify::VerifyAttestationArgs),
+    /// Show the signatures, attestations and SBOMs attached to an image
+    Tree(crate::commands::verify::TreeArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct SbomArgs {
-    /// What to describe: an image in the store (name, digest or ID), or dir:PATH for a
-    /// directory holding a root file system
+    /// What to describe: an image (a store name, digest or ID, docker://REF, oci:PATH[:REF],
+    /// oci-archive:PATH[:REF], docker-archive:PATH[:REF]) or dir:PATH for a directory holding a
+    /// root file system
     pub target: String,
     /// Write the document to this file (whole or not at all) [default: standard output]
     #[arg(short, long, value_name = "FILE")]
@@ -133,6 +152,11 @@ pub struct SbomArgs {
     /// For a multi-platform image, the platform to describe [default: this host's]
     #[arg(long)]
     pub platform: Option<String>,
+    /// Push the SBOM to the registry as an OCI referrer of the image (IMAGE in a registry)
+    #[arg(long)]
+    pub attach: bool,
+    #[command(flatten)]
+    pub cache: crate::contents::CacheArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,6 +255,23 @@ pub struct BuildArgs {
     /// Compress new layers with zstd instead of gzip
     #[arg(long)]
     pub zstd: bool,
+    /// Attach the image's SBOM (CycloneDX) as an attestation (with --push or --output type=oci)
+    #[arg(long)]
+    pub sbom: bool,
+    /// Attach a SLSA v1 provenance attestation; mode=max adds each layer's Dockerfile lines
+    #[arg(long, value_name = "mode=min|max", num_args = 0..=1, require_equals = true,
+          default_missing_value = "mode=min")]
+    pub provenance: Option<String>,
+    /// BuildKit's spelling: type=sbom, or type=provenance[,mode=min|max] (repeatable)
+    #[arg(long = "attest", value_name = "SPEC")]
+    pub attest: Vec<String>,
+    /// Sign the attestations with this key (cosign's formats, as `berth attest --key`)
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// A build arg whose value stays out of the provenance (repeatable; names holding SECRET,
+    /// TOKEN, PASSWORD or KEY are withheld anyway)
+    #[arg(long = "secret-build-arg", value_name = "NAME")]
+    pub secret_build_args: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,13 +22,29 @@ fn purls(doc: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// A CycloneDX component without the layer an image's package came from (a directory has
+/// none).
+fn without_layer(component: &Value) -> Value {
+    let mut component = component.clone();
+    if let Some(properties) = component["properties"].as_array_mut() {
+        properties.retain(|p| p["name"] != "berth:location:layerID");
+    }
+    component
+}
+
 /// Runs `berth sbom ARGS` with SOURCE_DATE_EPOCH set; returns standard output.
 fn sbom(b: &Berth, args: &[&str]) -> String {
+    sbom_env(b, args, &[])
+}
+
+/// As [`sbom`], with more environment variables.
+fn sbom_env(b: &Berth, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = b
         .command()
         .arg("sbom")
         .args(args)
         .env("SOURCE_DATE_EPOCH", "1704067200")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -51,6 +67,35 @@ fn directory_and_image() {
     let from_image = json(&image_doc);
     assert!(purls(&from_dir).len() > 80, "{}", from_dir["components"]);
     assert_eq!(purls(&from_dir), purls(&from_image));
+    // The image's licences, CPEs and dependencies between packages are the directory's
+    // (the copyright files read from the layer, through its doc-directory symlinks).
+    let components = |doc: &Value| -> Vec<Value> {
+        let all = doc["components"].as_array().unwrap();
+        all.iter().map(without_layer).collect()
+    };
+    assert_eq!(components(&from_dir), components(&from_image));
+    let with = |key: &str| {
+        let all = components(&from_image);
+        all.iter().filter(|c| c.get(key).is_some()).count()
+    };
+    // libcrypt1's copyright file names no licence Syft's rules find either.
+    assert_eq!(
+        (with("licenses"), with("cpe")),
+        (87, 88),
+        "{}",
+        from_image["components"]
+    );
+    let between = |doc: &Value| doc["dependencies"].as_array().unwrap()[1..].to_vec();
+    assert_eq!(between(&from_dir), between(&from_image));
+    assert!(
+        between(&from_image)
+            .iter()
+            .filter(|d| d.get("dependsOn").is_some())
+            .count()
+            > 50,
+        "{}",
+        from_image["dependencies"]
+    );
     let root = &from_image["metadata"]["component"];
     assert_eq!(root["type"], "container");
     assert_eq!(root["name"], "minbase:1");
@@ -65,6 +110,27 @@ fn directory_and_image() {
         layer.to_string().contains("berth:location:layerID"),
         "{layer}"
     );
+
+    // The read kept the layer's scan; the next reads take it from there, and the same bytes
+    // come out with it, without it, and from a damaged entry (read again, rewritten).
+    let cache = dir.path().join("root/cache/layers");
+    let entries = || -> Vec<std::path::PathBuf> {
+        fs::read_dir(&cache)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    let [entry] = entries().try_into().expect("one entry for the one layer");
+    let kept = fs::read(&entry).unwrap();
+    assert!(sbom(&b, &["minbase:1", "--no-cache"]) == image_doc);
+    fs::write(&entry, &kept[..kept.len() - 1]).unwrap();
+    assert!(sbom(&b, &["minbase:1"]) == image_doc);
+    assert!(
+        fs::read(&entry).unwrap() == kept,
+        "the damaged entry is rewritten"
+    );
+    fs::remove_dir_all(&cache).unwrap();
+    assert!(sbom_env(&b, &["minbase:1"], &[("BERTH_NO_CACHE", "1")]) == image_doc);
+    assert!(entries().is_empty(), "BERTH_NO_CACHE keeps nothing");
 
     // -o writes the same bytes as standard output; SPDX describes the same packages.
     let out = dir.path().join("minbase.cdx.json");
@@ -100,4 +166,56 @@ fn bad_input_is_named() {
         !out.status.success() && err.contains("SOURCE_DATE_EPOCH=\"yesterday\""),
         "{err}"
     );
+}
+
+#[test]
+fn language_packages_and_what_was_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Berth::new(env!("CARGO_BIN_EXE_berth"), &dir.path().join("root"));
+    let tree = dir.path().join("tree");
+    let files = [
+        (
+            "usr/lib/python3/site-packages/Foo_Bar-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\nLicense: MIT\n",
+        ),
+        (
+            "srv/node_modules/@scope/pkg/package.json",
+            r#"{"name":"@scope/pkg","version":"2.0.0","license":"ISC"}"#,
+        ),
+        ("srv/node_modules/broken/package.json", "{\"name\": "),
+    ];
+    for (path, text) in files {
+        let path = tree.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let tree = tree.display().to_string();
+    b.ok(&["import", "-q", &tree, "langs:1"]);
+
+    for target in [format!("dir:{tree}"), "langs:1".to_string()] {
+        let out = b
+            .command()
+            .args(["sbom", &target])
+            .env("SOURCE_DATE_EPOCH", "1704067200")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{target}: {err}");
+        let doc = json(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            purls(&doc),
+            BTreeSet::from([
+                "pkg:npm/%40scope/pkg@2.0.0".to_string(),
+                "pkg:pypi/foo-bar@1.0".to_string()
+            ]),
+            "{target}"
+        );
+        // The image's warning also names the layer the file came from.
+        assert!(
+            err.starts_with("berth: warning: /srv/node_modules/broken/package.json:1")
+                && err.contains("not JSON: EOF while parsing"),
+            "{target}: {err}"
+        );
+        assert!(err.trim_end().ends_with("; left out"), "{target}: {err}");
+    }
 }

@@ -6,9 +6,12 @@
 mod background;
 mod debian;
 mod fault_proxy;
+pub mod languages;
 #[cfg(feature = "registry")]
 pub mod registry;
+pub mod reports;
 pub mod tree;
+pub mod trivy;
 
 pub use debian::{debian_rootfs, push_debian_base};
 pub use fault_proxy::{Exchange, Fault, FaultProxy};
@@ -49,6 +52,17 @@ impl Berth {
             docker_config: Some(dir.join(format!("{name}-docker"))),
             ..Berth::new(bin, &dir.join(format!("{name}-store")))
         }
+    }
+
+    /// `berth scan TARGET --db DB`, run in `cwd` (no `.trivyignore` there unless a test writes
+    /// one), its report dated by `SOURCE_DATE_EPOCH`; the flags follow.
+    pub fn scan(&self, target: &str, db: &Path, cwd: &Path) -> Command {
+        let mut c = self.command();
+        c.current_dir(cwd)
+            .args(["scan", target, "--db"])
+            .arg(db)
+            .env("SOURCE_DATE_EPOCH", "1704067200");
+        c
     }
 
     pub fn command(&self) -> Command {
@@ -221,6 +235,24 @@ pub fn require(tool: &str) {
         found,
         "{tool} is not installed: run scripts/test, which installs the peer tools"
     );
+}
+
+/// An ECDSA P-256 key pair made by openssl (a key maker apart from berth), as PKCS#8 PEM
+/// `DIR/NAME.key` and SPKI PEM `DIR/NAME.pub`; returns their paths.
+pub fn openssl_key_pair(dir: &Path, name: &str) -> (String, String) {
+    let key = dir.join(format!("{name}.key")).display().to_string();
+    let public = dir.join(format!("{name}.pub")).display().to_string();
+    run_ok(Command::new("openssl").args([
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &key,
+    ]));
+    run_ok(Command::new("openssl").args(["pkey", "-pubout", "-in", &key, "-out", &public]));
+    (key, public)
 }
 
 /// Runs a command and insists it succeeds; returns standard output.

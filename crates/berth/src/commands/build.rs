@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context as _, bail};
 use berth_build::{BaseError, BuildRequest, NetworkDefault, Secret};
@@ -10,9 +11,11 @@ use berth_oci::{Platform, Reference};
 use berth_store::ResolvedImage;
 use berth_transport::Platforms;
 
+use super::build_attest::{self, Wanted};
 use crate::Context;
 use crate::cli::{BuildArgs, BuildNetwork, OutputArgs, Progress};
 use crate::location::Location;
+use crate::provenance::{self, Base};
 use crate::ui::build_progress::Renderer;
 
 pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
@@ -30,6 +33,19 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
     if args.push && tags.is_empty() {
         bail!("--push needs a name to push to: add -t REGISTRY/REPOSITORY:TAG");
     }
+    let wanted = Wanted::parse(args.sbom, args.provenance.as_deref(), &args.attest)?;
+    let to_layout = outputs.iter().any(|o| matches!(o, Output::Oci(_)));
+    if wanted.any() && !args.push && !to_layout {
+        bail!(
+            "--sbom and --provenance attach attestations to the pushed image or an OCI layout: \
+             add --push (and -t REGISTRY/REPOSITORY:TAG) or --output type=oci,dest=PATH"
+        );
+    }
+    if args.sign_key.is_some() && !wanted.any() {
+        bail!("--sign-key signs the build's attestations: add --sbom or --provenance");
+    }
+    // Opened before the build, so a wrong password costs no build.
+    let sign_key = build_attest::load_key(args.sign_key.as_deref())?;
     let progress = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -83,6 +99,9 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
         other => other.map(str::to_string),
     };
     let (dockerfile_name, dockerfile) = read_dockerfile(file.as_deref(), &context_dir)?;
+    let git = wanted
+        .provenance
+        .and_then(|_| provenance::git_source(&context_dir));
 
     let mut build_args = BTreeMap::new();
     for a in &args.build_args {
@@ -135,13 +154,52 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
     let bases = StoreOrPull {
         ctx,
         quiet: progress == Progress::Quiet || progress == Progress::Json,
+        resolved: Mutex::new(Vec::new()),
     };
+    let started_on = now_rfc3339();
     let built = berth_build::build(&store, &req, &tags, &bases, &renderer);
     renderer.finish();
     let built = built?;
+    let finished_on = now_rfc3339();
+    if wanted.any() || !args.secret_build_args.is_empty() {
+        build_attest::check_secret_args_in_image(
+            &built.image,
+            &req.build_args,
+            &args.secret_build_args,
+        )?;
+    }
 
+    let attestations = if wanted.any() {
+        let bases = bases
+            .resolved
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        let build = provenance::Build {
+            dockerfile_name: &req.dockerfile_name,
+            dockerfile: req.dockerfile.as_bytes(),
+            target: req.target.as_deref(),
+            platform: built.image.platform().to_string(),
+            build_args: &req.build_args,
+            secret_build_args: &args.secret_build_args,
+            secret_values: req.secrets.values().map(|s| s.0.as_slice()).collect(),
+            secret_ids: req.secrets.keys().map(String::as_str).collect(),
+            bases: &bases,
+            git,
+            invocation_id: uuid::Uuid::new_v4().to_string(),
+            started_on,
+            finished_on,
+            record: &built.record,
+        };
+        build_attest::make(ctx, &built, &wanted, &build)?
+    } else {
+        Vec::new()
+    };
+    let attested = Attested {
+        attestations: &attestations,
+        key: sign_key.as_ref(),
+    };
     for output in &outputs {
-        output.write(ctx, &store, &built, &tags)?;
+        output.write(ctx, &store, &built, &tags, &attested)?;
     }
     if args.push {
         for tag in &tags {
@@ -158,6 +216,17 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<()> {
                 &quiet,
             )?;
             super::transfer::report(&quiet, "Pushed", &dest, &written);
+        }
+        if !attestations.is_empty() {
+            // Tags in one repository share the manifest: attested once there.
+            let mut done = Vec::new();
+            for tag in &tags {
+                if done.contains(&tag.repository()) {
+                    continue;
+                }
+                done.push(tag.repository());
+                build_attest::attach(ctx, tag, &built.manifest, &attestations, sign_key.as_ref())?;
+            }
         }
     }
     let id = built.manifest.digest.to_string();
@@ -260,6 +329,21 @@ fn secrets(specs: &[String]) -> anyhow::Result<BTreeMap<String, Secret>> {
 struct StoreOrPull<'a> {
     ctx: &'a Context,
     quiet: bool,
+    /// Each base image resolved, by digest, for the provenance.
+    resolved: Mutex<Vec<Base>>,
+}
+
+impl StoreOrPull<'_> {
+    fn note(&self, reference: &str, image: ResolvedImage) -> ResolvedImage {
+        let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if !resolved.iter().any(|b| b.reference == reference) {
+            resolved.push(Base {
+                reference: reference.to_string(),
+                digest: image.record.clone(),
+            });
+        }
+        image
+    }
 }
 
 impl berth_build::Bases for StoreOrPull<'_> {
@@ -279,7 +363,7 @@ impl berth_build::Bases for StoreOrPull<'_> {
         };
         if !pull {
             if let Ok(image) = local() {
-                return Ok(image);
+                return Ok(self.note(reference, image));
             }
         }
         let parsed = Reference::parse(reference)?;
@@ -298,8 +382,14 @@ impl berth_build::Bases for StoreOrPull<'_> {
             &output,
         )
         .map_err(|e| BaseError::Pull { source: e.into() })?;
-        local()
+        Ok(self.note(reference, local()?))
     }
+}
+
+/// The build's attestations and the key that signs them, for the outputs that carry them.
+struct Attested<'a> {
+    attestations: &'a [build_attest::Attestation],
+    key: Option<&'a berth_sign::PrivateKey>,
 }
 
 /// One `--output`.
@@ -346,6 +436,7 @@ impl Output {
         store: &berth_store::Store,
         built: &berth_build::Built,
         tags: &[Reference],
+        attested: &Attested<'_>,
     ) -> anyhow::Result<()> {
         let name = tags.first().map(|t| t.to_string());
         let archive = |location: Location| -> anyhow::Result<()> {
@@ -353,12 +444,33 @@ impl Output {
                 quiet: true,
                 json: false,
             };
-            super::transfer::run(
+            // An OCI layout keeps the attestations as referrers of the image.
+            let referrers = match &location {
+                Location::OciArchive { .. } if !attested.attestations.is_empty() => {
+                    let subject_name = tags
+                        .first()
+                        .map(|t| format!("{}/{}", t.registry(), t.repository().path()))
+                        .unwrap_or_default();
+                    build_attest::artifacts(
+                        &subject_name,
+                        &built.manifest,
+                        attested.attestations,
+                        attested.key,
+                    )
+                }
+                _ => Vec::new(),
+            };
+            super::transfer::run_wrapped(
                 ctx,
                 &Location::Store(built.manifest.digest.to_string()),
                 &location,
                 Platforms::All,
                 &quiet,
+                |src, roots| {
+                    let src = build_attest::WithReferrers::new(src, &built.manifest, referrers);
+                    let roots = src.roots_with(roots);
+                    (Box::new(src), roots)
+                },
             )?;
             Ok(())
         };
@@ -376,4 +488,8 @@ impl Output {
             }),
         }
     }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

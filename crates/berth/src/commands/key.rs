@@ -49,20 +49,43 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The password to seal a new key with. An empty one is allowed, as cosign allows it.
-fn new_password() -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    for name in PASSWORD_VARIABLES {
-        if let Some(value) = std::env::var_os(name) {
-            use std::os::unix::ffi::OsStringExt as _;
-            return Ok(Zeroizing::new(value.into_vec()));
-        }
-    }
+/// The password from COSIGN_PASSWORD or BERTH_PASSWORD, when one is set (even empty).
+fn password_from_environment() -> Option<Zeroizing<Vec<u8>>> {
+    PASSWORD_VARIABLES.iter().find_map(|name| {
+        use std::os::unix::ffi::OsStringExt as _;
+        std::env::var_os(name).map(|value| Zeroizing::new(value.into_vec()))
+    })
+}
+
+fn require_terminal() -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "no password for the private key: set COSIGN_PASSWORD or BERTH_PASSWORD \
              (standard input is not a terminal to ask on)"
         );
     }
+    Ok(())
+}
+
+/// The password to open a sealed key with: from the environment, else asked once.
+pub fn password() -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if let Some(password) = password_from_environment() {
+        return Ok(password);
+    }
+    require_terminal()?;
+    let text = Zeroizing::new(
+        rpassword::prompt_password("Enter password for private key: ")
+            .context("reading the password")?,
+    );
+    Ok(Zeroizing::new(text.as_bytes().to_vec()))
+}
+
+/// The password to seal a new key with. An empty one is allowed, as cosign allows it.
+fn new_password() -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if let Some(password) = password_from_environment() {
+        return Ok(password);
+    }
+    require_terminal()?;
     let first = Zeroizing::new(
         rpassword::prompt_password("Enter password for private key: ")
             .context("reading the password")?,

@@ -1,4 +1,6 @@
 pub mod build;
+pub mod build_attest;
+pub mod db;
 pub mod gc;
 pub mod history;
 pub mod images;
@@ -8,13 +10,17 @@ pub mod key;
 pub mod lint;
 pub mod load;
 pub mod login;
+pub mod policy;
 pub mod registry;
 pub mod remote;
 pub mod rmi;
 pub mod save;
 pub mod sbom;
+pub mod scan;
+pub mod sign;
 pub mod tag;
 pub mod transfer;
+pub mod verify;
 
 use anyhow::Context as _;
 use berth_oci::Platform;

@@ -41,10 +41,22 @@ fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.addr {
         config.addr = addr;
     }
+    // The pull policy is read relative to the configuration, as its other paths are not: it
+    // is berth's policy file, whose own paths are relative to itself.
+    let pull_policy = config.pull_policy.as_ref().map(|p| match &args.config {
+        Some(file) => file.parent().unwrap_or(Path::new(".")).join(p),
+        None => p.clone(),
+    });
     let store = open_store(ctx, &config)?;
     let runtime = ctx.runtime()?;
     runtime.block_on(async move {
-        let server = Server::bind(config, store).await?;
+        let mut server = Server::bind(config, store).await?;
+        if let Some(path) = pull_policy {
+            let addr = server.local_addr().to_string();
+            let policy = super::policy::SignaturePolicy::read(&path, addr)
+                .context("the registry's pull_policy")?;
+            server = server.with_pull_gate(Arc::new(policy));
+        }
         eprintln!("berth registry listening on {}", server.url());
         server.run(shutdown_signal()).await;
         anyhow::Ok(())

@@ -11,7 +11,7 @@ use crate::cli::{DeleteArgs, ManifestInspectArgs, ResolveArgs, TagsArgs};
 use crate::location::Location;
 
 /// A registry reference, `docker://` optional.
-fn reference(s: &str) -> anyhow::Result<Reference> {
+pub fn reference(s: &str) -> anyhow::Result<Reference> {
     Ok(Reference::parse(s.strip_prefix("docker://").unwrap_or(s))?)
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use berth_oci::{Platform, Reference};
-use berth_transport::{CopyOptions, Platforms, Root, copy as copy_images};
+use berth_transport::{CopyOptions, ImageSource, Platforms, Root, copy as copy_images};
 use serde_json::json;
 
 use crate::Context;
@@ -76,6 +76,21 @@ pub(crate) fn run(
     platforms: Platforms,
     output: &OutputArgs,
 ) -> anyhow::Result<Vec<Root>> {
+    run_wrapped(ctx, source, dest, platforms, output, |src, roots| {
+        (src, roots)
+    })
+}
+
+/// As [`run`], with `wrap` given the source and its images (named as `dest` names them) to
+/// add to before the copy: `berth build` adds its attestations so.
+pub(crate) fn run_wrapped(
+    ctx: &Context,
+    source: &Location,
+    dest: &Location,
+    platforms: Platforms,
+    output: &OutputArgs,
+    wrap: impl FnOnce(Box<dyn ImageSource>, Vec<Root>) -> (Box<dyn ImageSource>, Vec<Root>),
+) -> anyhow::Result<Vec<Root>> {
     let reporter = Arc::new(Reporter::for_output(output));
     let opts = CopyOptions {
         platforms,
@@ -86,6 +101,7 @@ pub(crate) fn run(
         .block_on(async {
             let src = source.source(ctx).await?;
             let roots = dest.rename(src.roots().await?)?;
+            let (src, roots) = wrap(src, roots);
             let dst = dest.destination(ctx, &src.describe())?;
             anyhow::Ok(copy_images(src.as_ref(), dst.as_ref(), roots, &opts, reporter).await?)
         })
