@@ -1,7 +1,8 @@
 //! CycloneDX 1.6 JSON: the subject is `metadata.component`, each package a `library`
 //! component whose `bom-ref` is its purl, and the subject's `dependencies` entry lists them
-//! all.
+//! all; each package's own entry lists the packages it needs.
 
+use berth_catalog::Dependency;
 use serde_json::{Value, json};
 
 use crate::licence::{Licence, classify, conjunction};
@@ -43,6 +44,9 @@ fn component(entry: &Entry) -> Value {
     if !licences.is_empty() {
         c["licenses"] = Value::Array(licences);
     }
+    if let Some(cpe) = berth_catalog::cpe::of_package(p) {
+        c["cpe"] = json!(cpe);
+    }
     if let Some(purl) = &p.purl {
         c["purl"] = json!(purl);
     }
@@ -79,7 +83,12 @@ fn licences(declared: &[String]) -> Vec<Value> {
         .collect()
 }
 
-pub(crate) fn document(subject: &Subject, packages: &[Entry], created: &str) -> Value {
+pub(crate) fn document(
+    subject: &Subject,
+    packages: &[Entry],
+    needs: &[Dependency],
+    created: &str,
+) -> Value {
     let components: Vec<Value> = packages.iter().map(component).collect();
     let root = root(subject);
     let serial = uuid_from(&content_digest(&json!([&root, &components])));
@@ -87,8 +96,19 @@ pub(crate) fn document(subject: &Subject, packages: &[Entry], created: &str) -> 
         "ref": root_ref(subject),
         "dependsOn": packages.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
     })];
-    // Every component appears in `dependencies`, as CycloneDX asks, even with nothing below it.
-    dependencies.extend(packages.iter().map(|e| json!({"ref": e.key})));
+    // Every component appears in `dependencies`, as CycloneDX asks, even with nothing below
+    // it.
+    dependencies.extend(packages.iter().enumerate().map(|(i, e)| {
+        let below: Vec<&str> = crate::needed_by(needs, i)
+            .iter()
+            .map(|d| packages[d.dependency].key.as_str())
+            .collect();
+        if below.is_empty() {
+            json!({"ref": e.key})
+        } else {
+            json!({"ref": e.key, "dependsOn": below})
+        }
+    }));
     json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",

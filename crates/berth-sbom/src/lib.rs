@@ -3,7 +3,9 @@
 //!
 //! The document describes one subject (an image by name and manifest digest, or a
 //! directory) as its root, which depends on (CycloneDX `dependsOn`) or contains (SPDX
-//! `CONTAINS`) every package of the catalogue. Output is a pure function of its input: the
+//! `CONTAINS`) every package of the catalogue; the dependencies between packages the
+//! catalogue knows are written as Syft writes them (CycloneDX `dependsOn`, SPDX
+//! `DEPENDENCY_OF`), and so is each package's CPE where berth makes one. Output is a pure function of its input: the
 //! serial number and document namespace come from a digest of the content, and the creation
 //! time is given by the caller ([`creation_time`] reads `SOURCE_DATE_EPOCH`), so the same
 //! catalogue gives the same bytes.
@@ -16,7 +18,8 @@ mod spdx_json;
 use std::collections::HashMap;
 use std::fmt;
 
-use berth_catalog::{Catalog, Package};
+use berth_catalog::{Catalog, Dependency, Package};
+use berth_explain::Attribution;
 use berth_oci::Digest;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -92,14 +95,34 @@ pub fn write(
     catalog: &Catalog,
     created: DateTime<Utc>,
 ) -> Vec<u8> {
-    let packages = identify(&catalog.packages);
+    write_attributed(format, subject, catalog, &[], created)
+}
+
+/// [`write`], with where each package came from (berth-explain's attributions, in the
+/// catalogue's order): berth-json carries it as each package's `origin`.
+pub fn write_attributed(
+    format: Format,
+    subject: &Subject,
+    catalog: &Catalog,
+    attributions: &[Option<Attribution>],
+    created: DateTime<Utc>,
+) -> Vec<u8> {
+    let packages = identify(&catalog.packages, attributions);
     let created = created.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let doc = match format {
-        Format::CycloneDx => cyclonedx::document(subject, &packages, &created),
-        Format::SpdxJson => spdx_json::document(subject, &packages, &created),
-        Format::BerthJson => {
-            berth_json::document(subject, catalog.distro.as_ref(), &packages, &created)
+        Format::CycloneDx => {
+            cyclonedx::document(subject, &packages, &catalog.dependencies, &created)
         }
+        Format::SpdxJson => {
+            spdx_json::document(subject, &packages, &catalog.dependencies, &created)
+        }
+        Format::BerthJson => berth_json::document(
+            subject,
+            catalog.distro.as_ref(),
+            &packages,
+            &catalog.dependencies,
+            &created,
+        ),
     };
     let mut out = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
     out.push(b'\n');
@@ -109,17 +132,22 @@ pub fn write(
 /// A package with the identifier it has in the document.
 struct Entry<'a> {
     package: &'a Package,
+    attribution: Option<&'a Attribution>,
     /// Unique in the document: the purl when it has one, else one made from type, name,
     /// version and architecture; a repeat (the same package listed by two databases) gets a
     /// `#N` suffix.
     key: String,
 }
 
-fn identify(packages: &[Package]) -> Vec<Entry<'_>> {
+fn identify<'a>(
+    packages: &'a [Package],
+    attributions: &'a [Option<Attribution>],
+) -> Vec<Entry<'a>> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     packages
         .iter()
-        .map(|package| {
+        .enumerate()
+        .map(|(i, package)| {
             let base = package.purl.clone().unwrap_or_else(|| {
                 format!(
                     "berth:{}/{}@{}?arch={}",
@@ -132,9 +160,21 @@ fn identify(packages: &[Package]) -> Vec<Entry<'_>> {
                 1 => base,
                 n => format!("{base}#{n}"),
             };
-            Entry { package, key }
+            let attribution = attributions.get(i).and_then(Option::as_ref);
+            Entry {
+                package,
+                attribution,
+                key,
+            }
         })
         .collect()
+}
+
+/// What package `i` depends on: its run of `needs`, which the catalogue sorts by dependent.
+fn needed_by(needs: &[Dependency], i: usize) -> &[Dependency] {
+    let from = needs.partition_point(|d| d.dependent < i);
+    let to = needs.partition_point(|d| d.dependent <= i);
+    &needs[from..to]
 }
 
 /// SHA-256 of `content`'s JSON: what the serial number and namespace are made from, so that

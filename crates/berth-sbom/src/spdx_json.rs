@@ -1,9 +1,12 @@
 //! SPDX 2.3 JSON: the document `DESCRIBES` the subject, a package that `CONTAINS` each
-//! catalogued package; purls are `PACKAGE-MANAGER` external references; a declared licence
-//! that is not an SPDX expression becomes a `LicenseRef-` with its text as written.
+//! catalogued package; a package needed by another is `DEPENDENCY_OF` it (Syft's direction);
+//! CPEs are `SECURITY` `cpe23Type` external references and purls `PACKAGE-MANAGER` ones; a
+//! declared licence that is not an SPDX expression becomes a `LicenseRef-` with its text as
+//! written.
 
 use std::collections::BTreeMap;
 
+use berth_catalog::Dependency;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -89,17 +92,33 @@ fn package(entry: &Entry, extracted: &mut BTreeMap<String, String>) -> Value {
         "licenseDeclared": declared,
         "copyrightText": "NOASSERTION",
     });
-    if let Some(purl) = &p.purl {
-        package["externalRefs"] = json!([{
+    let cpe = berth_catalog::cpe::of_package(p).map(|cpe| {
+        json!({
+            "referenceCategory": "SECURITY",
+            "referenceType": "cpe23Type",
+            "referenceLocator": cpe,
+        })
+    });
+    let purl = p.purl.as_ref().map(|purl| {
+        json!({
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
             "referenceLocator": purl,
-        }]);
+        })
+    });
+    let references: Vec<Value> = cpe.into_iter().chain(purl).collect();
+    if !references.is_empty() {
+        package["externalRefs"] = Value::Array(references);
     }
     package
 }
 
-pub(crate) fn document(subject: &Subject, packages: &[Entry], created: &str) -> Value {
+pub(crate) fn document(
+    subject: &Subject,
+    packages: &[Entry],
+    needs: &[Dependency],
+    created: &str,
+) -> Value {
     let mut extracted = BTreeMap::new();
     let mut all = vec![root(subject)];
     all.extend(packages.iter().map(|e| package(e, &mut extracted)));
@@ -113,6 +132,13 @@ pub(crate) fn document(subject: &Subject, packages: &[Entry], created: &str) -> 
             "spdxElementId": ROOT_ID,
             "relatedSpdxElement": spdx_id(e),
             "relationshipType": "CONTAINS",
+        })
+    }));
+    relationships.extend(needs.iter().map(|d| {
+        json!({
+            "spdxElementId": spdx_id(&packages[d.dependency]),
+            "relatedSpdxElement": spdx_id(&packages[d.dependent]),
+            "relationshipType": "DEPENDENCY_OF",
         })
     }));
     let id = uuid_from(&content_digest(&json!([&all, &relationships])));

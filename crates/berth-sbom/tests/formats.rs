@@ -3,7 +3,7 @@
 //! the same input gives the same bytes, and the purls are the ones Syft 1.18.1 writes for the
 //! same Debian tree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::symlink;
@@ -45,6 +45,43 @@ fn alpine(dir: &Path) -> Catalog {
     )
     .unwrap();
     catalog(&DirFs::open(dir).unwrap()).unwrap()
+}
+
+/// Language packages with the licences their metadata declares: an SPDX expression
+/// (`Apache-2.0 OR MIT`), free text on two lines, npm's old `{"type": …}` form, a scoped
+/// name (`@scope/pkg`, `%40` in its purl).
+fn languages(dir: &Path) -> Catalog {
+    let site = dir.join("usr/lib/python3/site-packages");
+    for (name, fields) in [
+        (
+            "expr-2.0.dist-info",
+            "Name: expr.pkg\nVersion: 2.0\nLicense-Expression: Apache-2.0 OR MIT\n",
+        ),
+        (
+            "text-1.dist-info",
+            "Name: text\nVersion: 1\nLicense: Free for any use\n with attribution\n",
+        ),
+    ] {
+        fs::create_dir_all(site.join(name)).unwrap();
+        fs::write(site.join(name).join("METADATA"), fields).unwrap();
+    }
+    let modules = dir.join("app/node_modules");
+    for (name, manifest) in [
+        (
+            "@scope/pkg",
+            r#"{"name":"@scope/pkg","version":"2.0.0-beta.1","license":{"type":"ISC"}}"#,
+        ),
+        (
+            "lodash",
+            r#"{"name":"lodash","version":"4.17.21","license":"MIT"}"#,
+        ),
+    ] {
+        fs::create_dir_all(modules.join(name)).unwrap();
+        fs::write(modules.join(name).join("package.json"), manifest).unwrap();
+    }
+    let found = catalog(&DirFs::open(dir).unwrap()).unwrap();
+    assert_eq!(found.packages.len(), 4);
+    found
 }
 
 fn debian() -> (String, Catalog) {
@@ -98,7 +135,8 @@ fn documents_are_valid() {
     require("pyspdxtools");
     let scratch = tempfile::tempdir().unwrap();
     let (dir, debian) = debian();
-    let alpine = alpine(scratch.path());
+    let alpine = alpine(&scratch.path().join("alpine"));
+    let languages = languages(&scratch.path().join("languages"));
     let image = Subject::Image {
         name: "alpine:3.20".into(),
         digest: Digest::sha256(b"a manifest"),
@@ -106,6 +144,13 @@ fn documents_are_valid() {
     let cases = [
         ("debian dir", Subject::Directory { path: dir }, &debian),
         ("alpine image", image, &alpine),
+        (
+            "language packages",
+            Subject::Directory {
+                path: "/srv".into(),
+            },
+            &languages,
+        ),
         (
             "empty dir",
             Subject::Directory {
@@ -133,7 +178,14 @@ fn same_input_same_bytes() {
     let subject = Subject::Directory {
         path: "rootfs".into(),
     };
+    // Licences, CPEs and dependencies too: the Debian tree catalogued twice.
+    let ((_, debian), (_, debian_again)) = (debian(), debian());
     for format in FORMATS {
+        assert_eq!(
+            write(format, &subject, &debian, created()),
+            write(format, &subject, &debian_again, created()),
+            "{format}: two runs on the Debian tree differ"
+        );
         let once = write(format, &subject, &found, created());
         let again = write(format, &subject, &found_again, created());
         assert_eq!(once, again, "{format}: two runs differ");
@@ -170,25 +222,66 @@ fn same_input_same_bytes() {
     }
 }
 
-/// The purls of `doc` (CycloneDX components' or SPDX packages' `purl` external references).
-fn purls(doc: &Value) -> BTreeSet<String> {
+/// What `doc` (CycloneDX or SPDX) says of its packages, by purl: each package's purl with the
+/// first CPE it lists, and the dependencies between packages as (dependency, dependent).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Said {
+    cpes: BTreeSet<(String, Option<String>)>,
+    dependencies: BTreeSet<(String, String)>,
+}
+
+fn said(doc: &Value) -> Said {
     let list = |v: &Value, key: &str| v[key].as_array().cloned().unwrap_or_default();
-    let mut found = BTreeSet::new();
+    let text = |v: &Value| v.as_str().map(String::from);
+    let mut said = Said::default();
+    // Each package's id in the document (`bom-ref`, `SPDXID`) → its purl.
+    let mut purl_of = BTreeMap::new();
+    // Syft also lists the operating system as a component, without a purl.
     for component in list(doc, "components") {
-        found.extend(component["purl"].as_str().map(String::from));
+        let Some(purl) = text(&component["purl"]) else {
+            continue;
+        };
+        purl_of.insert(text(&component["bom-ref"]).unwrap(), purl.clone());
+        said.cpes.insert((purl, text(&component["cpe"])));
     }
     for package in list(doc, "packages") {
-        for reference in list(&package, "externalRefs") {
-            if reference["referenceType"] == "purl" {
-                found.extend(reference["referenceLocator"].as_str().map(String::from));
+        let refs = list(&package, "externalRefs");
+        let of_type = |ty: &str| {
+            refs.iter()
+                .find(|r| r["referenceType"] == ty)
+                .and_then(|r| text(&r["referenceLocator"]))
+        };
+        if let Some(purl) = of_type("purl") {
+            purl_of.insert(text(&package["SPDXID"]).unwrap(), purl.clone());
+            said.cpes.insert((purl, of_type("cpe23Type")));
+        }
+    }
+    let purl = |id: &Value| purl_of.get(id.as_str().unwrap()).cloned();
+    for entry in list(doc, "dependencies") {
+        for below in list(&entry, "dependsOn") {
+            // The subject's entry (not a package) is left out.
+            if let (Some(dependent), Some(dependency)) = (purl(&entry["ref"]), purl(&below)) {
+                said.dependencies.insert((dependency, dependent));
             }
         }
     }
-    found
+    for r in list(doc, "relationships") {
+        let (from, to) = (purl(&r["spdxElementId"]), purl(&r["relatedSpdxElement"]));
+        if let (Some(from), Some(to)) = (from, to) {
+            match r["relationshipType"].as_str().unwrap() {
+                "DEPENDENCY_OF" => said.dependencies.insert((from, to)),
+                "DEPENDS_ON" => said.dependencies.insert((to, from)),
+                _ => false,
+            };
+        }
+    }
+    said
 }
 
+/// On the Debian minbase, each format names the packages (purls), their CPEs and the
+/// dependencies between them as Syft's document in that format does.
 #[test]
-fn purls_are_syfts() {
+fn purls_cpes_and_dependencies_are_syfts() {
     require("syft");
     let (dir, found) = debian();
     let subject = Subject::Directory { path: dir.clone() };
@@ -205,12 +298,13 @@ fn purls_are_syfts() {
         .unwrap();
         let ours: Value =
             serde_json::from_slice(&write(format, &subject, &found, created())).unwrap();
-        let ours = purls(&ours);
+        let (ours, syft) = (said(&ours), said(&syft));
         assert_eq!(
-            ours.len(),
+            ours.cpes.len(),
             found.packages.len(),
             "{format}: a purl per package"
         );
-        assert_eq!(ours, purls(&syft), "{format}: purls differ from Syft's");
+        assert!(ours.dependencies.len() > 200, "{format}: {ours:?}");
+        assert_eq!(ours, syft, "{format}: differs from Syft's");
     }
 }
