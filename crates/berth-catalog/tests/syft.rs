@@ -15,14 +15,14 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::Command;
 
 use berth_catalog::{Catalog, DirFs, ImageFs, Layer, WANTED, catalog, cpe};
 use berth_oci::Digest;
-use test_support::{require, run_ok};
+use test_support::require;
 
-/// type, name, version, purl.
-type Row = (String, String, String, String);
+mod common;
+
+use common::{Row, edges, row, rows, syft_edges, syft_json, syft_rows};
 
 const OS_TYPES: [&str; 2] = ["deb", "apk"];
 const LANGUAGE_TYPES: [&str; 3] = ["python", "npm", "java-archive"];
@@ -30,25 +30,15 @@ const LANGUAGE_TYPES: [&str; 3] = ["python", "npm", "java-archive"];
 /// What Syft finds in `source` (`dir:…`, `oci-dir:…`), as rows, for `types`; the other
 /// types it found; and its whole JSON document.
 fn syft(source: &str, types: &[&str]) -> (BTreeSet<Row>, BTreeSet<String>, serde_json::Value) {
-    let out = run_ok(
-        Command::new("syft")
-            .arg(source)
-            .args(["-o", "json", "-q"])
-            .env("SYFT_CHECK_FOR_APP_UPDATE", "false"),
-    );
-    let doc: serde_json::Value = serde_json::from_str(&out).expect("syft writes JSON");
-    let mut rows = BTreeSet::new();
-    let mut others = BTreeSet::new();
-    for a in doc["artifacts"].as_array().expect("syft lists artifacts") {
-        let field = |k: &str| a[k].as_str().unwrap_or_default().to_string();
-        let ty = field("type");
-        if types.contains(&ty.as_str()) {
-            rows.insert((ty, field("name"), field("version"), field("purl")));
-        } else {
-            others.insert(format!("{ty} {} {}", field("name"), field("version")));
-        }
-    }
-    (rows, others, doc)
+    let doc = syft_json(source);
+    let (rows, others): (Vec<Row>, Vec<Row>) = syft_rows(&doc)
+        .into_iter()
+        .partition(|r| types.contains(&r.0.as_str()));
+    let others = others
+        .into_iter()
+        .map(|(ty, name, version, _)| format!("{ty} {name} {version}"))
+        .collect();
+    (rows.into_iter().collect(), others, doc)
 }
 
 /// Per package name, a field of Syft's JSON: licences' values (sorted), or the first CPE.
@@ -64,57 +54,23 @@ fn syft_by_name(
         .collect()
 }
 
+/// Packages named by name alone, as this test compares dependencies.
+fn name_only(name: &str, _version: &str) -> String {
+    name.to_string()
+}
+
 /// berth's dependencies as (dependency, dependent) names.
 fn dependencies(found: &Catalog) -> BTreeSet<(String, String)> {
-    let name = |i: usize| found.packages[i].name.clone();
-    found
-        .dependencies
-        .iter()
-        .map(|d| (name(d.dependency), name(d.dependent)))
-        .collect()
+    edges(found, name_only)
 }
 
 /// Syft's `dependency-of` relationships as (dependency, dependent) names.
 fn syft_dependencies(doc: &serde_json::Value) -> BTreeSet<(String, String)> {
-    let names: BTreeMap<&str, &str> = doc["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| (a["id"].as_str().unwrap(), a["name"].as_str().unwrap()))
-        .collect();
-    doc["artifactRelationships"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["type"] == "dependency-of")
-        .map(|r| {
-            let name = |k: &str| names[r[k].as_str().unwrap()].to_string();
-            (name("parent"), name("child"))
-        })
-        .collect()
+    syft_edges(doc, name_only)
 }
 
 fn berth(dir: &Path) -> BTreeSet<Row> {
-    rows(catalog(&DirFs::open(dir).unwrap()).unwrap())
-}
-
-fn rows(found: Catalog) -> BTreeSet<Row> {
-    found
-        .packages
-        .into_iter()
-        .map(|p| {
-            (
-                p.package_type.to_string(),
-                p.name,
-                p.version,
-                p.purl.unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-fn row(ty: &str, name: &str, version: &str, purl: &str) -> Row {
-    (ty.into(), name.into(), version.into(), purl.into())
+    rows(catalog(&DirFs::open(dir).unwrap()).unwrap().packages)
 }
 
 /// An Alpine tree written from the apk database format (apk-tools' `installed`, the Alpine
@@ -237,7 +193,7 @@ fn finds_what_syft_finds() {
     // Debian bookworm minbase: every package, to the byte of its purl.
     let (want, others, doc) = &oracle[0];
     let found = catalog(&DirFs::open(&debian).unwrap()).unwrap();
-    let got = rows(found.clone());
+    let got = rows(found.packages.clone());
     assert!(want.len() > 80, "syft found {} packages", want.len());
     assert_eq!(&got, want, "Debian minbase");
     assert!(others.is_empty(), "{others:?}");
@@ -306,7 +262,7 @@ fn finds_what_syft_finds() {
         syft_dependencies(doc),
         "Alpine dependencies"
     );
-    let got = rows(found);
+    let got = rows(found.packages);
     assert_eq!(got.len(), 4);
     assert_eq!(&got, want, "Alpine");
     assert!(others.is_empty(), "{others:?}");
@@ -649,7 +605,11 @@ fn in_image(tar: Vec<u8>) -> BTreeSet<Row> {
     let layer = Layer::new(Digest::sha256(&tar), move || {
         Ok(std::io::Cursor::new(tar.clone()))
     });
-    rows(catalog(&ImageFs::read(vec![layer], &WANTED).unwrap()).unwrap())
+    rows(
+        catalog(&ImageFs::read(vec![layer], &WANTED).unwrap())
+            .unwrap()
+            .packages,
+    )
 }
 
 fn of_type(rows: &BTreeSet<Row>, ty: &str) -> BTreeSet<Row> {
@@ -773,7 +733,7 @@ fn language_packages_are_the_ones_syft_finds() {
         "{}",
         docs[2]["artifactRelationships"]
     );
-    let project = rows(found);
+    let project = rows(found.packages);
     let link = row("npm", "linked", "UNKNOWN", "pkg:npm/linked");
     let mut want = syft_project.clone();
     assert!(want.remove(&link), "{syft_project:#?}");

@@ -4,7 +4,7 @@
 //! a Rust executable built by cargo-auditable. Berth finds what Syft finds (type, name,
 //! version, purl); differences would be listed here with the reason (there are none).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -14,83 +14,25 @@ use std::sync::Arc;
 use berth_catalog::{Catalog, DirFs, File, catalog, golang, rust_audit};
 use test_support::{require, run_ok};
 
-/// type, name, version, purl.
-type Row = (String, String, String, String);
+mod common;
 
-fn row(ty: &str, name: &str, version: &str, purl: &str) -> Row {
-    (ty.into(), name.into(), version.into(), purl.into())
+use common::{Edges, Row, row, rows, syft_edges, syft_json, syft_rows};
+
+/// A package as `name@version`, as this test names both ends of a dependency.
+fn name_at_version(name: &str, version: &str) -> String {
+    format!("{name}@{version}")
 }
-
-/// Dependencies as (dependency, dependent), each `name@version`.
-type Edges = BTreeSet<(String, String)>;
 
 /// Every package Syft finds in `dir`, and its `dependency-of` relationships.
 fn syft(dir: &Path) -> (BTreeSet<Row>, Edges) {
-    let out = run_ok(
-        Command::new("syft")
-            .arg(format!("dir:{}", dir.display()))
-            .args(["-o", "json", "-q"])
-            .env("SYFT_CHECK_FOR_APP_UPDATE", "false"),
-    );
-    let doc: serde_json::Value = serde_json::from_str(&out).expect("syft writes JSON");
-    let artifacts = doc["artifacts"].as_array().expect("syft lists artifacts");
-    let rows = artifacts
-        .iter()
-        .map(|a| {
-            let field = |k: &str| a[k].as_str().unwrap_or_default();
-            row(
-                field("type"),
-                field("name"),
-                field("version"),
-                field("purl"),
-            )
-        })
-        .collect();
-    let named: BTreeMap<&str, String> = artifacts
-        .iter()
-        .map(|a| {
-            let field = |k: &str| a[k].as_str().unwrap_or_default();
-            (
-                field("id"),
-                format!("{}@{}", field("name"), field("version")),
-            )
-        })
-        .collect();
-    let edges = doc["artifactRelationships"]
-        .as_array()
-        .expect("syft lists relationships")
-        .iter()
-        .filter(|r| r["type"] == "dependency-of")
-        .map(|r| {
-            let name = |k: &str| named[r[k].as_str().unwrap()].clone();
-            (name("parent"), name("child"))
-        })
-        .collect();
-    (rows, edges)
+    let doc = syft_json(&format!("dir:{}", dir.display()));
+    let rows = syft_rows(&doc).into_iter().collect();
+    (rows, syft_edges(&doc, name_at_version))
 }
 
 /// berth's dependencies in `found`, as [`syft`] gives Syft's.
 fn edges(found: &Catalog) -> Edges {
-    let name = |i: usize| format!("{}@{}", found.packages[i].name, found.packages[i].version);
-    found
-        .dependencies
-        .iter()
-        .map(|d| (name(d.dependency), name(d.dependent)))
-        .collect()
-}
-
-fn rows(packages: Vec<berth_catalog::Package>) -> BTreeSet<Row> {
-    packages
-        .into_iter()
-        .map(|p| {
-            (
-                p.package_type.to_string(),
-                p.name,
-                p.version,
-                p.purl.unwrap_or_default(),
-            )
-        })
-        .collect()
+    common::edges(found, name_at_version)
 }
 
 /// What berth finds in one executable: its bytes through `extract`, then `packages`.
