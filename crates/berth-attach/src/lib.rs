@@ -79,13 +79,34 @@ impl Place {
     /// The manifest a tag or digest names, checked against the digest; `None` when the
     /// registry has nothing there.
     pub async fn manifest(&self, reference: &str) -> Result<Option<Fetched>, AttachError> {
+        self.fetch(reference, false).await
+    }
+
+    /// What a tag or digest names (digest, media type, size), asked with a HEAD: all that
+    /// signing, attesting and finding an image's artifacts need, and what a registry that
+    /// gates pulls still answers. A GET when the registry's HEAD doesn't say the digest or
+    /// the size.
+    pub async fn describe(&self, reference: &str) -> Result<Option<Descriptor>, AttachError> {
+        let headed = match self.fetch(reference, true).await {
+            Err(AttachError::Remote(e)) if e.kind == Kind::Other => None,
+            Ok(Some(f)) if f.descriptor.size == 0 => None,
+            headed => Some(headed?),
+        };
+        let described = match headed {
+            Some(described) => described,
+            None => self.fetch(reference, false).await?,
+        };
+        Ok(described.map(|f| f.descriptor))
+    }
+
+    async fn fetch(&self, reference: &str, head: bool) -> Result<Option<Fetched>, AttachError> {
         let expected = Digest::parse(reference).ok();
         match fetch_manifest(
             &self.registry,
             self.repo(),
             reference,
             expected.as_ref(),
-            false,
+            head,
         )
         .await
         {

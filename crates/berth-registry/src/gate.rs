@@ -1,12 +1,12 @@
-//! Pull enforcement: a manifest GET/HEAD of a repository a signature policy covers is refused
+//! Pull enforcement: a manifest GET of a repository a signature policy covers is refused
 //! (403 `DENIED`, with the reason) unless the policy passes for that manifest's digest, judged
 //! on the artifacts stored in this registry. The policy and its checks are the embedding
 //! program's (berth's `policy` module) behind [`PullGate`]; this module decides what is gated
 //! and keeps the verdicts.
 //!
 //! Signatures and attestations themselves stay pullable (a verifier has to read them), and so
-//! do blobs, the referrers API and pushes: cosign must be able to push a signature for an
-//! image it cannot yet pull.
+//! do manifest HEADs (a digest, a type and a size: what a signer resolves a tag to), blobs,
+//! the referrers API and pushes: a signature must be pushable for an image not yet pullable.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -68,7 +68,12 @@ pub async fn fetch_manifest(
                     "the registry didn't say the manifest's digest",
                 )
             })?;
-            let size = response.content_length().unwrap_or(0);
+            // The header itself: a HEAD's body is empty, and so is reqwest's length of it.
+            let size = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0);
             let media = content_type.unwrap_or_else(|| media_type::OCI_MANIFEST.to_string());
             return Ok(Fetched {
                 bytes: Bytes::new(),

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use berth_vulndb::Database;
 use serde_json::Value;
-use test_support::{Berth, BerthRegistry};
+use test_support::{Berth, BerthRegistry, run_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -531,6 +531,20 @@ fn the_registry_refuses_pulls_the_signature_policy_refuses() {
         stderr.contains("denied") && stderr.contains(&reason),
         "{stderr}"
     );
+    // A HEAD is answered (digest, type and size, no content): it is how a signer resolves
+    // the image. The GET of the same manifest is refused.
+    let manifest = format!("http://{}/v2/team/app/manifests/1", gated.addr);
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+    let status = |method: &[&str]| {
+        run_ok(
+            Command::new("curl")
+                .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", accept])
+                .args(method)
+                .arg(&manifest),
+        )
+    };
+    assert_eq!(status(&["-I"]), "200");
+    assert_eq!(status(&[]), "403");
     // A repository the policy does not cover is not gated.
     berth.ok(&["pull", "-q", &format!("{}/free/app:1", gated.addr)]);
 
@@ -584,8 +598,45 @@ fn the_registry_refuses_pulls_the_signature_policy_refuses() {
         )),
         "{stderr}"
     );
-    sign_and_promote(&key);
+    // Signed where it is gated, by tag (resolved with the HEAD the gate answers), in the
+    // default bundle format: the referrer is judged and the pull goes through.
+    let signed = berth
+        .command()
+        .args(["sign", "--key", key.to_str().unwrap(), &image])
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("BERTH_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&signed.stderr);
+    assert!(signed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resolved once, to {digest}")),
+        "{stderr}"
+    );
     berth.ok(&["pull", "-q", &image]);
+    // The signature's subject is the image as a GET describes it: the HEAD's digest, type and
+    // size.
+    let get = |path: &str| -> String {
+        let url = format!("http://{}/v2/team/app/{path}", gated.addr);
+        run_ok(Command::new("curl").args(["-sSf", "-H", accept, &url]))
+    };
+    let listed: Value = serde_json::from_str(&get(&format!("referrers/{digest}"))).unwrap();
+    let [referrer] = listed["manifests"].as_array().unwrap().as_slice() else {
+        panic!("one referrer: {listed}");
+    };
+    let signature: Value = serde_json::from_str(&get(&format!(
+        "manifests/{}",
+        referrer["digest"].as_str().unwrap()
+    )))
+    .unwrap();
+    let subject = &signature["subject"];
+    assert_eq!(subject["digest"], digest.as_str());
+    assert_eq!(subject["size"], get("manifests/1").len());
+    assert_eq!(
+        subject["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
     let out = skopeo(&[
         "copy",
         "--src-tls-verify=false",

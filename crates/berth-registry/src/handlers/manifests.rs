@@ -50,7 +50,9 @@ pub async fn get(
         )
         .await);
     };
-    if let Some(why) = pull_refusal(req, name, reference, &m.digest).await? {
+    // A HEAD says only what a tag names (digest, type, size), nothing a pull could run: it
+    // stays answered, so that a signer can resolve the image it is to make pullable.
+    if !head && let Some(why) = pull_refusal(req, name, reference, &m.digest).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, Code::Denied, why));
     }
     let body = if head {

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: SbomArgs) -> anyhow::Result<()> {
             };
             let subject = ctx.runtime()?.block_on(async {
                 let place = super::sign::place(ctx, &reference)?;
-                anyhow::Ok(super::sign::resolve(&place, &reference).await?.descriptor)
+                anyhow::Ok(super::sign::resolve(&place, &reference).await?)
             })?;
             Some((reference, subject, media_type))
         }

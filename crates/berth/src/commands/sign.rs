@@ -78,12 +78,16 @@ pub fn sign(ctx: &Context, args: SignArgs) -> anyhow::Result<()> {
     let key = load_key(key_path)?;
     ctx.runtime()?.block_on(async {
         let place = place(ctx, &reference)?;
-        let root = resolve(&place, &reference).await?;
-        warn_if_tagged(&reference, &root.descriptor.digest);
-        let mut targets = vec![root.descriptor.clone()];
-        if args.recursive {
+        let targets = if args.recursive {
+            // An index's manifests are in its body.
+            let root = fetch(&place, &reference).await?;
+            let mut targets = vec![root.descriptor.clone()];
             targets.extend(children(&root)?);
-        }
+            targets
+        } else {
+            vec![resolve(&place, &reference).await?]
+        };
+        warn_if_tagged(&reference, &targets[0].digest);
         for target in &targets {
             sign_one(&place, &key, target, args.bundle_format, &annotations).await?;
             eprintln!(
@@ -109,15 +113,15 @@ pub fn attest(ctx: &Context, args: AttestArgs) -> anyhow::Result<()> {
     ctx.runtime()?.block_on(async {
         let place = place(ctx, &reference)?;
         let root = resolve(&place, &reference).await?;
-        warn_if_tagged(&reference, &root.descriptor.digest);
-        let digest = &root.descriptor.digest;
+        warn_if_tagged(&reference, &root.digest);
+        let digest = &root.digest;
         let subject = Subject::sha256(&docker_reference(&place), digest.hex());
         let statement = Statement::new(subject, uri, predicate);
         let envelope = image::sign_statement_envelope(&key, &statement);
         match args.bundle_format {
             BundleFormat::Sigstore => {
                 let bundle = image::key_bundle(&key.public_key(), envelope).to_json();
-                attach_bundle(&place, &root.descriptor, bundle, uri).await?;
+                attach_bundle(&place, &root, bundle, uri).await?;
             }
             BundleFormat::Legacy => {
                 let layer = Layer {
@@ -257,16 +261,33 @@ pub fn place(ctx: &Context, reference: &Reference) -> anyhow::Result<Place> {
     Ok(Place::new(registry, reference.repository().clone()))
 }
 
-/// The manifest the reference names now: resolved once, so everything after is about it.
-pub async fn resolve(place: &Place, reference: &Reference) -> anyhow::Result<Fetched> {
-    let at = match reference.digest() {
+/// What the reference names now (digest, media type, size): resolved once, so everything
+/// after is about it. Asked with a HEAD, which a registry that refuses the pull of an
+/// unsigned image still answers: signing it there is how it becomes pullable.
+pub async fn resolve(place: &Place, reference: &Reference) -> anyhow::Result<Descriptor> {
+    place
+        .describe(&at(reference))
+        .await?
+        .with_context(|| not_there(reference))
+}
+
+/// The manifest the reference names now, bytes and all, for what needs its contents.
+pub async fn fetch(place: &Place, reference: &Reference) -> anyhow::Result<Fetched> {
+    place
+        .manifest(&at(reference))
+        .await?
+        .with_context(|| not_there(reference))
+}
+
+fn at(reference: &Reference) -> String {
+    match reference.digest() {
         Some(d) => d.to_string(),
         None => reference.tag().unwrap_or("latest").to_string(),
-    };
-    place
-        .manifest(&at)
-        .await?
-        .with_context(|| format!("{} is not in the registry", reference.familiar()))
+    }
+}
+
+fn not_there(reference: &Reference) -> String {
+    format!("{} is not in the registry", reference.familiar())
 }
 
 /// The repository as cosign names it in what it signs: `registry/path`.

@@ -325,8 +325,7 @@ fn run_verification(
     let reference = super::remote::reference(image)?;
     let (name, digest, findings) = ctx.runtime()?.block_on(async {
         let place = place(ctx, &reference)?;
-        let root = resolve(&place, &reference).await?;
-        let digest = root.descriptor.digest;
+        let digest = resolve(&place, &reference).await?.digest;
         let findings = find(&place, &digest, want).await?;
         anyhow::Ok((place.repository().familiar(), digest, findings))
     })?;
@@ -569,7 +568,7 @@ pub fn tree(ctx: &Context, args: TreeArgs) -> anyhow::Result<()> {
     let lines = ctx.runtime()?.block_on(async {
         let place = place(ctx, &reference)?;
         let root = resolve(&place, &reference).await?;
-        tree_lines(&place, &root.descriptor.digest).await
+        tree_lines(&place, &root.digest).await
     })?;
     let mut out = std::io::stdout().lock();
     if lines.is_empty() {

@@ -21,7 +21,7 @@ use berth_sign::image::Verifier;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::sign::{docker_reference, place, predicate_uri, resolve};
+use super::sign::{docker_reference, fetch, place, predicate_uri};
 use super::verify::{Findings, Found, Want, check_attestation, check_signature, find};
 use crate::Context;
 pub use file::Policy;
@@ -84,7 +84,7 @@ fn check(ctx: &Context, args: CheckArgs) -> anyhow::Result<()> {
     let reference = super::remote::reference(&args.image)?;
     let (repository, digest, mut verdicts) = ctx.runtime()?.block_on(async {
         let place = place(ctx, &reference)?;
-        let root = resolve(&place, &reference).await?;
+        let root = fetch(&place, &reference).await?;
         let repository = docker_reference(&place);
         let verdicts = judge_registry_rules(ctx, &policy, &place, &root, &repository).await?;
         anyhow::Ok((repository, root.descriptor.digest, verdicts))
