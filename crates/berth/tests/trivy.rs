@@ -3,9 +3,10 @@
 //! The same advisory inputs, the tracker-format feeds berth-vulndb imports, are written into a
 //! Trivy database (scripts/trivy-db/write.py, trivy-db's bucket layout), and Trivy 0.76 scans
 //! offline a root file system made of the bookworm corpus's dpkg `status`, `os-release` and
-//! `debian_version`. Its findings must equal berth's, computed through the libraries
-//! (berth-vulndb, berth-catalog, berth-match), except for the differences listed in
-//! [`DIFFERENCES`], each a choice berth makes on purpose.
+//! `debian_version`, then the image `berth import` makes of it (as an OCI layout). Its findings
+//! must equal berth's, computed through the libraries (berth-vulndb, berth-catalog,
+//! berth-match) and by `berth scan` of the directory, the stored image and the layout, except
+//! for the differences listed in [`DIFFERENCES`], each a choice berth makes on purpose.
 //!
 //! Then [`FLAG_CASES`] records how Trivy's `--ignore-unfixed`, `--severity`, `--exit-code` and
 //! `.trivyignore` (with `exp:` dates) behave on the same data, and `berth scan` (the command,
@@ -262,8 +263,9 @@ impl BerthCli {
     }
 }
 
-impl Scanner for BerthCli {
-    fn scan(&self, fixture: &Fixture, flags: &[&str], cwd: &Path) -> Scan {
+impl BerthCli {
+    /// `berth scan --format json` of `target`, with `flags`, in `cwd`.
+    fn run(&self, target: &str, flags: &[&str], cwd: &Path) -> Scan {
         let out = Command::new(env!("CARGO_BIN_EXE_berth"))
             .current_dir(cwd)
             .arg("--root")
@@ -271,13 +273,24 @@ impl Scanner for BerthCli {
             .args(["scan", "--format", "json", "--db"])
             .arg(&self.db)
             .args(flags)
-            .arg(format!("dir:{}", fixture.root.display()))
+            .arg(target)
             .output()
             .unwrap();
         Scan {
             rows: report_rows(&out.stdout),
             exit: out.status.code().expect("berth ended by a signal"),
         }
+    }
+
+    /// `berth scan` of an image (in the store, or a location such as `oci:DIR`).
+    fn scan_image(&self, target: &str) -> Scan {
+        self.run(target, &[], &self.root)
+    }
+}
+
+impl Scanner for BerthCli {
+    fn scan(&self, fixture: &Fixture, flags: &[&str], cwd: &Path) -> Scan {
+        self.run(&format!("dir:{}", fixture.root.display()), flags, cwd)
     }
 }
 
@@ -420,6 +433,50 @@ fn trivy_and_berth_report_the_same_debian_findings() {
         only_trivy.is_empty() && only_berth.is_empty(),
         "only Trivy: {only_trivy:#?}\nonly berth: {only_berth:#?}"
     );
+
+    // The same root file system as an image: `trivy image` on it saved as an OCI layout,
+    // `berth scan` on it in the store and in the layout. Nothing changes.
+    let layout = all.dir.join("layout");
+    let image = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        c.arg("--root").arg(&berth.root).args(args);
+        test_support::run_ok(&mut c)
+    };
+    image(&[
+        "import",
+        "-q",
+        all.root.to_str().unwrap(),
+        "debian-status:1",
+    ]);
+    image(&[
+        "save",
+        "-q",
+        "debian-status:1",
+        "--format",
+        "oci-dir",
+        "-o",
+        layout.to_str().unwrap(),
+    ]);
+    let out = test_support::trivy::image(&trivy.cache)
+        .arg("--input")
+        .arg(&layout)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trivy_image = report_rows(&out.stdout).expect("trivy wrote a report");
+    assert_eq!(as_berth_reads(trivy_image), berth_rows, "trivy image");
+    for target in [
+        "debian-status:1".to_string(),
+        format!("oci:{}", layout.display()),
+    ] {
+        let out = berth.scan_image(&target);
+        assert_eq!(out.rows.as_ref(), Some(&berth_rows), "berth scan {target}");
+        assert_eq!(out.exit, 0);
+    }
 
     // The tracker's verdicts as Trivy reports them (trivy-db's mapping, the scanner's output).
     let status_of = |id: &str| -> BTreeSet<(&str, Option<&str>)> {

@@ -16,21 +16,24 @@ pub fn write_db(cache: &Path, inputs: &[PathBuf]) {
 /// `trivy rootfs` as JSON, vulnerabilities only, offline on the database in `cache`; the
 /// flags and the directory follow.
 pub fn rootfs(cache: &Path) -> Command {
+    offline("rootfs", cache)
+}
+
+/// `trivy image` as [`rootfs`] runs, on an image read from a file or layout: flags, then
+/// `--input` and the path follow.
+pub fn image(cache: &Path) -> Command {
+    offline("image", cache)
+}
+
+fn offline(target: &str, cache: &Path) -> Command {
     let mut c = Command::new("trivy");
-    c.args([
-        "rootfs",
-        "--quiet",
-        "--format",
-        "json",
-        "--scanners",
-        "vuln",
-    ])
-    .args([
-        "--skip-db-update",
-        "--skip-java-db-update",
-        "--offline-scan",
-    ])
-    .arg("--cache-dir")
-    .arg(cache);
+    c.args([target, "--quiet", "--format", "json", "--scanners", "vuln"])
+        .args([
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--offline-scan",
+        ])
+        .arg("--cache-dir")
+        .arg(cache);
     c
 }
