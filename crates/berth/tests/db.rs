@@ -189,6 +189,25 @@ fn update_downloads_what_changed_and_a_failure_changes_nothing() {
         );
         assert_eq!(fs::read(&file).unwrap(), saved);
     }
+    // Every source unreachable (an air-gapped machine): the error says how to feed it.
+    let out = b.run(&[
+        "db",
+        "update",
+        "--db",
+        db,
+        "--source",
+        "gone=http://127.0.0.1:1/all.zip",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1 of 1 sources failed (gone); the database is unchanged: where these \
+             addresses cannot be reached, name mirrors"
+        ) && stderr.contains("berth db import PATH"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&file).unwrap(), saved);
     let leftovers: Vec<_> = fs::read_dir(db)
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -230,8 +230,17 @@ fn update(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         }
     }
     if !failed.is_empty() {
+        let hint = if failed.len() == upstreams.len() {
+            format!(
+                ": where these addresses cannot be reached, name mirrors (`--source NAME=URL`, \
+                 or a [sources] table in {}) or import local copies with `berth db import PATH…`",
+                dir.join(SOURCES_FILE).display()
+            )
+        } else {
+            String::new()
+        };
         bail!(
-            "{} of {} sources failed ({}); the database is unchanged",
+            "{} of {} sources failed ({}); the database is unchanged{hint}",
             failed.len(),
             upstreams.len(),
             failed.join(", ")
