@@ -5,10 +5,15 @@
 //! (a shaded jar), and the same again for the archives nested in it (a Spring Boot jar's
 //! `BOOT-INF/lib/*.jar`, a war's `WEB-INF/lib`), to any depth.
 //!
+//! Licences, as Syft reads them: the manifest's `Bundle-License` for the archive's own
+//! package, else the `<licenses>` names of the `pom.xml` beside the chosen `pom.properties`;
+//! each bundled artifact's from its own `pom.xml`. A `pom.xml` that does not parse gives no
+//! licences (the package is still named by its `pom.properties`).
+//!
 //! An archive is hostile input: entries, bytes inflated (over all nested archives), nesting
 //! depth and compression ratio are bounded, and an archive past a bound is refused by name.
-//! Only the manifest, the `pom.properties` files and nested archives are inflated, and only
-//! they are held while an image is read ([`slim`]).
+//! Only the manifest, the Maven files (`pom.properties`, `pom.xml`) and nested archives are
+//! inflated, and only they are held while an image is read ([`slim`]).
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
@@ -36,6 +41,8 @@ pub const MAX_DEPTH: usize = 8;
 pub const MAX_RATIO: u64 = 200;
 
 const MANIFEST: &str = "META-INF/MANIFEST.MF";
+/// Where a jar keeps the Maven files of the artifacts it holds.
+const MAVEN_DIR: &str = "META-INF/maven/";
 
 /// Whether `path` names a Java archive.
 pub fn is_archive(path: &str) -> bool {
@@ -60,8 +67,8 @@ pub fn packages(file: &File, _: Option<&Distro>) -> Result<Vec<Package>> {
     Ok(found)
 }
 
-/// What the catalogue reads of an archive, as a smaller archive: its manifest, its
-/// `pom.properties` files and the archives nested in it (slimmed the same way), stored
+/// What the catalogue reads of an archive, as a smaller archive: its manifest, its Maven
+/// files and the archives nested in it (slimmed the same way), stored
 /// uncompressed, the classes and resources dropped; so an image's jars are not held in
 /// memory while it is read. An archive that cannot be slimmed (not a zip, past a bound) is
 /// kept whole, for [`packages`] to say what is wrong with it.
@@ -78,7 +85,7 @@ fn slim_archive(bytes: &[u8], at: &Nested, budget: &mut u64) -> Result<Vec<u8>, 
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let failed = |e: &dyn std::fmt::Display| at.fault(format!("cannot slim the archive: {e}"));
     for name in names {
-        let kept = if name == MANIFEST || name.ends_with("pom.properties") {
+        let kept = if name == MANIFEST || name.ends_with("pom.properties") || is_pom_xml(&name) {
             inflate(&mut zip, &name, at, budget)?
         } else if is_archive(&name) {
             if at.0.len() >= MAX_DEPTH {
@@ -94,6 +101,45 @@ fn slim_archive(bytes: &[u8], at: &Nested, budget: &mut u64) -> Result<Vec<u8>, 
         out.write_all(&kept).map_err(|e| failed(&e))?;
     }
     Ok(out.finish().map_err(|e| failed(&e))?.into_inner())
+}
+
+/// A Maven `pom.xml` as jars bundle them, `META-INF/maven/GROUP/ARTIFACT/pom.xml`.
+fn is_pom_xml(name: &str) -> bool {
+    name.starts_with(MAVEN_DIR) && name.ends_with("/pom.xml")
+}
+
+/// The licence names a `pom.xml` declares (`project/licenses/license/name`), trimmed, empty
+/// ones left out; none when it does not parse.
+pub fn pom_licenses(bytes: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Vec::new();
+    };
+    let Ok(doc) = roxmltree::Document::parse(text) else {
+        return Vec::new();
+    };
+    let project = doc.root_element();
+    child(project, "licenses")
+        .flat_map(|licenses| child(licenses, "license"))
+        .flat_map(|license| child(license, "name"))
+        .filter_map(|name| {
+            let text: String = name
+                .descendants()
+                .filter(|n| n.is_text())
+                .filter_map(|n| n.text())
+                .collect();
+            let text = text.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        })
+        .collect()
+}
+
+/// The child elements of `node` named `name` (namespaces aside: a pom's are Maven's).
+fn child<'a, 'i>(
+    node: roxmltree::Node<'a, 'i>,
+    name: &'static str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// `bytes` as a zip archive, its entries counted.
@@ -142,12 +188,13 @@ fn clean_group(group: &str) -> String {
         .to_owned()
 }
 
-/// A package while its archive is read: name, version, and the group of its purl.
+/// A package while its archive is read: name, version, the group of its purl, its licences.
 #[derive(Debug, Clone)]
 struct Found {
     name: String,
     version: String,
     group: Option<String>,
+    licenses: Vec<String>,
 }
 
 /// Where an archive is inside the file: the paths of the archives nested in one another,
@@ -196,6 +243,8 @@ fn read_archive(
     let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
     let mut manifest = None;
     let mut properties = BTreeMap::new();
+    // The licences of each directory's pom.xml, for the pom.properties beside it.
+    let mut pom_xml: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut nested = Vec::new();
     for name in &names {
         if name == MANIFEST {
@@ -204,6 +253,9 @@ fn read_archive(
             if let Some(props) = parse_pom_properties(&inflate(&mut zip, name, at, budget)?) {
                 properties.insert(split(name).0.to_owned(), props);
             }
+        } else if is_pom_xml(name) {
+            let licenses = pom_licenses(&inflate(&mut zip, name, at, budget)?);
+            pom_xml.insert(split(name).0.to_owned(), licenses);
         } else if is_archive(name) {
             nested.push(name.clone());
         }
@@ -214,8 +266,10 @@ fn read_archive(
         && manifest.get("Weave-Classes").is_none()
     {
         let mut main = main_package(&manifest, &file_name, &properties);
+        let declared = |dir: &str| pom_xml.get(dir).cloned().unwrap_or_default();
+        let mut main_pom_licenses = Vec::new();
         let mut others = Vec::new();
-        for props in properties.values() {
+        for (dir, props) in &properties {
             // Syft merges a pom.properties into the archive's package when the artifact is
             // the package's name.
             if props.artifact_id == main.name {
@@ -224,17 +278,23 @@ fn read_archive(
                 if main.group.is_none() {
                     main.group = props.group();
                 }
+                main_pom_licenses.extend(declared(dir));
             } else {
                 others.push(Found {
                     name: props.artifact_id.clone(),
                     version: props.version.clone(),
                     group: props.group(),
+                    licenses: declared(dir),
                 });
             }
         }
         if main.group.is_none() {
             main.group = manifest.group();
         }
+        main.licenses = match manifest.main_get("Bundle-License").map(str::trim) {
+            Some(bundle) if !bundle.is_empty() => vec![bundle.to_owned()],
+            _ => main_pom_licenses,
+        };
         for package in std::iter::once(main).chain(others) {
             if package.name.is_empty() || package.version.is_empty() {
                 continue;
@@ -301,6 +361,7 @@ fn main_package(
         name,
         version,
         group: None,
+        licenses: Vec::new(),
     }
 }
 
@@ -341,7 +402,9 @@ fn select_name(manifest: &Manifest, file_name: &FileName) -> String {
     .to_owned()
 }
 
-fn to_package(file: &File, evidence: &str, found: Found) -> Result<Package, String> {
+fn to_package(file: &File, evidence: &str, mut found: Found) -> Result<Package, String> {
+    found.licenses.sort();
+    found.licenses.dedup();
     let group = found.group.unwrap_or_else(|| found.name.clone());
     let purl = purl(
         PackageType::JavaArchive,
@@ -357,7 +420,7 @@ fn to_package(file: &File, evidence: &str, found: Found) -> Result<Package, Stri
         arch: String::new(),
         purl: Some(purl),
         source: None,
-        licenses: Vec::new(),
+        licenses: found.licenses,
         evidence: vec![evidence.to_owned()],
         layer: file.layer.clone(),
     })
@@ -576,6 +639,26 @@ mod tests {
             zip.write_all(bytes).unwrap();
         }
         zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn pom_licences_are_read_from_the_project_only_and_hostile_poms_give_none() {
+        let pom = br#"<?xml version="1.0"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <licenses><license><name> Apache-2.0 </name></license><license><name/></license></licenses>
+  <dependencies><dependency><licenses><license><name>not-this</name></license></licenses>
+  </dependency></dependencies>
+</project>"#;
+        assert_eq!(pom_licenses(pom), ["Apache-2.0"]);
+        // An entity bomb: DTDs are refused, so nothing expands.
+        let bomb = br#"<?xml version="1.0"?>
+<!DOCTYPE project [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<project><licenses><license><name>&d;</name></license></licenses></project>"#;
+        assert!(pom_licenses(bomb).is_empty());
+        for broken in [&b"<project><licenses>"[..], b"\xff\xfe<project/>", b""] {
+            assert!(pom_licenses(broken).is_empty());
+        }
     }
 
     #[test]

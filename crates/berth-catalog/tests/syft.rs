@@ -452,6 +452,10 @@ fn installed_tree(root: &Path) {
             "META-INF/maven/com.example/bundled/pom.properties",
             &pom_properties("com.example", "bundled", "0.9"),
         ),
+        (
+            "META-INF/maven/com.example/bundled/pom.xml",
+            &pom_xml("<license><name>BSD-2-Clause</name></license>"),
+        ),
     ]);
     let war = jar(&[
         (
@@ -494,6 +498,55 @@ fn installed_tree(root: &Path) {
         jar(&[("META-INF/MANIFEST.MF", &manifest(&[("Created-By", "17")]))]),
     );
     write(&root.join("opt/app/webapp.war"), &war);
+    // Licences: the manifest's Bundle-License wins over the pom.xml's; a pom.xml's names.
+    write(
+        &lib.join("licensed-1.0.jar"),
+        jar(&[
+            (
+                "META-INF/MANIFEST.MF",
+                &manifest(&[("Bundle-License", "Apache-2.0")]),
+            ),
+            (
+                "META-INF/maven/org.example/licensed/pom.properties",
+                &pom_properties("org.example", "licensed", "1.0"),
+            ),
+            (
+                "META-INF/maven/org.example/licensed/pom.xml",
+                &pom_xml("<license><name>GPL-3.0</name></license>"),
+            ),
+        ]),
+    );
+    write(
+        &lib.join("pom-licensed-2.0.jar"),
+        jar(&[
+            ("META-INF/MANIFEST.MF", &manifest(&[])),
+            (
+                "META-INF/maven/org.example/pom-licensed/pom.properties",
+                &pom_properties("org.example", "pom-licensed", "2.0"),
+            ),
+            (
+                "META-INF/maven/org.example/pom-licensed/pom.xml",
+                &pom_xml(
+                    "<license><name>MIT</name></license>\
+                     <license><name>\n    Eclipse Public License 2.0\n  </name></license>\
+                     <license><name>A &amp; B</name></license>\
+                     <license><name></name></license>\
+                     <license><url>https://opensource.org/licenses/MIT</url></license>\
+                     <license><name>MIT</name></license>",
+                ),
+            ),
+        ]),
+    );
+}
+
+/// A pom.xml declaring `licenses` (the `<license>` elements).
+fn pom_xml(licenses: &str) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <project xmlns=\"http://maven.apache.org/POM/4.0.0\">\
+         <modelVersion>4.0.0</modelVersion><licenses>{licenses}</licenses></project>\n"
+    )
+    .into_bytes()
 }
 
 fn manifest_only() -> Vec<u8> {
@@ -601,15 +654,61 @@ fn oci_layout(out: &Path, tar: &[u8]) {
     fs::write(out.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
 
-fn in_image(tar: Vec<u8>) -> BTreeSet<Row> {
+fn in_image(tar: Vec<u8>) -> Catalog {
     let layer = Layer::new(Digest::sha256(&tar), move || {
         Ok(std::io::Cursor::new(tar.clone()))
     });
-    rows(
-        catalog(&ImageFs::read(vec![layer], &WANTED).unwrap())
-            .unwrap()
-            .packages,
-    )
+    catalog(&ImageFs::read(vec![layer], &WANTED).unwrap()).unwrap()
+}
+
+/// A package and its licences, sorted: (type, name, version, licences).
+type Licensed = (String, String, String, Vec<String>);
+
+/// berth's language packages with their licences.
+fn licensed(found: &Catalog) -> BTreeSet<Licensed> {
+    found
+        .packages
+        .iter()
+        .filter(|p| LANGUAGE_TYPES.contains(&p.package_type.to_string().as_str()))
+        .map(|p| {
+            let mut licenses = p.licenses.clone();
+            licenses.sort();
+            (
+                p.package_type.to_string(),
+                p.name.clone(),
+                p.version.clone(),
+                licenses,
+            )
+        })
+        .collect()
+}
+
+/// Syft's language packages with their licences' values, less the packages of `left_out`.
+/// Syft keeps the white space around a `pom.xml` licence name (`<name>\n  EPL 2.0\n</name>`)
+/// where berth trims it: the values are compared trimmed.
+fn syft_licensed(doc: &serde_json::Value, left_out: &BTreeSet<Row>) -> BTreeSet<Licensed> {
+    doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| LANGUAGE_TYPES.contains(&a["type"].as_str().unwrap()))
+        .filter(|a| {
+            !left_out
+                .iter()
+                .any(|r| a["name"] == r.1 && a["version"] == r.2)
+        })
+        .map(|a| {
+            let text = |k: &str| a[k].as_str().unwrap().to_string();
+            let mut licenses: Vec<String> = a["licenses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["value"].as_str().unwrap().trim().to_string())
+                .collect();
+            licenses.sort();
+            (text("type"), text("name"), text("version"), licenses)
+        })
+        .collect()
 }
 
 fn of_type(rows: &BTreeSet<Row>, ty: &str) -> BTreeSet<Row> {
@@ -669,7 +768,8 @@ fn language_packages_are_the_ones_syft_finds() {
     ]
     .into();
     syft_only.extend(unknown.iter().cloned());
-    let image = in_image(tar);
+    let found_image = in_image(tar);
+    let image = rows(found_image.packages.clone());
     assert!(syft_only.is_subset(syft_image), "{syft_image:#?}");
     let want: BTreeSet<Row> = syft_image.difference(&syft_only).cloned().collect();
     assert_eq!(image, want, "image");
@@ -704,7 +804,8 @@ fn language_packages_are_the_ones_syft_finds() {
     // The same tree as a directory: Syft's directory scan runs no package.json cataloger
     // (it reads lockfiles there instead), so berth's installed npm packages are its only
     // addition; the rest is Syft's, less its "UNKNOWN" packages.
-    let dir = berth(&installed);
+    let found_dir = catalog(&DirFs::open(&installed).unwrap()).unwrap();
+    let dir = rows(found_dir.packages.clone());
     let npm = of_type(&dir, "npm");
     assert_eq!(npm, of_type(&image, "npm"));
     assert!(of_type(syft_dir, "npm").is_empty(), "{syft_dir:#?}");
@@ -715,6 +816,43 @@ fn language_packages_are_the_ones_syft_finds() {
         want,
         "directory"
     );
+
+    // Licences: the same, package by package, in the image and the directory (less the
+    // directory's npm packages, which Syft does not read there).
+    let image_licences = licensed(&found_image);
+    assert_eq!(
+        image_licences,
+        syft_licensed(&docs[1], &syft_only),
+        "image licences"
+    );
+    let dir_licences: BTreeSet<Licensed> = licensed(&found_dir)
+        .into_iter()
+        .filter(|l| l.0 != "npm")
+        .collect();
+    assert_eq!(
+        dir_licences,
+        syft_licensed(&docs[0], &unknown),
+        "directory licences"
+    );
+    for (name, licences) in [
+        // The manifest's Bundle-License over the pom.xml's.
+        ("licensed", vec!["Apache-2.0"]),
+        // The pom.xml's names: trimmed, decoded, the empty and URL-only ones left out.
+        (
+            "pom-licensed",
+            vec!["A & B", "Eclipse Public License 2.0", "MIT"],
+        ),
+        // A bundled artifact's own pom.xml.
+        ("bundled", vec!["BSD-2-Clause"]),
+        ("foo-bar", vec!["MIT"]),
+    ] {
+        assert!(
+            image_licences
+                .iter()
+                .any(|l| l.1 == name && l.3 == licences),
+            "{name}: {image_licences:#?}"
+        );
+    }
 
     // Lockfiles: Syft also reports the link entry of a workspace package (no version: at
     // "UNKNOWN") beside the package it links to; berth reports the package once.
@@ -732,6 +870,11 @@ fn language_packages_are_the_ones_syft_finds() {
         syft_dependencies(&docs[2]).is_empty(),
         "{}",
         docs[2]["artifactRelationships"]
+    );
+    assert_eq!(
+        licensed(&found),
+        syft_licensed(&docs[2], &[row("npm", "linked", "UNKNOWN", "")].into()),
+        "lockfile licences"
     );
     let project = rows(found.packages);
     let link = row("npm", "linked", "UNKNOWN", "pkg:npm/linked");

@@ -85,6 +85,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!p.artifact_id.is_empty() && !p.version.is_empty());
             }
             let _ = java::FileName::parse(&String::from_utf8_lossy(bytes));
+            let licenses = java::pom_licenses(bytes);
+            assert!(licenses.iter().all(|l| !l.is_empty() && l.trim() == l));
         }
         8 => {
             if let Ok(packages) = rpm::packages(&file, Some(&distro)) {
