@@ -457,17 +457,12 @@ fn trivy_and_berth_report_the_same_debian_findings() {
         "-o",
         layout.to_str().unwrap(),
     ]);
-    let out = test_support::trivy::image(&trivy.cache)
-        .arg("--input")
-        .arg(&layout)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = test_support::run_ok(
+        test_support::trivy::image(&trivy.cache)
+            .arg("--input")
+            .arg(&layout),
     );
-    let trivy_image = report_rows(&out.stdout).expect("trivy wrote a report");
+    let trivy_image = report_rows(out.as_bytes()).expect("trivy wrote a report");
     assert_eq!(as_berth_reads(trivy_image), berth_rows, "trivy image");
     for target in [
         "debian-status:1".to_string(),
