@@ -50,25 +50,10 @@ struct Setup {
     _registry: BerthRegistry,
 }
 
+/// A P-256 pair made by openssl, as paths.
 fn openssl_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    let run = |args: &[&str]| {
-        let status = Command::new("openssl").args(args).status().unwrap();
-        assert!(status.success(), "openssl {args:?}");
-    };
-    let (k, p) = (key.to_str().unwrap(), public.to_str().unwrap());
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        k,
-    ]);
-    run(&["pkey", "-pubout", "-in", k, "-out", p]);
-    (key, public)
+    let (key, public) = test_support::openssl_key_pair(dir, name);
+    (key.into(), public.into())
 }
 
 fn setup() -> Setup {
