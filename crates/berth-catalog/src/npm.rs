@@ -1,7 +1,8 @@
 //! Node packages: the `package.json` of each package installed under `node_modules` (in
 //! images and directories), and, in directories only (a project not yet installed), the
 //! lockfiles npm and Yarn write: `package-lock.json` (lockfile versions 1 to 3) and
-//! `yarn.lock` (Yarn 1), as Syft reads them.
+//! `yarn.lock` (Yarn 1, and Yarn 2+ whose lockfile is YAML of the same shape), as Syft reads
+//! them.
 
 use serde_json::Value;
 
@@ -179,8 +180,11 @@ fn object(value: &Value) -> impl Iterator<Item = (&String, &Value)> {
     value.as_object().into_iter().flatten()
 }
 
-/// `yarn.lock` of Yarn 1: blocks headed by the specs they resolve (`lodash@^4.17.20, lodash@^4.17.21:`,
-/// quoted when scoped), each with an indented `version "4.17.21"`.
+/// `yarn.lock`: blocks headed by the specs they resolve (`lodash@^4.17.20, lodash@^4.17.21:`,
+/// quoted when scoped), each with an indented `version "4.17.21"` (Yarn 1) or `version:
+/// 4.17.21` (Yarn 2+, whose specs name their protocol: `"ms@npm:2.1.3, ms@npm:^2.1.2":`,
+/// `"web@workspace:."`). A package is named by its first spec, as Syft names it (an alias
+/// `"alias@npm:real@1"` by the alias); Yarn 2+'s `__metadata` block names none.
 fn yarn(file: &File) -> Result<Vec<Package>> {
     let text = String::from_utf8_lossy(&file.bytes);
     let mut found = Vec::new();
@@ -208,7 +212,11 @@ fn yarn(file: &File) -> Result<Vec<Package>> {
                 .map(|at| first[..=at].to_owned());
             continue;
         }
-        let Some(version) = line.trim_start().strip_prefix("version ") else {
+        let field = line.trim_start();
+        let Some(version) = field
+            .strip_prefix("version ")
+            .or_else(|| field.strip_prefix("version:"))
+        else {
             continue;
         };
         if let Some(name) = name.take() {
