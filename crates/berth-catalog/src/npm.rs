@@ -1,8 +1,8 @@
 //! Node packages: the `package.json` of each package installed under `node_modules` (in
 //! images and directories), and, in directories only (a project not yet installed), the
-//! lockfiles npm and Yarn write: `package-lock.json` (lockfile versions 1 to 3) and
-//! `yarn.lock` (Yarn 1, and Yarn 2+ whose lockfile is YAML of the same shape), as Syft reads
-//! them.
+//! lockfiles npm, Yarn and pnpm write: `package-lock.json` (lockfile versions 1 to 3),
+//! `yarn.lock` (Yarn 1, and Yarn 2+ whose lockfile is YAML of the same shape) and
+//! `pnpm-lock.yaml` (lockfile versions 5 to 9), as Syft reads them.
 
 use serde_json::Value;
 
@@ -34,7 +34,10 @@ pub fn is_installed_manifest(path: &str) -> bool {
 
 /// Whether `path` is a lockfile this module reads.
 pub fn is_lockfile(path: &str) -> bool {
-    matches!(split(path).1, "package-lock.json" | "yarn.lock")
+    matches!(
+        split(path).1,
+        "package-lock.json" | "yarn.lock" | "pnpm-lock.yaml"
+    )
 }
 
 /// The installed packages' manifests.
@@ -68,10 +71,10 @@ pub fn installed(file: &File, _: Option<&Distro>) -> Result<Vec<Package>> {
 
 /// The packages a lockfile lists.
 pub fn locked(file: &File, _: Option<&Distro>) -> Result<Vec<Package>> {
-    if split(&file.path).1 == "yarn.lock" {
-        yarn(file)
-    } else {
-        package_lock(file)
+    match split(&file.path).1 {
+        "yarn.lock" => yarn(file),
+        "pnpm-lock.yaml" => pnpm(file),
+        _ => package_lock(file),
     }
 }
 
@@ -231,6 +234,62 @@ fn yarn(file: &File) -> Result<Vec<Package>> {
     Ok(found)
 }
 
+/// `pnpm-lock.yaml`: each key of `packages` is one package at one version, `name@version`
+/// (lockfile 9), `/name@version` (6) or `/name/version` (5), with the peers it was resolved
+/// with after the version (`(react@18.2.0)` from 6 on, `_react@18.2.0` in 5), dropped here.
+/// Development dependencies are included, as Syft includes them (lockfile 9 no longer marks
+/// them).
+fn pnpm(file: &File) -> Result<Vec<Package>> {
+    let doc: serde_yaml::Value = serde_yaml::from_slice(&file.bytes).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        file.parse_error(line, format!("not YAML: {e}"))
+    })?;
+    let lockfile = match &doc["lockfileVersion"] {
+        serde_yaml::Value::String(v) => v.parse::<f64>().ok(),
+        v => v.as_f64(),
+    };
+    let Some(lockfile) = lockfile else {
+        return Err(file.parse_error(0, "no lockfileVersion: not a pnpm lockfile".into()));
+    };
+    let packages = match &doc["packages"] {
+        serde_yaml::Value::Null => return Ok(Vec::new()),
+        serde_yaml::Value::Mapping(packages) => packages,
+        _ => return Err(file.parse_error(0, "`packages` is not a mapping".into())),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found = Vec::new();
+    for key in packages.keys() {
+        let key = key.as_str().unwrap_or_default();
+        let Some((name, version)) = pnpm_key(key, lockfile < 6.0) else {
+            return Err(file.parse_error(
+                0,
+                format!("package {:?} names no name and version", clip(key)),
+            ));
+        };
+        if seen.insert((name, version)) {
+            found.push(package(file, name, version, Vec::new())?);
+        }
+    }
+    Ok(found)
+}
+
+/// The name and version a key of a pnpm lockfile's `packages` names, its peers dropped;
+/// `slashed` for lockfile 5's `/name/version`.
+fn pnpm_key(key: &str, slashed: bool) -> Option<(&str, &str)> {
+    let key = key.strip_prefix('/').unwrap_or(key);
+    let (name, version) = if slashed {
+        // The version follows the name's last slash: its second for a scoped name.
+        let slashes = if key.starts_with('@') { 2 } else { 1 };
+        let cut = key.match_indices('/').nth(slashes - 1)?.0;
+        (&key[..cut], key[cut + 1..].split('_').next()?)
+    } else {
+        let key = key.split('(').next()?;
+        let at = key.get(1..)?.find('@')? + 1;
+        (&key[..at], &key[at + 1..])
+    };
+    (!name.is_empty() && !version.is_empty()).then_some((name, version))
+}
+
 /// A string field, or `""`.
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default().trim()
@@ -285,6 +344,46 @@ fn package(file: &File, name: &str, version: &str, licenses: Vec<String>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pnpm_keys_of_each_lockfile_version() {
+        for (key, slashed, want) in [
+            ("ms@2.1.3", false, Some(("ms", "2.1.3"))),
+            (
+                "@babel/code-frame@7.12.13",
+                false,
+                Some(("@babel/code-frame", "7.12.13")),
+            ),
+            (
+                "/react-dom@18.2.0(react@18.2.0)",
+                false,
+                Some(("react-dom", "18.2.0")),
+            ),
+            (
+                "/@types/node@20.1.0",
+                false,
+                Some(("@types/node", "20.1.0")),
+            ),
+            (
+                "/react-dom/18.2.0_react@18.2.0",
+                true,
+                Some(("react-dom", "18.2.0")),
+            ),
+            ("/@types/node/20.1.0", true, Some(("@types/node", "20.1.0"))),
+            (
+                "/@scope/x/1.0.0_@types+node@20.1.0",
+                true,
+                Some(("@scope/x", "1.0.0")),
+            ),
+            ("no-version", false, None),
+            ("@scope-only@", false, None),
+            ("/nothing", true, None),
+            ("é@1", false, None),
+            ("", false, None),
+        ] {
+            assert_eq!(pnpm_key(key, slashed), want, "{key}");
+        }
+    }
 
     #[test]
     fn installed_manifests_are_those_of_packages_under_node_modules() {

@@ -667,6 +667,112 @@ __metadata:
   linkType: soft
 "#,
     );
+    // pnpm 9's lockfile (as `pnpm install --lockfile-only` wrote it here, trimmed), then
+    // lockfiles 6 and 5 with a peer suffix and a development dependency.
+    write(
+        &root.join("pnpm9/pnpm-lock.yaml"),
+        r#"lockfileVersion: '9.0'
+
+settings:
+  autoInstallPeers: true
+  excludeLinksFromLockfile: false
+
+importers:
+
+  .:
+    dependencies:
+      lodash-alias:
+        specifier: npm:lodash@4.17.21
+        version: lodash@4.17.21
+      ms:
+        specifier: ^2.1.2
+        version: 2.1.3
+    devDependencies:
+      left-pad:
+        specifier: 1.3.0
+        version: 1.3.0
+
+packages:
+
+  '@babel/highlight@7.25.9':
+    resolution: {integrity: sha512-llL88JShoCsth8fF8R4SJnIn}
+    engines: {node: '>=6.9.0'}
+
+  left-pad@1.3.0:
+    resolution: {integrity: sha512-XI5MPzVNApjAyhQzphX8BkmK}
+
+  lodash@4.17.21:
+    resolution: {integrity: sha512-v2kDEe57lecTulaDIuNTPy3R}
+
+  ms@2.1.3:
+    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhj}
+
+snapshots:
+
+  '@babel/highlight@7.25.9': {}
+
+  left-pad@1.3.0: {}
+
+  lodash@4.17.21: {}
+
+  ms@2.1.3: {}
+"#,
+    );
+    write(
+        &root.join("pnpm6/pnpm-lock.yaml"),
+        r#"lockfileVersion: '6.0'
+
+dependencies:
+  react-dom:
+    specifier: 18.2.0
+    version: 18.2.0(react@18.2.0)
+
+packages:
+
+  /loose-envify@1.4.0:
+    resolution: {integrity: sha512-x}
+    dev: false
+
+  /react-dom@18.2.0(react@18.2.0):
+    resolution: {integrity: sha512-y}
+    peerDependencies:
+      react: ^18.2.0
+    dev: false
+
+  /@types/node@20.1.0:
+    resolution: {integrity: sha512-z}
+    dev: true
+
+  /react@18.2.0:
+    resolution: {integrity: sha512-w}
+    dev: false
+"#,
+    );
+    write(
+        &root.join("pnpm5/pnpm-lock.yaml"),
+        r#"lockfileVersion: 5.4
+
+specifiers:
+  scheduler: 0.23.0
+
+dependencies:
+  scheduler: 0.23.0_loose-envify@1.4.0
+
+packages:
+
+  /js-tokens/4.0.0:
+    resolution: {integrity: sha512-x}
+    dev: false
+
+  /scheduler/0.23.0_loose-envify@1.4.0:
+    resolution: {integrity: sha512-y}
+    dev: false
+
+  /@types/react/18.2.0:
+    resolution: {integrity: sha512-z}
+    dev: true
+"#,
+    );
 }
 
 /// `dir` as one uncompressed layer.
@@ -924,15 +1030,36 @@ fn language_packages_are_the_ones_syft_finds() {
         "{}",
         docs[2]["artifactRelationships"]
     );
-    assert_eq!(
-        licensed(&found),
-        syft_licensed(&docs[2], &[row("npm", "linked", "UNKNOWN", "")].into()),
-        "lockfile licences"
-    );
+    let project_licences = licensed(&found);
     let project = rows(found.packages);
     let link = row("npm", "linked", "UNKNOWN", "pkg:npm/linked");
     let mut want = syft_project.clone();
     assert!(want.remove(&link), "{syft_project:#?}");
+    // Syft keeps pnpm 5's peer suffix in the version, which is then no npm version (and
+    // matches no advisory); berth drops it, as lockfiles 6 and 9 leave it out of the version.
+    let peer_suffixed = row(
+        "npm",
+        "scheduler",
+        "0.23.0_loose-envify@1.4.0",
+        "pkg:npm/scheduler@0.23.0_loose-envify%401.4.0",
+    );
+    assert!(want.remove(&peer_suffixed), "{syft_project:#?}");
+    want.insert(row(
+        "npm",
+        "scheduler",
+        "0.23.0",
+        "pkg:npm/scheduler@0.23.0",
+    ));
+    let syft_licences: BTreeSet<Licensed> = syft_licensed(&docs[2], &[link.clone()].into())
+        .into_iter()
+        .map(
+            |(ty, name, version, licences)| match version == peer_suffixed.2 {
+                true => (ty, name, "0.23.0".to_string(), licences),
+                false => (ty, name, version, licences),
+            },
+        )
+        .collect();
+    assert_eq!(project_licences, syft_licences, "lockfile licences");
     assert_eq!(project, want, "lockfiles");
     assert!(project.contains(&row(
         "npm",
@@ -946,6 +1073,20 @@ fn language_packages_are_the_ones_syft_finds() {
             .any(|r| r.1 == "devonly" || r.1 == "mocha-like")
     );
     assert!(project.contains(&row("npm", "left-pad", "1.3.0", "pkg:npm/left-pad@1.3.0")));
+    // pnpm's, development dependencies and all, peers dropped.
+    for (name, version, purl) in [
+        (
+            "@babel/highlight",
+            "7.25.9",
+            "pkg:npm/%40babel/highlight@7.25.9",
+        ),
+        ("react-dom", "18.2.0", "pkg:npm/react-dom@18.2.0"),
+        ("@types/node", "20.1.0", "pkg:npm/%40types/node@20.1.0"),
+        ("@types/react", "18.2.0", "pkg:npm/%40types/react@18.2.0"),
+        ("js-tokens", "4.0.0", "pkg:npm/js-tokens@4.0.0"),
+    ] {
+        assert!(project.contains(&row("npm", name, version, purl)), "{name}");
+    }
     // Yarn 4's, every block but the metadata, workspaces at Yarn's local version.
     for (name, version, purl) in [
         ("ms", "2.1.3", "pkg:npm/ms@2.1.3"),

@@ -73,6 +73,9 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(found) = npm::locked(&named("yarn.lock"), None) {
                 usable(found);
             }
+            if let Ok(found) = npm::locked(&named("pnpm-lock.yaml"), None) {
+                usable(found);
+            }
         }
         6 => {
             if let Ok(found) = java::packages(&named("lib/a-1.0.jar"), None) {
