@@ -54,10 +54,17 @@ pub enum VerifyError {
     },
     #[error(transparent)]
     Bundle(#[from] berth_sigstore::BundleError),
+    /// Not a `#[source]`: the message says the reason already, and a chain would repeat it.
     #[error("keyless: {0}")]
-    Untrusted(#[from] berth_trust::TrustError),
+    Untrusted(berth_trust::TrustError),
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<berth_trust::TrustError> for VerifyError {
+    fn from(e: berth_trust::TrustError) -> VerifyError {
+        VerifyError::Untrusted(e)
+    }
 }
 
 /// The payload of a legacy signature, in cosign's key order.
@@ -170,7 +177,51 @@ pub enum Verifier {
     },
 }
 
+/// What cosign annotates a legacy keyless signature layer with: the signing certificate
+/// (`dev.sigstore.cosign/certificate`, PEM) and the Rekor bundle
+/// (`dev.sigstore.cosign/bundle`, JSON); each `None` when the layer lacks it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeylessMaterial<'a> {
+    pub certificate: Option<&'a str>,
+    pub rekor_bundle: Option<&'a str>,
+}
+
 impl Verifier {
+    /// A legacy signature layer: with a key, `signature` (DER) over `payload`; keyless, also
+    /// its certificate and Rekor bundle, as berth-trust checks a bundle's.
+    pub fn verify_legacy_signature(
+        &self,
+        payload: &[u8],
+        signature: &[u8],
+        material: KeylessMaterial<'_>,
+    ) -> Result<(), VerifyError> {
+        let Verifier::Keyless { root, signer } = self else {
+            return self.verify_blob(payload, signature);
+        };
+        let Some(certificate) = material.certificate else {
+            return Err(VerifyError::Unsupported(
+                "the signature carries no certificate: it was made with a key (verify it with --key)"
+                    .into(),
+            ));
+        };
+        let Some(rekor_bundle) = material.rekor_bundle else {
+            return Err(VerifyError::Unsupported(
+                "the signature carries no Rekor bundle (dev.sigstore.cosign/bundle): berth \
+                 verifies keyless signatures offline, through the log's signed entry timestamp"
+                    .into(),
+            ));
+        };
+        berth_trust::verify_legacy_signature(
+            payload,
+            signature,
+            certificate,
+            rekor_bundle,
+            root,
+            signer,
+        )?;
+        Ok(())
+    }
+
     /// A legacy signature: `signature` (DER) over `payload`.
     pub fn verify_blob(&self, payload: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
         match self {
@@ -227,10 +278,10 @@ impl Verifier {
     }
 }
 
-/// Keyless signatures are read from sigstore bundles only: the certificate and log entry of a
-/// legacy `.sig`/`.att` layer sit in annotations berth does not verify.
-const KEYLESS_BUNDLES_ONLY: &str = "keyless verification covers sigstore bundles (referrers); \
-     a legacy signature or attestation tag is verified with --key";
+/// Keyless attestations are read from sigstore bundles only: a legacy `.att` layer's log
+/// entry (an `intoto` record) is not one berth verifies.
+const KEYLESS_BUNDLES_ONLY: &str = "keyless verification covers sigstore bundles (referrers) \
+     and legacy signatures; a legacy attestation tag is verified with --key";
 
 fn not_an_envelope() -> VerifyError {
     VerifyError::Unsupported(

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use berth_sign::image::{Verifier, VerifyError, check_statement, predicate_type_uri};
+use berth_sign::image::{
+    KeylessMaterial, Verifier, VerifyError, check_statement, predicate_type_uri,
+};
 use berth_trust::{Match, Policy, TrustedRoot};
 
 // The bundle's certificate and statement (see crates/berth-trust/tests/keyless.rs).
@@ -61,6 +63,25 @@ fn a_keyless_verifier_refuses_another_signer_and_legacy_signatures() {
         err.to_string(),
         "keyless: the certificate identity is \"cody@soyland.com\", not a match of /@example\\.com$/ (--certificate-identity)"
     );
+    // A legacy signature made with a key: no certificate to verify keylessly.
+    let err = verifier
+        .verify_legacy_signature(b"payload", b"sig", KeylessMaterial::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the signature carries no certificate: it was made with a key"),
+        "{err}"
+    );
+    // One with a certificate but no Rekor bundle: nothing proves it was logged.
+    let material = KeylessMaterial {
+        certificate: Some("-----BEGIN CERTIFICATE-----"),
+        rekor_bundle: None,
+    };
+    let err = verifier
+        .verify_legacy_signature(b"payload", b"sig", material)
+        .unwrap_err();
+    assert!(err.to_string().contains("carries no Rekor bundle"), "{err}");
+    // A legacy DSSE attestation is verified with a key only.
     let err = verifier.verify_blob(b"payload", b"sig").unwrap_err();
     assert!(err.to_string().contains("verified with --key"), "{err}");
 }

@@ -7,11 +7,14 @@
 //! - [`dsse`]: the DSSE envelope and its pre-authentication encoding, the exact bytes a DSSE
 //!   signature covers.
 //! - [`statement`]: the in-toto statement an attestation's envelope carries.
+//! - [`rekor`]: the Rekor bundle cosign annotates a legacy keyless signature with, read into
+//!   a bundle's transparency-log entry.
 //!
 //! Nothing here touches a key or the network; berth-sign signs and verifies on top of it.
 
 pub mod bundle;
 pub mod dsse;
+pub mod rekor;
 pub mod statement;
 
 pub use bundle::{Bundle, BundleError, Content, MediaType, VerificationMaterial};

@@ -18,6 +18,10 @@
 //!    SET (`tlog`, [`merkle`]).
 //!
 //! Bundles keyed by a public key (no certificate) are not keyless: berth-sign verifies them.
+//!
+//! A legacy keyless signature (cosign's `.sig` layer with its certificate and Rekor bundle in
+//! annotations) says what a bundle v0.1 with a message signature says, and
+//! [`verify_legacy_signature`] verifies it as one.
 
 mod cert;
 pub mod merkle;
@@ -27,9 +31,13 @@ mod sct;
 mod signature;
 mod tlog;
 
-use berth_sigstore::bundle::{Content, KeyMaterial};
+use berth_sigstore::bundle::{
+    Certificate, Content, HashOutput, KeyMaterial, MessageSignature, VerificationMaterial,
+};
 use berth_sigstore::{Bundle, MediaType, Statement};
 use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
+use x509_cert::der::{DecodePem as _, Encode as _};
 
 pub use cert::Identity;
 pub use policy::{Match, Policy};
@@ -189,6 +197,42 @@ pub fn verify_bundle(
         integrated_time: time,
         log_indexes: material.tlog_entries.iter().map(|e| e.log_index).collect(),
     })
+}
+
+/// Verifies a legacy keyless signature: `signature` over `payload` by the certificate
+/// `certificate_pem` (the layer's `dev.sigstore.cosign/certificate`), logged as the Rekor
+/// bundle `rekor_bundle` (its `dev.sigstore.cosign/bundle`) says; the same checks as
+/// [`verify_bundle`], with the SET as the proof of inclusion.
+pub fn verify_legacy_signature(
+    payload: &[u8],
+    signature: &[u8],
+    certificate_pem: &str,
+    rekor_bundle: &str,
+    root: &TrustedRoot,
+    policy: &Policy,
+) -> Result<Verified, TrustError> {
+    let unreadable = |e: &dyn std::fmt::Display| TrustError::CertificateUnreadable(e.to_string());
+    let raw_bytes = x509_cert::Certificate::from_pem(certificate_pem.trim())
+        .and_then(|c| c.to_der())
+        .map_err(|e| unreadable(&e))?;
+    let entry = berth_sigstore::rekor::entry_of(rekor_bundle)
+        .map_err(|e| TrustError::EntryMismatch(e.to_string()))?;
+    let bundle = Bundle {
+        media_type: MediaType::V01,
+        verification_material: VerificationMaterial {
+            key: KeyMaterial::Certificate(Certificate { raw_bytes }),
+            tlog_entries: vec![entry],
+            timestamp_verification_data: None,
+        },
+        content: Content::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: "SHA2_256".into(),
+                digest: Sha256::digest(payload).to_vec(),
+            }),
+            signature: signature.to_vec(),
+        }),
+    };
+    verify_bundle(&bundle, root, policy)
 }
 
 /// Each entry must carry a proof of inclusion: a promise (SET) or a proof, and from bundle

@@ -675,7 +675,7 @@ fn verification_fails_closed() {
         "{err}"
     );
     assert!(
-        err.contains("a legacy signature or attestation tag is verified with --key"),
+        err.contains("the signature carries no certificate: it was made with a key"),
         "{err}"
     );
 
@@ -840,4 +840,92 @@ fn a_bundle_sigstore_attach_pushed_is_found_and_verified() {
         &pinned,
     ]);
     assert!(!err.is_empty());
+}
+
+/// A legacy keyless signature (cosign's `.sig` layer with its certificate, chain and Rekor
+/// bundle in annotations), made by `tests/sign/legacy_keyless.py` with a sigstore instance of
+/// its own in Python's `cryptography`: `berth verify` checks it against that instance's
+/// trusted root, and refuses it for another signer, another root, a tampered SET or a key.
+#[test]
+fn a_legacy_keyless_signature_verifies_against_its_trusted_root() {
+    let s = setup();
+    let registry = BerthRegistry::start(env!("CARGO_BIN_EXE_berth"), &s.file("registry"), None);
+    let addr = registry.addr.as_str();
+    let (identity, issuer) = ("builder@berth.test", "https://issuer.berth.test");
+    let make = |repo: &str, out: &str, tamper: bool| -> (String, PathBuf) {
+        let digest = s.push("one", addr, repo);
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sign/legacy_keyless.py");
+        let out = s.file(out);
+        let mut make = Command::new("python3");
+        make.args([script, addr, repo, &digest])
+            .arg(&out)
+            .args([identity, issuer]);
+        if tamper {
+            make.arg("--tamper-set");
+        }
+        test_support::run_ok(&mut make);
+        (format!("{addr}/{repo}@{digest}"), out)
+    };
+    let keyless = |image: &str, root: &Path, identity: &str| {
+        let root = root.to_str().unwrap().to_string();
+        s.run(&[
+            "verify",
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            image,
+        ])
+    };
+
+    let (image, made) = make("team/keyless", "keyless", false);
+    let out = keyless(&image, &made.join("trusted_root.json"), identity);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("The code-signing certificate was verified using trusted certificate authority certificates"),
+        "{stderr}"
+    );
+    let verified: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = image.rsplit_once('@').unwrap().1;
+    assert_eq!(
+        verified[0]["critical"]["image"]["docker-manifest-digest"],
+        digest
+    );
+    assert!(s.tree(&image).contains("🔐 Signatures"));
+
+    let tag = format!("layer 0 of the tag {}.sig", digest.replace(':', "-"));
+    let refused = |out: Output, why: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("{tag}: {why}")), "{stderr}");
+        // The reason is said once.
+        assert_eq!(stderr.matches(why).count(), 1, "{stderr}");
+    };
+    refused(
+        keyless(
+            &image,
+            &made.join("trusted_root.json"),
+            "mallory@berth.test",
+        ),
+        "keyless: the certificate identity is \"builder@berth.test\", not \"mallory@berth.test\"",
+    );
+    refused(
+        keyless(&image, &made.join("other_root.json"), identity),
+        "keyless: the signing certificate is not trusted: no certificate authority of the trusted root issued it",
+    );
+    refused(
+        s.run(&["verify", "--key", &s.public, &image]),
+        "the signature does not verify with the key given",
+    );
+    let (tampered, made) = make("team/tampered", "tampered", true);
+    let out = keyless(&tampered, &made.join("trusted_root.json"), identity);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("keyless: the inclusion promise (SET) does not verify with the key of https://rekor.berth.test"),
+        "{stderr}"
+    );
 }

@@ -16,8 +16,8 @@ use berth_oci::manifest::{ImageManifest, Manifest};
 use berth_oci::{Descriptor, Digest};
 use berth_sign::PublicKey;
 use berth_sign::image::{
-    self, DSSE_MEDIA_TYPE, SIGN_PREDICATE_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
-    Verifier,
+    self, DSSE_MEDIA_TYPE, KeylessMaterial, SIGN_PREDICATE_TYPE, SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE, Verifier,
 };
 use berth_sigstore::Envelope;
 use berth_trust::Match;
@@ -189,8 +189,37 @@ pub(super) enum Want {
 /// Something found that claims to sign the image, before it is checked.
 pub(super) enum Claim {
     Bundle(Bytes),
-    LegacySignature { payload: Bytes, signature: String },
+    LegacySignature {
+        payload: Bytes,
+        signature: String,
+        keyless: LegacyKeyless,
+    },
     LegacyAttestation(Bytes),
+}
+
+/// What a legacy signature layer's annotations carry for keyless verification: its
+/// certificate and Rekor bundle, as cosign writes them.
+#[derive(Default)]
+pub(super) struct LegacyKeyless {
+    certificate: Option<String>,
+    rekor_bundle: Option<String>,
+}
+
+impl LegacyKeyless {
+    pub(super) fn of(layer: &Descriptor) -> LegacyKeyless {
+        let annotation = |key| layer.annotation(key).map(str::to_owned);
+        LegacyKeyless {
+            certificate: annotation(berth_sigstore::rekor::CERTIFICATE_ANNOTATION),
+            rekor_bundle: annotation(berth_sigstore::rekor::BUNDLE_ANNOTATION),
+        }
+    }
+
+    fn material(&self) -> KeylessMaterial<'_> {
+        KeylessMaterial {
+            certificate: self.certificate.as_deref(),
+            rekor_bundle: self.rekor_bundle.as_deref(),
+        }
+    }
 }
 
 pub(super) struct Found {
@@ -205,8 +234,17 @@ impl Found {
         Found { origin, claim }
     }
 
-    pub(super) fn legacy_signature(origin: String, payload: Bytes, signature: String) -> Found {
-        let claim = Claim::LegacySignature { payload, signature };
+    pub(super) fn legacy_signature(
+        origin: String,
+        payload: Bytes,
+        signature: String,
+        keyless: LegacyKeyless,
+    ) -> Found {
+        let claim = Claim::LegacySignature {
+            payload,
+            signature,
+            keyless,
+        };
         Found { origin, claim }
     }
 
@@ -267,9 +305,13 @@ pub(super) fn check_signature(
                 image::check_statement(&envelope, digest.hex(), SIGN_PREDICATE_TYPE, annotations)?;
             Ok(serde_json::to_value(statement)?)
         }
-        Claim::LegacySignature { payload, signature } => {
+        Claim::LegacySignature {
+            payload,
+            signature,
+            keyless,
+        } => {
             let signature = image::signature_from_annotation(signature)?;
-            verifier.verify_blob(payload, &signature)?;
+            verifier.verify_legacy_signature(payload, &signature, keyless.material())?;
             let signing = image::check_simple_signing(payload, &digest.to_string(), annotations)?;
             Ok(serde_json::to_value(signing)?)
         }
@@ -528,6 +570,7 @@ async fn legacy_claim(
                 .to_string(),
         ),
     };
+    let keyless = LegacyKeyless::of(layer);
     let bytes = place
         .small_blob(layer, berth_attach::MAX_ARTIFACT_LAYER)
         .await?;
@@ -535,6 +578,7 @@ async fn legacy_claim(
         Some(signature) => Claim::LegacySignature {
             payload: bytes,
             signature,
+            keyless,
         },
         None => Claim::LegacyAttestation(bytes),
     })

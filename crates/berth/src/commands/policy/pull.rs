@@ -13,7 +13,7 @@ use berth_registry::gate::PullGate;
 use berth_sign::image::{DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
 use berth_store::{Store, StoreError};
 
-use super::super::verify::{Findings, Found, check_attestation, check_signature};
+use super::super::verify::{Findings, Found, LegacyKeyless, check_attestation, check_signature};
 use super::{Glob, Policy, judge_signers};
 
 /// A policy file's signature rules, enforced by a registry serving at `addr`.
@@ -155,7 +155,12 @@ fn stored_claims(
         };
         let found = match (kind, layer.annotation(SIGNATURE_ANNOTATION)) {
             (LegacyKind::Attestations, _) => Found::legacy_attestation(origin, bytes),
-            (_, Some(signature)) => Found::legacy_signature(origin, bytes, signature.to_string()),
+            (_, Some(signature)) => Found::legacy_signature(
+                origin,
+                bytes,
+                signature.to_string(),
+                LegacyKeyless::of(layer),
+            ),
             (_, None) => {
                 findings
                     .refused
