@@ -346,6 +346,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_pnpm_lockfile_alias_bomb_is_refused_fast() {
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut bomb =
+            String::from("lockfileVersion: '9.0'\na: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for pair in names.windows(2) {
+            let (prev, name) = (pair[0], pair[1]);
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        bomb.push_str("packages:\n  ms@2.1.3: {bomb: *i}\n");
+        let file = File {
+            path: "app/pnpm-lock.yaml".into(),
+            bytes: bomb.into_bytes().into(),
+            layer: None,
+        };
+        let start = std::time::Instant::now();
+        let err = locked(&file, None).unwrap_err().to_string();
+        assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+        assert!(
+            err.contains("app/pnpm-lock.yaml")
+                && err.contains("not YAML: repetition limit exceeded"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn pnpm_keys_of_each_lockfile_version() {
         for (key, slashed, want) in [
             ("ms@2.1.3", false, Some(("ms", "2.1.3"))),
